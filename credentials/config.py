@@ -1,0 +1,176 @@
+"""The properties file: how this process reaches KMS, and which secrets to fetch at start.
+
+Parsed and validated in one place so every mistake is reported with the file
+and the key to fix, before any network call.
+"""
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from .errors import ConfigError
+from .properties import parse_properties
+
+DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
+CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
+
+# Every credentials_type the upstream plugin knows, plus the Credentials tool's own.
+CREDENTIALS_TYPES = ("ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn",
+                     "credentials_uri", "default")
+
+
+@dataclass(frozen=True)
+class KmsEndpoint:
+    """One place to reach KMS: a region and the host (with port) and scheme to use there."""
+
+    region_id: str
+    host: str
+    protocol: str = "https"
+
+    @property
+    def url(self) -> str:
+        return f"{self.protocol}://{self.host}"
+
+
+@dataclass(frozen=True)
+class KmsConfig:
+    """Everything the properties file says, validated. ``properties`` keeps the raw keys for the type builders."""
+
+    file: str
+    credentials_type: str
+    properties: Dict[str, str] = field(repr=False)
+    endpoints: Tuple[KmsEndpoint, ...] = ()
+    dkms_instances: Tuple[object, ...] = ()
+    secret_names: Tuple[str, ...] = ()
+
+    def require(self, key: str) -> str:
+        """A key that the chosen credentials_type needs; a ConfigError naming it when absent or empty."""
+        value = self.properties.get(key, "").strip()
+        if not value:
+            raise ConfigError(f"credentials_type={self.credentials_type} needs this key; it is missing or empty",
+                              file=self.file, key=key)
+        return value
+
+    def optional(self, key: str) -> Optional[str]:
+        value = self.properties.get(key, "").strip()
+        return value or None
+
+
+def parse_endpoint(value: str, region_id: str, file: str, key: str) -> KmsEndpoint:
+    """``http://host:port`` is kept as http (local emulators); anything else is https."""
+    value = value.strip()
+    protocol = "https"
+    if value.startswith("http://"):
+        protocol, value = "http", value[len("http://"):]
+    elif value.startswith("https://"):
+        value = value[len("https://"):]
+    value = value.rstrip("/")
+    if not value or "/" in value:
+        raise ConfigError(f"endpoint {value!r} for region {region_id!r} is not a host[:port]", file=file, key=key)
+    return KmsEndpoint(region_id, value, protocol)
+
+
+def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
+    key = "cache_client_region_id"
+    expected = 'expected a JSON list of objects with "regionId", e.g. [{"regionId":"cn-hangzhou"}]'
+    try:
+        items = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); {expected}", file=file, key=key) from None
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"not a non-empty list; {expected}", file=file, key=key)
+    endpoints = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("regionId"), str) or not item["regionId"].strip():
+            raise ConfigError(f"item {i} has no regionId; {expected}", file=file, key=key)
+        region = item["regionId"].strip()
+        endpoint = item.get("endpoint")
+        if endpoint is None or endpoint == "":
+            endpoints.append(KmsEndpoint(region, f"kms.{region}.aliyuncs.com"))
+        elif not isinstance(endpoint, str):
+            raise ConfigError(f"item {i}: endpoint must be a string", file=file, key=key)
+        else:
+            endpoints.append(parse_endpoint(endpoint, region, file, key))
+    return tuple(endpoints)
+
+
+def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
+    names = [name.strip() for name in raw.split(",")]
+    if any(not name for name in names):
+        raise ConfigError("a secret name is empty; expected comma-separated names, e.g. secret-a,secret-b",
+                          file=file, key="secret_names")
+    return tuple(names)
+
+
+def parse_config(properties: Dict[str, str], file: str) -> KmsConfig:
+    """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder."""
+    ctype = properties.get("credentials_type", "").strip()
+    if not ctype:
+        raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
+                          key="credentials_type")
+    if ctype not in CREDENTIALS_TYPES:
+        raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
+                          key="credentials_type")
+    regions_raw = properties.get("cache_client_region_id", "").strip()
+    dkms_raw = properties.get("cache_client_dkms_config_info", "").strip()
+    endpoints = _parse_regions(regions_raw, file) if regions_raw else ()
+    dkms: Tuple[object, ...] = ()
+    if dkms_raw:
+        from .dkms_config import parse_dkms_instances  # only configs that use a dedicated instance pay for it
+        dkms = parse_dkms_instances(dkms_raw, properties, file)
+    if not endpoints and not dkms:
+        raise ConfigError('missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
+                          '(or cache_client_dkms_config_info for a dedicated KMS instance)',
+                          file=file, key="cache_client_region_id")
+    names_raw = properties.get("secret_names")
+    names = _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else ()
+    return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints,
+                     dkms_instances=dkms, secret_names=names)
+
+
+def read_config(path: str) -> KmsConfig:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            properties = parse_properties(handle)
+    except FileNotFoundError:
+        raise ConfigError("the properties file does not exist; create it (see "
+                          "managed_credentials_providers.properties.example) or name another with "
+                          f"ConfigLoader.set_config_name() or ${CONFIG_ENV}", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the properties file: {exc.__class__.__name__}: {exc}", file=path) from None
+    return parse_config(properties, os.path.abspath(path))
+
+
+class ConfigLoader:
+    """Finds the properties file: ``set_config_name()``, else ``$MANAGED_CREDENTIALS_PROVIDERS_CONFIG``, else the
+    default name in the working directory (the upstream plugin's lookup)."""
+
+    _lock = threading.Lock()
+    _config_name: Optional[str] = None
+
+    @classmethod
+    def set_config_name(cls, path: Optional[str]) -> None:
+        """Use this properties file from now on (None: back to the default lookup)."""
+        with cls._lock:
+            cls._config_name = path
+
+    @classmethod
+    def get_config_name(cls) -> str:
+        with cls._lock:
+            name = cls._config_name
+        return name or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME
+
+    @classmethod
+    def load(cls) -> KmsConfig:
+        return read_config(cls.get_config_name())
+
+
+def properties_keys() -> List[str]:
+    """The keys this library reads (documented in the .example file)."""
+    return ["credentials_type", "credentials_access_key_id", "credentials_access_secret",
+            "credentials_security_token", "credentials_role_arn", "credentials_role_session_name",
+            "credentials_policy", "credentials_role_name", "credentials_oidc_provider_arn",
+            "credentials_oidc_token_file_path", "credentials_uri", "client_key_private_key_path",
+            "client_key_password_from_env_variable", "client_key_password_from_file_path",
+            "cache_client_region_id", "cache_client_dkms_config_info", "secret_names"]

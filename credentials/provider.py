@@ -1,0 +1,298 @@
+"""Providers hand out one immutable Credentials at a time and refresh it for everyone.
+
+The refresh model is botocore's: a lock-free fast path that reads one
+immutable snapshot; an *advisory* window in which one background thread
+refreshes while callers keep the still-valid key; a *mandatory* window (no
+key yet, or a token about to expire) in which callers wait for the refresh.
+A forced ``refresh(stale=...)`` is single-flight and rate-limited after
+fetches that brought nothing new, so a key that the service keeps rejecting
+cannot turn into a KMS storm.
+"""
+import abc
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+from .errors import CredentialsError
+from .model import Credentials
+
+logger = logging.getLogger("managed_credentials.credentials")
+
+INF = float("inf")
+
+
+class CredentialsProvider(abc.ABC):
+    """Where a client gets the key it signs with."""
+
+    @abc.abstractmethod
+    def get_credentials(self) -> Credentials:
+        """The current credentials: cached, thread-safe, refreshed ahead of expiry."""
+
+    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        """Fetch anew. When ``stale`` is given and already replaced, return the replacement without a fetch."""
+        return self.get_credentials()
+
+    def close(self) -> None:
+        """Stop background work. Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class StaticCredentialsProvider(CredentialsProvider):
+    """A fixed key (``credentials_type=ak``, or a test): nothing to refresh."""
+
+    def __init__(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None,
+                 expiration: Optional[float] = None):
+        self._credentials = Credentials(access_key_id, access_key_secret, security_token, expiration)
+
+    @classmethod
+    def of(cls, credentials: Credentials) -> "StaticCredentialsProvider":
+        return cls(credentials.access_key_id, credentials.access_key_secret,
+                   credentials.security_token, credentials.expiration)
+
+    def get_credentials(self) -> Credentials:
+        return self._credentials
+
+    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        return self._credentials
+
+    def __repr__(self) -> str:
+        return f"StaticCredentialsProvider({self._credentials!r})"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a source returned: the key, and when it should be fetched again (epoch seconds)."""
+
+    credentials: Credentials
+    refresh_at: float
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """The cached state, replaced whole so a reader never sees half an update."""
+
+    credentials: Optional[Credentials]
+    refresh_at: float  # advisory: from here on, one background thread refreshes
+    must_refresh_at: float  # mandatory: from here on, callers wait for a fresh key
+
+
+_EMPTY = _Slot(None, 0.0, 0.0)
+_live = weakref.WeakSet()  # every RefreshingProvider, so a forked child can reset their locks
+
+
+def mandatory_margin(lifetime: float) -> float:
+    """How long before expiry a token must no longer be used (botocore uses 10 of 15 minutes)."""
+    return min(600.0, max(lifetime * 0.1, 1.0))
+
+
+def advisory_margin(lifetime: float) -> float:
+    """How long before expiry a background refresh starts (botocore: 15 minutes)."""
+    return min(900.0, max(lifetime * 0.25, 2.0))
+
+
+class RefreshingProvider(CredentialsProvider):
+    """Caches what ``_fetch()`` returns and keeps it fresh; subclasses only say how to fetch.
+
+    Errors of a fetch never replace a good key. Consecutive failures, and
+    forced fetches that returned the very key the caller said was stale, push
+    the next allowed fetch back exponentially (1 s, 2 s, ... ``backoff_cap``),
+    with jitter; a productive fetch resets that.
+    """
+
+    def __init__(self, *, name: str, clock: Callable[[], float] = time.time,
+                 backoff_base: float = 1.0, backoff_cap: float = 30.0, background: bool = True):
+        self.name = name
+        self._clock = clock
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._background = background
+        self._slot = _EMPTY
+        self._closed = False
+        self._init_locks()
+        _live.add(self)
+
+    def _init_locks(self) -> None:
+        self._lock = threading.Lock()  # held for the duration of every fetch
+        self._bg_lock = threading.Lock()
+        self._bg_running = False
+        self._rounds = 0  # fetch rounds started, success or not: lets waiters share a round
+        self._last_error: Optional[CredentialsError] = None
+        self._streak = 0  # consecutive failed or useless fetches
+        self._not_before = 0.0  # earliest next fetch after a failed or useless one
+
+    # --- what subclasses provide -------------------------------------------------
+    @abc.abstractmethod
+    def _fetch(self) -> Fetched:
+        """Get a fresh key from the source; raise CredentialsError on failure."""
+
+    # --- reading --------------------------------------------------------------------
+    def get_credentials(self) -> Credentials:
+        slot = self._slot
+        if self._clock() < slot.refresh_at:
+            return slot.credentials  # type: ignore[return-value]
+        return self._get_slow(slot)
+
+    def _get_slow(self, slot: _Slot) -> Credentials:
+        now = self._clock()
+        if slot.credentials is None or now >= slot.must_refresh_at:
+            return self._refresh_blocking(slot)
+        if now >= slot.refresh_at:
+            self._start_background_refresh()
+        return slot.credentials
+
+    def _refresh_blocking(self, seen: _Slot) -> Credentials:
+        rounds = self._rounds
+        with self._lock:
+            slot = self._slot
+            if slot is not seen and slot.credentials is not None and self._clock() < slot.must_refresh_at:
+                return slot.credentials
+            if self._rounds != rounds or self._clock() < self._not_before:
+                return self._result_of_last_round()
+            return self._fetch_round(stale=None)
+
+    # --- forced refresh -----------------------------------------------------------
+    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        rounds = self._rounds
+        with self._lock:
+            current = self._slot.credentials
+            if stale is not None and current is not None and current != stale:
+                return current
+            if self._rounds != rounds:  # a round ran while we waited: share it
+                return self._result_of_last_round()
+            if current is not None and self._clock() < self._not_before:
+                logger.debug("%s: refresh skipped, next fetch allowed in %.1fs",
+                             self.name, self._not_before - self._clock())
+                return current
+            return self._fetch_round(stale=stale)
+
+    def _result_of_last_round(self) -> Credentials:
+        slot = self._slot
+        if slot.credentials is not None and self._clock() < slot.must_refresh_at:
+            return slot.credentials
+        if slot.credentials is not None and self._last_error is None:
+            return slot.credentials
+        raise self._last_error or CredentialsError("no credentials yet", secret_name=self.name)
+
+    def _fetch_round(self, stale: Optional[Credentials]) -> Credentials:
+        """One fetch, under ``self._lock``. Stores the result or records the failure."""
+        self._rounds += 1
+        previous = self._slot.credentials
+        try:
+            fetched = self._fetch()
+        except CredentialsError as exc:
+            self._record_failure(exc)
+            if previous is not None and self._clock() < self._slot.must_refresh_at:
+                if stale is None:
+                    raise
+                return previous
+            raise
+        self._store(fetched, useless=stale is not None and fetched.credentials == stale)
+        return fetched.credentials
+
+    def _store(self, fetched: Fetched, useless: bool) -> None:
+        now = self._clock()
+        creds = fetched.credentials
+        if creds.expiration is not None and creds.expiration <= now + 1:
+            self._record_failure(CredentialsError("the source returned credentials that are already expired",
+                                                  secret_name=self.name))
+            raise self._last_error  # type: ignore[misc]
+        must = INF
+        refresh_at = fetched.refresh_at
+        if creds.expiration is not None:
+            lifetime = creds.expiration - now
+            must = creds.expiration - mandatory_margin(lifetime)
+            refresh_at = min(refresh_at, creds.expiration - advisory_margin(lifetime))
+        self._slot = _Slot(creds, min(refresh_at, must), must)
+        if self._streak and not useless:
+            logger.info("%s: credentials fetched again after %d failed attempt(s)", self.name, self._streak)
+        self._last_error = None
+        if useless:
+            self._streak += 1
+            self._not_before = now + self._backoff(self._streak)
+        else:
+            self._streak = 0
+            self._not_before = 0.0
+
+    def _record_failure(self, exc: CredentialsError) -> None:
+        self._last_error = exc
+        self._streak += 1
+        now = self._clock()
+        delay = self._backoff(self._streak)
+        self._not_before = now + delay
+        slot = self._slot
+        if slot.credentials is not None:  # keep the good key; try again in the background later
+            self._slot = _Slot(slot.credentials, min(slot.must_refresh_at, now + delay), slot.must_refresh_at)
+        if self._streak == 1:
+            logger.warning("%s: cannot refresh credentials (%s); keeping the last good key and retrying "
+                           "with backoff", self.name, exc)
+        else:
+            logger.debug("%s: refresh attempt %d failed: %s", self.name, self._streak, exc)
+
+    def _backoff(self, streak: int) -> float:
+        ceiling = min(self._backoff_cap, self._backoff_base * (2 ** min(streak - 1, 30)))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    # --- background refresh ---------------------------------------------------------
+    def _start_background_refresh(self) -> None:
+        if self._closed or self._bg_running:
+            return
+        if not self._background:
+            self._refresh_in_background()
+            return
+        with self._bg_lock:
+            if self._bg_running:
+                return
+            self._bg_running = True
+        try:
+            threading.Thread(target=self._refresh_in_background, daemon=True,
+                             name=f"credentials-refresh:{self.name}").start()
+        except RuntimeError:  # interpreter shutting down: no new threads
+            self._bg_running = False
+
+    def _refresh_in_background(self) -> None:
+        try:
+            if not self._lock.acquire(blocking=False):
+                return  # a forced refresh is already fetching for everyone
+            try:
+                if self._clock() >= self._slot.refresh_at and not self._closed:
+                    try:
+                        self._fetch_round(stale=None)
+                    except CredentialsError:
+                        pass  # recorded and logged by _fetch_round; the old key stays in use
+            finally:
+                self._lock.release()
+        finally:
+            self._bg_running = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _after_fork_in_child(self) -> None:
+        """The child gets fresh locks (a parent's refresh thread may have held them) and no background flag."""
+        slot = self._slot
+        self._init_locks()
+        self._slot = slot
+
+
+def _reset_after_fork() -> None:
+    for provider in list(_live):
+        provider._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,86 @@
+"""Reading a GetSecretValue response: the key inside SecretData, and when to look again.
+
+Errors here name the secret and the missing field, never a value.
+"""
+import json
+import random
+from calendar import timegm
+from dataclasses import dataclass
+from time import strptime
+from typing import Any, Dict, Optional
+
+from .errors import CredentialsError
+from .model import Credentials
+
+DEFAULT_REFRESH_INTERVAL = 6 * 3600.0  # when the secret carries no rotation schedule
+MIN_REFRESH_DELAY = 60.0  # never poll KMS faster than this when a rotation is overdue
+MAX_ROTATION_JITTER = 900.0  # a fleet spreads its fetches over at most 15 minutes after a rotation
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    credentials: Credentials
+    version_id: Optional[str]
+    rotation_interval: Optional[float]  # seconds
+    next_rotation: Optional[float]  # epoch seconds
+
+
+def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValue:
+    raw = document.get("SecretData")
+    if not isinstance(raw, str) or not raw.strip():
+        raise CredentialsError("SecretData is empty", secret_name=secret_name, code="MalformedSecretData")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise CredentialsError("SecretData is not JSON; expected {\"AccessKeyId\": ..., \"AccessKeySecret\": ...}",
+                               secret_name=secret_name, code="MalformedSecretData") from None
+    if not isinstance(data, dict):
+        raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name,
+                               code="MalformedSecretData")
+    for field in ("AccessKeyId", "AccessKeySecret"):
+        value = data.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise CredentialsError(f"SecretData lacks {field}", secret_name=secret_name, code="MalformedSecretData")
+    credentials = Credentials(data["AccessKeyId"].strip(), data["AccessKeySecret"].strip())
+    return SecretValue(credentials, _str_or_none(document.get("VersionId")),
+                       _parse_interval(document.get("RotationInterval")),
+                       _parse_date(document.get("NextRotationDate")))
+
+
+def next_refresh_at(value: SecretValue, now: float, default_interval: float = DEFAULT_REFRESH_INTERVAL,
+                    rand: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """When to fetch again: shortly after the next rotation, spread by jitter so a fleet does not stampede KMS,
+    and at the latest after a jittered default interval (a manual rotation has no schedule)."""
+    periodic = now + default_interval * rand.uniform(0.5, 1.0)
+    if value.next_rotation is None:
+        return periodic
+    interval = value.rotation_interval or default_interval
+    window = min(MAX_ROTATION_JITTER, interval * 0.1)
+    after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + rand.uniform(0.0, window)
+    return min(periodic, after_rotation)
+
+
+def _str_or_none(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_interval(value: Any) -> Optional[float]:
+    if not isinstance(value, str) or not value.endswith("s"):
+        return None
+    try:
+        seconds = float(value[:-1])
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _parse_date(value: Any) -> Optional[float]:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S+0000", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return float(timegm(strptime(text, fmt)))
+        except ValueError:
+            continue
+    return None
