@@ -32,5 +32,15 @@ class Credentials:
 
     __str__ = __repr__
 
+    # oss2's credentials interface, so oss2.ProviderAuth can sign with this object as it is.
+    def get_access_key_id(self) -> str:
+        return self.access_key_id
+
+    def get_access_key_secret(self) -> str:
+        return self.access_key_secret
+
+    def get_security_token(self) -> Optional[str]:
+        return self.security_token
+
     def __reduce__(self):  # pickling a secret into a queue or a cache file is almost always a leak
         raise TypeError("Credentials are not picklable: pass a provider, not the key")

@@ -1,0 +1,94 @@
+"""ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
+from typing import Optional
+
+from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
+from aliyunsdkcore.vendored.requests import Session
+from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
+
+from credentials import CredentialsProvider
+from credentials.acs_signer import ProviderSigner
+
+from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
+from .reissue import Reissuer
+from .source import KeySource, reset_http_after_fork
+
+
+class ProxyAcsClient(AcsClient):
+    """Swap-in for ``AcsClient(ak, secret, region_id, ...)``: ``ProxyAcsClient(secret_name, region_id, ...)``.
+
+    Every attempt (including aliyunsdkcore's own retries) is signed by a
+    signer that reads the provider's current snapshot. A call that fails with
+    an expired-key ServerException is re-issued after a refresh, at most twice.
+    """
+
+    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *,
+                 credentials_provider: Optional[CredentialsProvider] = None,
+                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
+        for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
+            if kwargs.get(forbidden) is not None:
+                raise ValueError(f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, "
+                                 f"not {forbidden}=")
+        self._source = KeySource(secret_name, credentials_provider)
+        self._pool_size = pool_size
+        super().__init__(ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
+        self._ak = self._secret = None  # no key lives on the client object
+        self._signer = ProviderSigner(self._source.provider)
+        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(),
+                                  self._signer.last_signed)
+        self._shut_down = False
+        reset_http_after_fork(self)
+
+    @property
+    def credentials_provider(self) -> CredentialsProvider:
+        return self._source.provider
+
+    def get_access_key(self):
+        return self._source.provider.get_credentials().access_key_id
+
+    def get_access_secret(self):
+        return self._source.provider.get_credentials().access_key_secret
+
+    def _implementation_of_do_action(self, request, signer=None):
+        result = super()._implementation_of_do_action(request, signer)
+        error = result[3]
+        if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
+            return result
+        last = [result]
+
+        def attempt():
+            outcome = super(ProxyAcsClient, self)._implementation_of_do_action(request, signer)
+            last[0] = outcome
+            if outcome[3] is not None:
+                raise outcome[3]
+            return outcome
+
+        try:
+            return self._reissuer.reissue(error, attempt)
+        except Exception as exc:  # noqa: BLE001 - ServerExceptions travel back in the tuple, as in AcsClient
+            if exc is last[0][3]:
+                return last[0]
+            raise
+
+    def shutdown(self) -> None:
+        """Release this client's hold on the shared provider and close its connections. Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._source.release()
+        if self.session is not None:
+            self.session.close()
+
+    def __enter__(self) -> "ProxyAcsClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.shutdown()
+
+    def _after_fork_in_child(self) -> None:
+        self.session = Session()
+        adapter_args = (DEFAULT_POOL_CONNECTIONS, self._pool_size)
+        self.session.mount("https://", HTTPAdapter(*adapter_args))
+        self.session.mount("http://", HTTPAdapter(*adapter_args))
+
+    def __repr__(self) -> str:
+        return f"ProxyAcsClient({self._source.describe()}, region_id={self._region_id!r})"

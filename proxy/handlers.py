@@ -1,0 +1,76 @@
+"""Which SDK errors mean "the key was rotated, disabled or expired": the only errors we refresh for.
+
+Each default list lives here, once, with where each code comes from.
+"""
+from typing import FrozenSet, Iterable, Optional
+
+# aliyunsdkcore ServerException codes (RPC/ROA OpenAPI, ECS and others):
+SDK_CORE_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
+    "InvalidAccessKeyId.NotFound",  # the AccessKey was deleted: rotation, or emergency revocation
+    "InvalidAccessKeyId.Inactive",  # the AccessKey was disabled in RAM
+    "Forbidden.AccessKeyDisabled",  # the AccessKey was disabled (reported by some products)
+    "InvalidSecurityToken.Expired",  # an STS token past its expiration
+    "InvalidSecurityToken.MismatchWithAccessKey",  # an STS token that belongs to another (older) STS key
+    "InvalidSecurityToken.Malformed",  # an STS token the service cannot read: stale or truncated
+})
+
+# oss2.exceptions.ServerError codes (OSS XML error responses):
+OSS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
+    "InvalidAccessKeyId",  # deleted or disabled AccessKey
+    "InvalidSecurityToken",  # unreadable or revoked STS token
+    "SecurityTokenExpired",  # STS token past its expiration
+    "AccessKeyIdAndSecurityTokenNotMatch",  # token and key id of different STS issues
+})
+
+# alibabacloud_tea_openapi TeaException codes (V2 SDKs): the OpenAPI codes plus the OSS-style ones.
+TEA_EXPIRED_KEY_CODES: FrozenSet[str] = SDK_CORE_EXPIRED_KEY_CODES | frozenset({"InvalidAccessKeyId"})
+
+
+class AKExpireHandler:
+    """Decides whether an SDK exception means the key must be refreshed. Subclass and override ``judge_ak_expire``."""
+
+    default_codes: FrozenSet[str] = frozenset()
+
+    def __init__(self, *codes: str, error_codes: Optional[Iterable[str]] = None):
+        chosen = set(codes) | set(error_codes or ())
+        self.error_codes: FrozenSet[str] = frozenset(chosen) if chosen else self.default_codes
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        return _error_code(exception) in self.error_codes
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(sorted(self.error_codes))})"
+
+
+class SdkCoreAKExpireHandler(AKExpireHandler):
+    """For AcsClient: a ServerException whose code reports a rotated, disabled or expired key."""
+
+    default_codes = SDK_CORE_EXPIRED_KEY_CODES
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from aliyunsdkcore.acs_exception.exceptions import ServerException
+        return isinstance(exception, ServerException) and exception.get_error_code() in self.error_codes
+
+
+class OssAKExpireHandler(AKExpireHandler):
+    """For oss2.Bucket: an oss2 ServerError whose code reports a rotated, disabled or expired key."""
+
+    default_codes = OSS_EXPIRED_KEY_CODES
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from oss2.exceptions import ServerError
+        return isinstance(exception, ServerError) and exception.code in self.error_codes
+
+
+class TeaAKExpireHandler(AKExpireHandler):
+    """For tea-openapi (V2) clients: a TeaException whose code reports a rotated, disabled or expired key."""
+
+    default_codes = TEA_EXPIRED_KEY_CODES
+
+
+def _error_code(exception: BaseException) -> Optional[str]:
+    getter = getattr(exception, "get_error_code", None)
+    if callable(getter):
+        return getter()
+    code = getattr(exception, "code", None)
+    return code if isinstance(code, str) else None

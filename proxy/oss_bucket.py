@@ -1,0 +1,192 @@
+"""ProxyBucket: an oss2.Bucket whose key comes from the provider layer and heals on rotation.
+
+oss2 signs through its own credentials-provider auth (ProviderAuth /
+ProviderAuthV4), which asks our adapter for the current snapshot on every
+signing. Re-issue happens around the public methods, where the caller's
+arguments are still intact: ``put_object`` wraps its data in CRC and progress
+adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
+"""
+import functools
+import io
+import threading
+from typing import Callable, List, Optional
+
+import oss2
+
+from credentials import CredentialsProvider
+
+from .handlers import AKExpireHandler, OssAKExpireHandler
+from .reissue import Reissuer
+from .source import KeySource, reset_http_after_fork
+
+
+class OssCredentialsAdapter:
+    """oss2's credentials-provider interface over ours; remembers which snapshot signed this thread's request.
+
+    Our Credentials already has oss2's getters (get_access_key_id, ...), so no copy is made per request.
+    """
+
+    def __init__(self, provider: CredentialsProvider):
+        self.provider = provider
+        self._local = threading.local()
+
+    def get_credentials(self):
+        creds = self.provider.get_credentials()
+        self._local.credentials = creds
+        return creds
+
+    def last_signed(self):
+        return getattr(self._local, "credentials", None)
+
+
+def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optional[str]):
+    if auth_version == "v4":
+        if not region:
+            raise ValueError("auth_version='v4' needs region= (e.g. region='cn-hangzhou')")
+        return oss2.ProviderAuthV4(adapter)
+    if auth_version == "v2":
+        return oss2.ProviderAuthV2(adapter)
+    if auth_version in ("v1", None):
+        return oss2.ProviderAuth(adapter)
+    raise ValueError(f"auth_version must be 'v1', 'v2' or 'v4', not {auth_version!r}")
+
+
+def body_rewinder(args, kwargs) -> Optional[Callable[[], bool]]:
+    """How to make a call's body sendable again: None when nothing needs it; a function returning False when
+    some body cannot be replayed (a non-seekable stream or an iterator), so nothing partial is ever re-sent."""
+    marks: List[tuple] = []
+    replayable = True
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, (bytes, bytearray, str, memoryview, int, float, dict, type(None))):
+            continue
+        if hasattr(value, "read"):
+            try:
+                if value.seekable() if hasattr(value, "seekable") else hasattr(value, "seek"):
+                    marks.append((value, value.tell()))
+                    continue
+            except (OSError, ValueError, io.UnsupportedOperation):
+                pass
+            replayable = False
+        elif hasattr(value, "__next__"):
+            replayable = False
+    if replayable and not marks:
+        return None
+
+    def rewind() -> bool:
+        if not replayable:
+            return False
+        try:
+            for stream, position in marks:
+                stream.seek(position)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    return rewind
+
+
+# Public Bucket methods that make no request of their own, or replay a URL signed with the old key.
+_NOT_REISSUED = frozenset({"sign_url", "sign_rtmp_url", "get_object_with_url", "get_object_with_url_to_file",
+                           "put_object_with_url", "put_object_with_url_from_file"})
+
+
+def _reissuing(method):
+    """Wrap a public oss2.Bucket method. Only the outermost call of a thread re-issues (put_object_from_file
+    calls put_object: one budget per user call, not one per layer)."""
+
+    @functools.wraps(method)
+    def call(bucket, *args, **kwargs):
+        local = bucket._call_depth
+        if getattr(local, "active", False):
+            return method(bucket, *args, **kwargs)
+        local.active = True
+        try:
+            return bucket._reissuer.call(lambda: method(bucket, *args, **kwargs), body_rewinder(args, kwargs))
+        finally:
+            local.active = False
+
+    return call
+
+
+class ProxyBucket(oss2.Bucket):
+    """Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``:
+    ``ProxyBucket(secret_name, endpoint, bucket_name, ...)``."""
+
+    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
+                 bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
+                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+        if not endpoint or not bucket_name:
+            raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
+        if "auth" in kwargs:
+            raise ValueError("ProxyBucket takes its key from secret_name= or credentials_provider=, not auth=")
+        self._source = KeySource(secret_name, credentials_provider)
+        self._adapter = OssCredentialsAdapter(self._source.provider)
+        super().__init__(make_auth(self._adapter, auth_version, kwargs.get("region")), endpoint, bucket_name,
+                         **kwargs)
+        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or OssAKExpireHandler(),
+                                  self._adapter.last_signed)
+        self._call_depth = threading.local()
+        self._own_session = kwargs.get("session") is None
+        self._shut_down = False
+        reset_http_after_fork(self)
+
+    @property
+    def credentials_provider(self) -> CredentialsProvider:
+        return self._source.provider
+
+    def shutdown(self) -> None:
+        """Release this bucket's hold on the shared provider (and close its own connections). Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._source.release()
+        if self._own_session:
+            self.session.session.close()
+
+    def __enter__(self) -> "ProxyBucket":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.shutdown()
+
+    def _after_fork_in_child(self) -> None:
+        self.session = oss2.Session()
+        self._call_depth = threading.local()
+
+    def __repr__(self) -> str:
+        return f"ProxyBucket({self._source.describe()}, {self.endpoint!r}, {self.bucket_name!r})"
+
+
+class ProxyService(oss2.Service):
+    """Swap-in for ``oss2.Service(auth, endpoint, ...)`` (``list_buckets``): ``ProxyService(secret_name, endpoint)``."""
+
+    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None, *,
+                 credentials_provider: Optional[CredentialsProvider] = None,
+                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+        if not endpoint:
+            raise ValueError("ProxyService needs endpoint=")
+        self._source = KeySource(secret_name, credentials_provider)
+        self._adapter = OssCredentialsAdapter(self._source.provider)
+        super().__init__(make_auth(self._adapter, auth_version, kwargs.get("region")), endpoint, **kwargs)
+        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or OssAKExpireHandler(),
+                                  self._adapter.last_signed)
+        self._call_depth = threading.local()
+        self._own_session = kwargs.get("session") is None
+        self._shut_down = False
+        reset_http_after_fork(self)
+
+    shutdown = ProxyBucket.shutdown
+    __enter__ = ProxyBucket.__enter__
+    __exit__ = ProxyBucket.__exit__
+    _after_fork_in_child = ProxyBucket._after_fork_in_child
+
+
+def _wrap_public_methods(cls, base) -> None:
+    for name in dir(base):
+        attr = getattr(base, name)
+        if not name.startswith("_") and callable(attr) and name not in _NOT_REISSUED and not isinstance(attr, type):
+            setattr(cls, name, _reissuing(attr))
+
+
+_wrap_public_methods(ProxyBucket, oss2.Bucket)
+_wrap_public_methods(ProxyService, oss2.Service)

@@ -1,0 +1,127 @@
+"""The one refresh-and-re-issue rule shared by every proxy client (httpx's auth flow, with tenacity).
+
+The first attempt runs bare, so a call that succeeds pays nothing. When it
+fails with an expired-key error, each further attempt refreshes the provider
+(single-flight: one fetch for all threads that saw the same stale key) and
+re-issues the same request, signed anew. A refresh that brings back the very
+key that just failed is not worth a request: the attempt fails at once and
+tenacity waits a short jittered time before the next. After ``max_refreshes``
+the SDK's own exception is raised unchanged; any other error is raised at once.
+"""
+import logging
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import tenacity
+
+from credentials import CredentialsError, CredentialsProvider
+from credentials.model import Credentials, mask
+
+from .handlers import AKExpireHandler
+
+logger = logging.getLogger("managed_credentials.proxy")
+
+MAX_REFRESHES = 2
+SAME_KEY_WAIT = tenacity.wait_random(0.05, 0.25)
+
+
+@dataclass
+class _Call:
+    """One call's re-issue state (never stored on a shared object)."""
+
+    error: BaseException  # the SDK exception of the latest failed attempt
+    stale: Optional[Credentials]  # the key that signed it
+    rewind: Optional[Callable[[], bool]]
+    same_key: bool = False
+    final: bool = False  # the body cannot be re-sent: stop with the original error
+
+
+class Reissuer:
+    def __init__(self, provider: CredentialsProvider, handler: AKExpireHandler,
+                 signed_with: Callable[[], Optional[Credentials]], *, max_refreshes: int = MAX_REFRESHES,
+                 same_key_wait: tenacity.wait.wait_base = SAME_KEY_WAIT):
+        self.provider = provider
+        self.handler = handler
+        self.signed_with = signed_with
+        self.max_refreshes = max_refreshes
+        self._same_key_wait = same_key_wait
+        self._retrying = tenacity.Retrying(
+            retry=self._should_reissue, stop=tenacity.stop_after_attempt(max_refreshes),
+            wait=self._wait, reraise=True)
+
+    def is_expired_key_error(self, exc: BaseException) -> bool:
+        """The handler's verdict; a handler that itself fails counts as "no" (never hide the SDK error)."""
+        try:
+            return bool(self.handler.judge_ak_expire(exc))
+        except Exception:  # noqa: BLE001 - a user handler's bug must not replace the SDK error
+            logger.exception("ak_expire_handler %r failed while judging %s", self.handler, type(exc).__name__)
+            return False
+
+    def call(self, attempt: Callable[[], object], rewind: Optional[Callable[[], bool]] = None):
+        """Run ``attempt`` (which raises the SDK exception on failure), re-issuing it on expired keys."""
+        try:
+            return attempt()
+        except Exception as exc:
+            if not self.is_expired_key_error(exc):
+                raise
+            return self.reissue(exc, attempt, rewind)
+
+    def reissue(self, error: BaseException, attempt: Callable[[], object],
+                rewind: Optional[Callable[[], bool]] = None):
+        """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
+        state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
+        return self._retrying(self._refresh_and_reissue, state, attempt)
+
+    def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], object]):
+        try:
+            fresh = self.provider.refresh(stale=state.stale)
+        except CredentialsError as exc:
+            logger.warning("key %s was rejected and no new key could be fetched: %s", mask(_key_id(state.stale)),
+                           exc)
+            state.final = True
+            raise state.error from None
+        state.same_key = fresh == state.stale
+        if state.same_key:
+            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
+            raise state.error
+        if state.rewind is not None and not state.rewind():
+            logger.warning("key %s was rejected and the request body cannot be sent again (a consumed, "
+                           "non-seekable stream): raising the error; the next call uses key %s",
+                           mask(_key_id(state.stale)), mask(fresh.access_key_id))
+            state.final = True
+            raise state.error
+        logger.info("key %s was rejected (%s); re-issuing with key %s", mask(_key_id(state.stale)),
+                    _describe(state.error), mask(fresh.access_key_id))
+        try:
+            return attempt()
+        except Exception as exc:
+            state.error = exc
+            state.stale = self.signed_with()
+            raise
+
+    def _should_reissue(self, retry_state: tenacity.RetryCallState) -> bool:
+        state: _Call = retry_state.args[0]
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if exc is None or state.final:
+            return False
+        keep_going = self.is_expired_key_error(exc)
+        if keep_going:
+            logger.debug("attempt %d/%d failed with an expired key", retry_state.attempt_number + 1,
+                         self.max_refreshes + 1)
+        return keep_going
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        state: _Call = retry_state.args[0]
+        return self._same_key_wait(retry_state) if state.same_key else 0.0
+
+
+def _key_id(credentials: Optional[Credentials]) -> Optional[str]:
+    return credentials.access_key_id if credentials is not None else None
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str):
+        getter = getattr(exc, "get_error_code", None)
+        code = getter() if callable(getter) else None
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__
