@@ -125,7 +125,7 @@ class RefreshingProvider(CredentialsProvider):
         self._lock = threading.Lock()  # held for the duration of every fetch
         self._bg_lock = threading.Lock()
         self._bg_running = False
-        self._rounds = 0  # fetch rounds started, success or not: lets waiters share a round
+        self._rounds = 0  # fetch rounds finished, success or not: a caller that waited through one shares it
         self._last_error: Optional[CredentialsError] = None
         self._streak = 0  # consecutive failed or useless fetches
         self._not_before = 0.0  # earliest next fetch after a failed or useless one
@@ -148,7 +148,7 @@ class RefreshingProvider(CredentialsProvider):
             return self._refresh_blocking(slot)
         if now >= slot.refresh_at:
             self._start_background_refresh()
-        return slot.credentials
+        return self._slot.credentials or slot.credentials
 
     def _refresh_blocking(self, seen: _Slot) -> Credentials:
         rounds = self._rounds
@@ -185,19 +185,21 @@ class RefreshingProvider(CredentialsProvider):
 
     def _fetch_round(self, stale: Optional[Credentials]) -> Credentials:
         """One fetch, under ``self._lock``. Stores the result or records the failure."""
-        self._rounds += 1
         previous = self._slot.credentials
         try:
-            fetched = self._fetch()
-        except CredentialsError as exc:
-            self._record_failure(exc)
-            if previous is not None and self._clock() < self._slot.must_refresh_at:
-                if stale is None:
-                    raise
-                return previous
-            raise
-        self._store(fetched, useless=stale is not None and fetched.credentials == stale)
-        return fetched.credentials
+            try:
+                fetched = self._fetch()
+            except Exception as exc:  # noqa: BLE001 - any failure of a source is a CredentialsError to callers
+                if not isinstance(exc, CredentialsError):
+                    exc = _unexpected(exc, self.name)
+                self._record_failure(exc)
+                if previous is not None and stale is not None and self._clock() < self._slot.must_refresh_at:
+                    return previous
+                raise exc
+            self._store(fetched, useless=stale is not None and fetched.credentials == stale)
+            return fetched.credentials
+        finally:
+            self._rounds += 1
 
     def _store(self, fetched: Fetched, useless: bool) -> None:
         now = self._clock()
@@ -287,6 +289,13 @@ class RefreshingProvider(CredentialsProvider):
         slot = self._slot
         self._init_locks()
         self._slot = slot
+
+
+def _unexpected(exc: BaseException, name: str) -> CredentialsError:
+    error = CredentialsError(f"the credentials source failed unexpectedly: {type(exc).__name__}: {exc}",
+                             secret_name=name)
+    error.__cause__ = exc
+    return error
 
 
 def _reset_after_fork() -> None:
