@@ -1,0 +1,50 @@
+"""Small helpers shared by the tests: building SDK requests for the emulator, and bounded waiting."""
+import json
+import threading
+import time
+
+from aliyunsdkcore.request import CommonRequest
+
+DEADLINE = 10.0
+
+
+def describe_regions(cloud) -> CommonRequest:
+    request = CommonRequest(domain=cloud.ecs_host, version="2014-05-26", action_name="DescribeRegions")
+    request.set_protocol_type("http")
+    request.set_accept_format("JSON")
+    return request
+
+
+def bad_parameter_request(cloud) -> CommonRequest:
+    """A call the service refuses for a reason that has nothing to do with the key."""
+    request = CommonRequest(domain=cloud.ecs_host, version="2014-05-26", action_name="DescribeInstances")
+    request.set_protocol_type("http")
+    request.add_query_param("PageSize", "1000")
+    return request
+
+
+def regions_of(body: bytes):
+    return [r["RegionId"] for r in json.loads(body)["Regions"]["Region"]]
+
+
+def run_threads(count, target, *args):
+    threads = [threading.Thread(target=target, args=args, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def join_all(threads, deadline=DEADLINE * 3):
+    end = time.monotonic() + deadline
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "threads did not finish in time"
+
+
+def wait_until(predicate, deadline=DEADLINE, interval=0.01):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

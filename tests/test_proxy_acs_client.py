@@ -1,0 +1,133 @@
+"""ProxyAcsClient against the emulator with the real aliyunsdkcore: swap-in, rotation healing, bounded retries."""
+import threading
+
+import pytest
+from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.client import AcsClient
+
+from credentials import StaticCredentialsProvider
+from credentials.managed import ManagedSecretProvider
+from proxy import AKExpireHandler, ProxyAcsClient, SdkCoreAKExpireHandler
+from tests.helpers import bad_parameter_request, describe_regions, join_all, regions_of, run_threads
+
+
+def test_plain_program_becomes_managed_by_changing_the_constructor(cloud, configured):
+    key_id, secret = cloud.create_secret("app-key")
+    plain = AcsClient(key_id, secret, "cn-hangzhou")
+    managed = ProxyAcsClient("app-key", region_id="cn-hangzhou")
+    assert isinstance(managed, AcsClient)
+    assert regions_of(managed.do_action_with_exception(describe_regions(cloud))) == \
+        regions_of(plain.do_action_with_exception(describe_regions(cloud)))
+    assert cloud.count("DescribeRegions", access_key_id=key_id, code="OK") == 2
+    managed.shutdown()
+    managed.shutdown()  # idempotent
+
+
+def test_exactly_one_of_secret_name_and_provider():
+    with pytest.raises(ValueError):
+        ProxyAcsClient()
+    with pytest.raises(ValueError):
+        ProxyAcsClient("x", credentials_provider=StaticCredentialsProvider("a", "b"))
+
+
+def test_revoked_key_heals_with_eight_threads_and_one_fetch(cloud, configured):
+    cloud.create_secret("app-key")
+    client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=8)
+    client.do_action_with_exception(describe_regions(cloud))
+    errors, successes = [], []
+    rotated = threading.Event()
+    stop = threading.Event()
+
+    def caller():
+        while not stop.is_set():
+            try:
+                client.do_action_with_exception(describe_regions(cloud))
+                if rotated.is_set():
+                    successes.append(1)
+            except Exception as exc:  # noqa: BLE001 - any error reaching a caller fails the test
+                errors.append(exc)
+
+    threads = run_threads(8, caller)
+    cloud.reset_counts()
+    new_id, _ = cloud.rotate_secret("app-key", mode="revoke")
+    rotated.set()
+    from tests.helpers import wait_until
+    assert wait_until(lambda: len(successes) >= 200)
+    stop.set()
+    join_all(threads)
+    assert errors == []
+    assert cloud.count("GetSecretValue") == 1
+    assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 200
+    client.shutdown()
+
+
+def test_every_rotation_in_a_row_is_healed(cloud, configured):
+    cloud.create_secret("app-key")
+    client = ProxyAcsClient("app-key")
+    for _ in range(8):
+        new_id, _ = cloud.rotate_secret("app-key", mode="revoke")
+        client.do_action_with_exception(describe_regions(cloud))
+        assert client.credentials_provider.get_credentials().access_key_id == new_id
+    assert cloud.count("DescribeRegions", code="InvalidAccessKeyId.NotFound") == 8
+    assert cloud.count("GetSecretValue") == 9
+
+
+def test_rejected_key_that_kms_keeps_returning_fails_bounded(cloud, kms_client):
+    key_id, _ = cloud.create_secret("app-key")
+    provider = ManagedSecretProvider("app-key", kms_client)
+    client = ProxyAcsClient(credentials_provider=provider)
+    cloud.revoke_key(key_id)  # the service rejects it; KMS still returns it
+    for _ in range(5):
+        with pytest.raises(ServerException) as info:
+            client.do_action_with_exception(describe_regions(cloud))
+        assert info.value.get_error_code() == "InvalidAccessKeyId.NotFound"
+    assert cloud.count("DescribeRegions") <= 5 * 3
+    assert cloud.count("GetSecretValue") <= 3  # the first fetch, then the back-off holds
+
+
+def test_non_expiry_error_is_raised_at_once_without_refresh(cloud, configured):
+    cloud.create_secret("app-key")
+    client = ProxyAcsClient("app-key")
+    fetches = cloud.count("GetSecretValue")
+    with pytest.raises(ServerException) as info:
+        client.do_action_with_exception(bad_parameter_request(cloud))
+    assert info.value.get_error_code() == "InvalidParameter"
+    assert cloud.count("GetSecretValue") == fetches
+    assert cloud.count("DescribeInstances") == 1
+
+
+def test_custom_handler_is_honoured(cloud, kms_client):
+    cloud.create_secret("app-key")
+    provider = ManagedSecretProvider("app-key", kms_client)
+
+    class NeverExpired(AKExpireHandler):
+        def judge_ak_expire(self, exception):
+            return False
+
+    client = ProxyAcsClient(credentials_provider=provider, ak_expire_handler=NeverExpired())
+    cloud.rotate_secret("app-key", mode="revoke")
+    with pytest.raises(ServerException):
+        client.do_action_with_exception(describe_regions(cloud))
+    assert cloud.count("GetSecretValue") == 1
+
+    by_code = ProxyAcsClient(credentials_provider=provider,
+                             ak_expire_handler=SdkCoreAKExpireHandler("InvalidParameter"))
+    with pytest.raises(ServerException):
+        by_code.do_action_with_exception(bad_parameter_request(cloud))
+    assert cloud.count("GetSecretValue") == 2  # "InvalidParameter" now counts as an expired key
+
+
+def test_sts_provider_sends_the_token(cloud):
+    key_id, secret = cloud.add_access_key(security_token="TOKEN-abc")
+    client = ProxyAcsClient(credentials_provider=StaticCredentialsProvider(key_id, secret, "TOKEN-abc"))
+    client.do_action_with_exception(describe_regions(cloud))
+    assert cloud.count("DescribeRegions", access_key_id=key_id, code="OK") == 1
+
+
+def test_context_manager_releases_the_shared_provider(cloud, configured):
+    cloud.create_secret("app-key")
+    other = ProxyAcsClient("app-key")
+    with ProxyAcsClient("app-key") as client:
+        client.do_action_with_exception(describe_regions(cloud))
+    other.do_action_with_exception(describe_regions(cloud))  # still works
+    other.shutdown()
