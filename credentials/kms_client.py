@@ -91,6 +91,10 @@ class KmsClient:
         assert last is not None
         raise last
 
+    def describe_source(self) -> str:
+        """Where the last successful fetch came from (for ``managed-credentials check``)."""
+        return f"KMS {self.endpoints[self._preferred].url}"
+
     def _sdk_client(self) -> AcsClient:
         client = getattr(self._local, "client", None)
         if client is None:

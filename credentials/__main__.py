@@ -1,0 +1,77 @@
+"""``python -m credentials check [--config FILE] [SECRET ...]`` (also the ``managed-credentials`` command).
+
+Validates the properties file, reaches KMS and fetches each secret, printing
+its key id masked, its version and next rotation: never the secret. Exit
+status 0 when everything works, 1 otherwise, for deploy scripts.
+"""
+import argparse
+import sys
+import time
+from typing import List, Optional
+
+from .config import ConfigLoader, read_config
+from .errors import ConfigError, CredentialsError
+from .model import mask
+
+
+def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -> int:
+    path = config_path or ConfigLoader.get_config_name()
+    try:
+        config = read_config(path)
+        from .kms_access import kms_access_provider
+        access = kms_access_provider(config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=out)
+        return 1
+    print(f"config {config.file}: OK (credentials_type={config.credentials_type})", file=out)
+    names = secret_names or list(config.secret_names)
+    if not names:
+        print("no secret to fetch: name secrets on the command line or in secret_names", file=out)
+        return 0
+    try:
+        client = _kms_client(config, access)
+    except (ConfigError, CredentialsError) as exc:
+        print(f"config error: {exc}", file=out)
+        return 1
+    from .secret import parse_secret_value
+    failures = 0
+    for name in names:
+        try:
+            value = parse_secret_value(client.get_secret_value(name), name)
+        except CredentialsError as exc:
+            print(f"secret {name!r}: FAILED: {exc}", file=out)
+            failures += 1
+            continue
+        rotation = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value.next_rotation))
+                    if value.next_rotation else "not scheduled")
+        print(f"secret {name!r}: OK AccessKeyId {mask(value.credentials.access_key_id)}, "
+              f"version {value.version_id or '?'}, next rotation {rotation}, from {_source(client)}", file=out)
+    return 1 if failures else 0
+
+
+def _kms_client(config, access):
+    if config.dkms_instances:
+        from .dkms_client import DkmsClient
+        return DkmsClient(config.dkms_instances)
+    from .kms_client import KmsClient
+    return KmsClient(config.endpoints, access, attempts=2)
+
+
+def _source(client) -> str:
+    describe = getattr(client, "describe_source", None)
+    return describe() if callable(describe) else type(client).__name__
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="managed-credentials",
+                                     description="Check the managed-credentials configuration and secrets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check_parser = commands.add_parser("check", help="validate the properties file and fetch secrets")
+    check_parser.add_argument("--config", help="properties file (default: the usual lookup)")
+    check_parser.add_argument("secrets", nargs="*", help="secret names to fetch (default: secret_names)")
+    args = parser.parse_args(argv)
+    return check(args.config, args.secrets)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
