@@ -8,6 +8,7 @@ from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
 from credentials import CredentialsProvider
 from credentials.acs_signer import ProviderSigner
 
+from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, reset_http_after_fork
@@ -33,6 +34,7 @@ class ProxyAcsClient(AcsClient):
         super().__init__(ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
         self._ak = self._secret = None  # no key lives on the client object
         self._signer = ProviderSigner(self._source.provider)
+        self._endpoint_resolver = SharedTablesEndpointResolver(self)
         self._reissuer = Reissuer(self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(),
                                   self._signer.last_signed)
         self._shut_down = False

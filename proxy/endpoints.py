@@ -1,0 +1,48 @@
+"""Endpoint resolution for ProxyAcsClient without a private copy of endpoints.json per client.
+
+A plain AcsClient parses aliyunsdkcore's endpoint tables into each new client
+(about 380 KiB apiece). Those tables are read-only, so proxies share one copy,
+built at first need; what is per client (add_endpoint entries, the location
+service that calls with the client's own key) stays per client.
+"""
+import threading
+
+from aliyunsdkcore.endpoint.chained_endpoint_resolver import ChainedEndpointResolver
+from aliyunsdkcore.endpoint.default_endpoint_resolver import DefaultEndpointResolver
+from aliyunsdkcore.endpoint.endpoint_resolver_rules import EndpointResolverRules
+from aliyunsdkcore.endpoint.local_config_global_endpoint_resolver import LocalConfigGlobalEndpointResolver
+from aliyunsdkcore.endpoint.local_config_regional_endpoint_resolver import LocalConfigRegionalEndpointResolver
+from aliyunsdkcore.endpoint.location_service_endpoint_resolver import LocationServiceEndpointResolver
+from aliyunsdkcore.endpoint.user_customized_endpoint_resolver import UserCustomizedEndpointResolver
+
+_lock = threading.Lock()
+_tables = None
+
+
+def _shared_tables():
+    global _tables
+    with _lock:
+        if _tables is None:
+            _tables = (LocalConfigRegionalEndpointResolver(), LocalConfigGlobalEndpointResolver())
+        return _tables
+
+
+class SharedTablesEndpointResolver:
+    """The same chain as aliyunsdkcore's DefaultEndpointResolver, in the same order."""
+
+    def __init__(self, client):
+        self._client = client
+        self._customized = UserCustomizedEndpointResolver()
+        self._chain = None
+
+    def resolve(self, request):
+        chain = self._chain
+        if chain is None:
+            regional, global_ = _shared_tables()
+            chain = self._chain = ChainedEndpointResolver([
+                DefaultEndpointResolver.predefined_endpoint_resolver, self._customized, regional,
+                EndpointResolverRules(), global_, LocationServiceEndpointResolver(self._client)])
+        return chain.resolve(request)
+
+    def put_endpoint_entry(self, region_id, product_code, endpoint):
+        self._customized.put_endpoint_entry(region_id, product_code, endpoint)
