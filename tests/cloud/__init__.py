@@ -1,0 +1,14 @@
+"""A local Alibaba Cloud emulator for tests and samples: KMS, an ECS-style RPC API and OSS on 127.0.0.1.
+
+    from tests.cloud import CloudEmulator
+    with CloudEmulator() as cloud:
+        cloud.create_secret("my-ram-secret")
+        cloud.write_properties("managed_credentials_providers.properties", ["my-ram-secret"])
+
+Standard library only. Run `python -m tests.cloud --help` for a standalone server.
+"""
+from .emulator import CloudEmulator
+from .records import CallRecord
+from .server import Listener, Request, Response
+
+__all__ = ["CloudEmulator", "CallRecord", "Listener", "Request", "Response"]
