@@ -22,6 +22,8 @@ class ProxyAcsClient(AcsClient):
     an expired-key ServerException is re-issued after a refresh, at most twice.
     """
 
+    session = None  # AcsClient.__del__ reads it even when __init__ failed early
+
     def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
