@@ -1,0 +1,46 @@
+"""`python -m credentials check`: names what to fix, shows masked key ids, never a secret; exit 0/1."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_check(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("MANAGED_CREDENTIALS_PROVIDERS_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "credentials", "check", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd or ROOT, timeout=60)
+
+
+def test_check_fetches_and_masks(cloud, tmp_path):
+    key_id, secret = cloud.create_secret("app-key")
+    path = cloud.write_properties(str(tmp_path / "m.properties"))
+    result = run_check("--config", path, "app-key")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{key_id[:4]}****{key_id[-4:]}" in result.stdout and "next rotation" in result.stdout
+    assert secret not in result.stdout + result.stderr and key_id not in result.stdout
+
+
+def test_check_broken_config_names_the_key_and_fails(tmp_path):
+    path = tmp_path / "bad.properties"
+    path.write_text("credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n"
+                    "cache_client_region_id=[{\"region\":\"cn-hangzhou\"}]\n")
+    result = run_check("--config", str(path))
+    assert result.returncode == 1
+    assert "cache_client_region_id" in result.stdout and str(path) in result.stdout
+
+
+def test_check_unknown_secret_fails_with_the_kms_code(cloud, tmp_path):
+    path = cloud.write_properties(str(tmp_path / "m.properties"))
+    result = run_check("--config", path, "missing-secret")
+    assert result.returncode == 1
+    assert "missing-secret" in result.stdout and "Forbidden.ResourceNotFound" in result.stdout
+
+
+def test_check_finds_the_default_file_in_the_working_directory(cloud, tmp_path):
+    cloud.create_secret("listed")
+    cloud.write_properties(str(tmp_path / "managed_credentials_providers.properties"), secret_names=["listed"])
+    result = run_check(cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "'listed': OK" in result.stdout
