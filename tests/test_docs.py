@@ -1,0 +1,23 @@
+"""The README's properties table and the example file document the same keys as the code reads."""
+import os
+import re
+
+from credentials.config import properties_keys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(name):
+    with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_readme_table_matches_the_keys_the_code_reads():
+    table = read("README.md").split("<!-- properties-keys:start -->")[1].split("<!-- properties-keys:end -->")[0]
+    assert re.findall(r"^\| `([a-z_]+)` \|", table, re.M) == properties_keys()
+
+
+def test_example_file_documents_every_key():
+    example = read("managed_credentials_providers.properties.example")
+    documented = set(re.findall(r"^#?\s*([a-z_]+)=", example, re.M))
+    assert set(properties_keys()) <= documented, set(properties_keys()) - documented
