@@ -1,6 +1,7 @@
 """The local cloud emulator, driven over real HTTP by the real SDKs (aliyunsdkcore, oss2, tea-openapi)."""
 import json
 import socket
+import threading
 import time
 import types
 import urllib.parse
@@ -460,6 +461,20 @@ def test_oss_short_body_stores_nothing(cloud_emulator):
     assert cloud.oss_object("bucket", "cut") == b"x" * 100
 
 
+def test_refused_upload_is_answered_without_waiting_for_the_body(cloud_emulator):
+    cloud = cloud_emulator
+    key = cloud.create_secret("s1")
+    cloud.revoke_key(key[0])
+    host, port = cloud.oss_host.split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        started = time.monotonic()
+        sock.sendall(signed_oss_put_head(cloud, key, "bucket", "k", 1000) + b"x" * 10)  # and then nothing
+        answer = sock.recv(65536)
+        assert time.monotonic() - started < 1.0  # well before the 5 s body timeout
+    assert answer.startswith(b"HTTP/1.1 403") and b"x-oss-request-id" in answer
+    assert cloud.count("PutObject", code="InvalidAccessKeyId") == 1
+
+
 def test_oss_stalled_body_times_out():
     with CloudEmulator(body_timeout=0.3) as cloud:
         key = cloud.create_secret("s1")
@@ -510,6 +525,33 @@ def test_write_properties_and_lifecycle(tmp_path):
     for hostport in ports:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", int(hostport.split(":")[1])), timeout=TIMEOUT).close()
+
+
+def test_stop_cuts_delayed_requests_and_open_connections():
+    cloud = CloudEmulator().start()
+    try:
+        cloud.create_secret("s1")
+        cloud.kms_fault(delay=30)
+        outcome = []
+
+        def fetch():
+            try:
+                get_secret(cloud, "s1")
+                outcome.append("answered")
+            except ClientException as exc:
+                outcome.append(exc.get_error_code())
+
+        worker = threading.Thread(target=fetch, daemon=True)
+        worker.start()
+        idle = requests.Session()
+        idle.get(cloud.ecs_endpoint + "/", timeout=TIMEOUT)  # leaves an idle keep-alive connection
+        time.sleep(0.2)
+    finally:
+        started = time.monotonic()
+        cloud.stop()
+        assert time.monotonic() - started < 2.0
+    worker.join(TIMEOUT)
+    assert outcome == ["SDK.HttpError"]  # the delayed request was cut, not answered
 
 
 def test_add_service_hook(cloud_emulator):

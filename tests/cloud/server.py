@@ -3,8 +3,8 @@
 A service is any object with a `name` attribute and `handle(request: Request) -> Response`
 (optionally `server_header`). The listener owns the HTTP details: HTTP/1.1 keep-alive, Content-Length
 on every response, request bodies (Content-Length or chunked, read with a timeout, only when the service
-asks), `Expect: 100-continue`, draining an unread body so the connection stays usable, and stop/start on
-the same port (stop also cuts open keep-alive connections, so a stopped listener really is gone).
+asks), `Expect: 100-continue`, draining an unread body after the answer so the connection stays usable, and
+stop/start on the same port (stop also cuts open keep-alive connections, so a stopped listener really is gone).
 """
 import errno
 import http.server
@@ -219,11 +219,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:  # a bug in a service: answer 500 and drop the connection
             logger.exception("%s: handler failed", self.listener.name)
             response = Response(500, b"emulator handler error\n", [("Content-Type", "text/plain")], close=True)
-        if request.body_state == "unread" and request.has_body and not request.discard_body():
-            response.close = True
+        pending = request.body_state == "unread" and request.has_body
+        if pending and request.expect_continue:
+            response.close = True  # the client holds the body back until "100 Continue", which it will not get
         if request.body_state == "broken":
             response.close = True
         self._write(response)
+        # A body the service did not want (e.g. an upload with a bad key) is read and dropped after the answer went
+        # out, so the answer is not held up and the connection stays usable; if that fails, the connection closes.
+        if pending and not response.close and not request.discard_body():
+            self.close_connection = True
 
     def _write(self, response: Response):
         try:
@@ -369,16 +374,16 @@ class Listener:
             if server is None:
                 return
             self._server = self._thread = None
-            self.stopping.set()
             server.shutdown()
             server.server_close()
             with self._conns_lock:
                 conns = dict(self._conns)
-            for sock in conns:
+            for sock in conns:  # cut before waking delayed handlers, so that nothing more gets answered
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            self.stopping.set()
             for t in list(conns.values()) + [thread]:
                 t.join(timeout)
 
