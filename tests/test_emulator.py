@@ -133,6 +133,10 @@ def test_kms_get_secret_value_shape(cloud_emulator):
         assert abs(next_rotation - (time.time() + 604800)) < 60
         assert value["RequestId"] and value["VersionId"] and value["CreateTime"]
 
+    form = get_secret_request(cloud, "s1", method="POST", extended=False)
+    form.add_body_params("VersionStage", "ACSCurrent")  # form-body parameters are signed and read too
+    assert json.loads(acs(cloud.kms_access_key).do_action_with_exception(form))["SecretName"] == "s1"
+
     plain = get_secret(cloud, "s1", extended=False)
     assert "RotationInterval" not in plain and "ExtendedConfig" not in plain
 
@@ -142,8 +146,8 @@ def test_kms_get_secret_value_shape(cloud_emulator):
 
     err = server_error(get_secret, cloud, "no-such-secret")
     assert (err.get_error_code(), err.get_http_status()) == ("Forbidden.ResourceNotFound", 404)
-    assert cloud.count("GetSecretValue") == 5
-    assert cloud.count("GetSecretValue", code="OK") == 4
+    assert cloud.count("GetSecretValue") == 6
+    assert cloud.count("GetSecretValue", code="OK") == 5
     assert cloud.count("GetSecretValue", access_key_id=cloud.kms_access_key[0],
                        code="Forbidden.ResourceNotFound") == 1
 
@@ -399,7 +403,11 @@ def test_oss_objects(cloud_emulator, v4):
     b.put_object("top", b"2")
     listed = b.list_objects(prefix="dir/", delimiter="/")
     assert [o.key for o in listed.object_list] == [odd_key] and listed.prefix_list == ["dir/sub/"]
-    assert [o.key for o in oss2.ObjectIterator(b, max_keys=1)] == sorted([odd_key, "dir/sub/x", "top"])
+    everything = sorted([odd_key, "dir/sub/x", "top"])
+    assert [o.key for o in oss2.ObjectIterator(b, max_keys=1)] == everything
+    assert [o.key for o in oss2.ObjectIteratorV2(b, max_keys=1)] == everything
+    v2 = b.list_objects_v2(delimiter="/")
+    assert [o.key for o in v2.object_list] == ["top"] and v2.prefix_list == ["dir/"]
     service = oss2.Service(oss2.AuthV4(*key) if v4 else oss2.Auth(*key), cloud.oss_endpoint,
                            region="cn-hangzhou" if v4 else None, connect_timeout=TIMEOUT)
     assert [x.name for x in service.list_buckets().buckets] == ["bucket"]
@@ -459,6 +467,25 @@ def test_oss_short_body_stores_nothing(cloud_emulator):
         sock.sendall(signed_oss_put_head(cloud, key, "bucket", "cut", 100) + b"x" * 100)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     assert cloud.oss_object("bucket", "cut") == b"x" * 100
+
+
+def test_expect_100_continue(cloud_emulator):
+    cloud = cloud_emulator
+    key = cloud.create_secret("s1")
+    host, port = cloud.oss_host.split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        head = signed_oss_put_head(cloud, key, "bucket", "k", 5)
+        sock.sendall(head[:-2] + b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    assert cloud.oss_object("bucket", "k") == b"hello"
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:  # refused: no 100, error, close
+        head = signed_oss_put_head(cloud, (key[0], "wrong"), "bucket", "k2", 5)
+        sock.sendall(head[:-2] + b"Expect: 100-continue\r\n\r\n")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 403") and b"Connection: close" in answer
+    assert cloud.oss_object("bucket", "k2") is None
 
 
 def test_refused_upload_is_answered_without_waiting_for_the_body(cloud_emulator):

@@ -1,7 +1,7 @@
 """OSS object API, path-style (/bucket/key), signature V1 and V4.
 
-Actions (as counted in the call log): ListBuckets, PutBucket, ListObjects, PutObject, GetObject, HeadObject,
-DeleteObject. Anything else is answered 501 NotImplemented (logged as "Unsupported").
+Actions (as counted in the call log): ListBuckets, PutBucket, ListObjects, ListObjectsV2, PutObject, GetObject,
+HeadObject, DeleteObject. Anything else is answered 501 NotImplemented (logged as "Unsupported").
 
 Buckets: PutObject creates a missing bucket when the service is built with auto_create_buckets=True (the
 emulator's default); reads and listings of a bucket that was never created answer 404 NoSuchBucket.
@@ -105,11 +105,13 @@ class OssService:
     @staticmethod
     def _action(method: str, bucket, key, query, req: Request) -> str:
         subresources = {k for k, _ in query if k in signing.OSS_V1_SUBRESOURCES and not k.startswith("response-")}
-        if subresources:
+        if subresources - {"continuation-token"}:
             return "Unsupported"
         if bucket is None:
             return "ListBuckets" if method == "GET" else "Unsupported"
         if key is None:
+            if method == "GET" and ("list-type", "2") in query:
+                return "ListObjectsV2"
             return {"GET": "ListObjects", "PUT": "PutBucket"}.get(method, "Unsupported")
         if method == "PUT" and req.header("x-oss-copy-source"):
             return "Unsupported"
@@ -226,19 +228,58 @@ class OssService:
         return Response(200, headers=[("Location", "/" + bucket)])
 
     def _ListObjects(self, req, bucket, key, params) -> Response:
+        prefix, marker, delimiter, encoding = (params.get(n, "") for n in ("prefix", "marker", "delimiter",
+                                                                            "encoding-type"))
+        max_keys = self._max_keys(params)
+        contents, prefixes, truncated, last = self._collect(bucket, prefix, marker, delimiter, max_keys)
+        enc = self._encoder(encoding)
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
+                 "<Name>%s</Name><Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys>"
+                 "<Delimiter>%s</Delimiter>" % (_xml(bucket), enc(prefix), enc(marker), max_keys, enc(delimiter))]
+        if encoding:
+            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
+        parts.append("<IsTruncated>%s</IsTruncated>" % str(truncated).lower())
+        if truncated:
+            parts.append("<NextMarker>%s</NextMarker>" % enc(last))
+        parts += self._listing_entries(contents, prefixes, enc, owner=True)
+        parts.append("</ListBucketResult>")
+        return self._xml_response(200, "".join(parts))
+
+    def _ListObjectsV2(self, req, bucket, key, params) -> Response:
+        prefix, delimiter, encoding = (params.get(n, "") for n in ("prefix", "delimiter", "encoding-type"))
+        start_after, token = params.get("start-after", ""), params.get("continuation-token", "")
+        max_keys = self._max_keys(params)
+        after = max(start_after, token)
+        contents, prefixes, truncated, last = self._collect(bucket, prefix, after, delimiter, max_keys)
+        enc = self._encoder(encoding)
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
+                 "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><Delimiter>%s</Delimiter>"
+                 % (_xml(bucket), enc(prefix), max_keys, enc(delimiter))]
+        if start_after:
+            parts.append("<StartAfter>%s</StartAfter>" % enc(start_after))
+        if token:
+            parts.append("<ContinuationToken>%s</ContinuationToken>" % enc(token))
+        if encoding:
+            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
+        parts.append("<IsTruncated>%s</IsTruncated><KeyCount>%d</KeyCount>"
+                     % (str(truncated).lower(), len(contents) + len(prefixes)))
+        if truncated:
+            parts.append("<NextContinuationToken>%s</NextContinuationToken>" % enc(last))
+        parts += self._listing_entries(contents, prefixes, enc, owner=params.get("fetch-owner") == "true")
+        parts.append("</ListBucketResult>")
+        return self._xml_response(200, "".join(parts))
+
+    def _collect(self, bucket, prefix, after, delimiter, max_keys):
+        """Keys under prefix and after `after`, common prefixes folded by delimiter, at most max_keys entries.
+        -> (contents, common prefixes, truncated, last key consumed: the next marker/token)."""
         listing = self.state.list_objects(bucket)
         if listing is None:
             raise self._no_such_bucket(bucket)
-        prefix, marker = params.get("prefix", ""), params.get("marker", "")
-        delimiter, encoding = params.get("delimiter", ""), params.get("encoding-type", "")
-        max_keys = self._max_keys(params)
-        enc = (lambda s: quote(s, safe="/")) if encoding == "url" else (lambda s: s)
-
         contents: List[Tuple[str, StoredObject]] = []
         prefixes: List[str] = []
-        truncated, last_consumed = False, None
+        truncated, last = False, ""
         for name, obj in listing:
-            if not name.startswith(prefix) or name <= marker:
+            if not name.startswith(prefix) or name <= after:
                 continue
             common = None
             if delimiter:
@@ -246,7 +287,7 @@ class OssService:
                 if cut >= 0:
                     common = name[:cut + len(delimiter)]
             if common is not None and prefixes and prefixes[-1] == common:
-                last_consumed = name
+                last = name  # folded into the common prefix already listed
                 continue
             if len(contents) + len(prefixes) >= max_keys:
                 truncated = True
@@ -255,26 +296,26 @@ class OssService:
                 prefixes.append(common)
             else:
                 contents.append((name, obj))
-            last_consumed = name
+            last = name
+        return contents, prefixes, truncated, last
 
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
-                 "<Name>%s</Name><Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys>"
-                 "<Delimiter>%s</Delimiter>" % (_xml(bucket), _xml(enc(prefix)), _xml(enc(marker)), max_keys,
-                                                _xml(enc(delimiter)))]
-        if encoding:
-            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
-        parts.append("<IsTruncated>%s</IsTruncated>" % str(truncated).lower())
-        if truncated and last_consumed is not None:
-            parts.append("<NextMarker>%s</NextMarker>" % _xml(enc(last_consumed)))
+    @staticmethod
+    def _encoder(encoding: str):
+        if encoding == "url":
+            return lambda s: _xml(quote(s, safe="/"))
+        return _xml
+
+    @staticmethod
+    def _listing_entries(contents, prefixes, enc, owner: bool) -> List[str]:
+        parts = []
+        owner_xml = "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>" % (OWNER_ID, OWNER_ID) if owner else ""
         for name, obj in contents:
             parts.append('<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>"%s"</ETag>'
-                         "<Type>Normal</Type><Size>%d</Size><StorageClass>Standard</StorageClass>"
-                         "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner></Contents>"
-                         % (_xml(enc(name)), _iso(obj.last_modified), obj.etag, len(obj.data), OWNER_ID, OWNER_ID))
+                         "<Type>Normal</Type><Size>%d</Size><StorageClass>Standard</StorageClass>%s</Contents>"
+                         % (enc(name), _iso(obj.last_modified), obj.etag, len(obj.data), owner_xml))
         for common in prefixes:
-            parts.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % _xml(enc(common)))
-        parts.append("</ListBucketResult>")
-        return self._xml_response(200, "".join(parts))
+            parts.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % enc(common))
+        return parts
 
     # ---- object operations -------------------------------------------------------------------------------------
 
