@@ -11,7 +11,7 @@ import uuid
 from typing import Dict, List, Optional, Tuple
 
 from .records import (AccessKey, Bucket, CallRecord, Fault, Secret, SecretVersion, StoredObject, iso8601,
-                      new_access_key_id, new_access_key_secret, new_security_token, new_sts_access_key_id)
+                      new_access_key_id, new_access_key_secret, new_sts_access_key_id)
 
 # Why check_key() refused a key; each service maps these to its own error codes.
 KEY_NOT_FOUND = "not_found"            # unknown or deleted (revoked)
