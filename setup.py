@@ -25,7 +25,6 @@ setup(
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: Apache Software License",
         "Operating System :: OS Independent",
     ],
 )
