@@ -166,6 +166,14 @@ class ConfigLoader:
         return read_config(cls.get_config_name())
 
 
+def _reset_lock_after_fork() -> None:
+    ConfigLoader._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
 def properties_keys() -> List[str]:
     """The keys this library reads (documented in the .example file)."""
     return ["credentials_type", "credentials_access_key_id", "credentials_access_secret",

@@ -5,6 +5,7 @@ A plain AcsClient parses aliyunsdkcore's endpoint tables into each new client
 built at first need; what is per client (add_endpoint entries, the location
 service that calls with the client's own key) stays per client.
 """
+import os
 import threading
 
 from aliyunsdkcore.endpoint.chained_endpoint_resolver import ChainedEndpointResolver
@@ -17,6 +18,15 @@ from aliyunsdkcore.endpoint.user_customized_endpoint_resolver import UserCustomi
 
 _lock = threading.Lock()
 _tables = None
+
+
+def _reset_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
 def _shared_tables():
