@@ -108,21 +108,22 @@ def _reissuing(method):
     return call
 
 
-class ProxyBucket(oss2.Bucket):
-    """Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``:
-    ``ProxyBucket(secret_name, endpoint, bucket_name, ...)``."""
+class _ManagedOssClient:
+    """What ProxyBucket and ProxyService share: the key source, oss2's provider auth over it, the re-issue rule,
+    and the lifecycle (shutdown, context manager, fresh connections after fork)."""
 
-    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
-                 bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
-        if not endpoint or not bucket_name:
-            raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
+    def _connect(self, init, secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs) -> None:
+        """Run the oss2 constructor ``init(auth)`` with an auth that reads our provider."""
         if "auth" in kwargs:
-            raise ValueError("ProxyBucket takes its key from secret_name= or credentials_provider=, not auth=")
+            raise ValueError(f"{type(self).__name__} takes its key from secret_name= or credentials_provider=, "
+                             "not auth=")
         self._source = KeySource(secret_name, credentials_provider)
-        self._adapter = OssCredentialsAdapter(self._source.provider)
-        super().__init__(make_auth(self._adapter, auth_version, kwargs.get("region")), endpoint, bucket_name,
-                         **kwargs)
+        try:
+            self._adapter = OssCredentialsAdapter(self._source.provider)
+            init(make_auth(self._adapter, auth_version, kwargs.get("region")))
+        except BaseException:
+            self._source.release()
+            raise
         self._reissuer = Reissuer(self._source.provider, ak_expire_handler or OssAKExpireHandler(),
                                   self._adapter.last_signed)
         self._call_depth = threading.local()
@@ -135,7 +136,7 @@ class ProxyBucket(oss2.Bucket):
         return self._source.provider
 
     def shutdown(self) -> None:
-        """Release this bucket's hold on the shared provider (and close its own connections). Idempotent."""
+        """Release this client's hold on the shared provider (and close its own connections). Idempotent."""
         if self._shut_down:
             return
         self._shut_down = True
@@ -143,7 +144,7 @@ class ProxyBucket(oss2.Bucket):
         if self._own_session:
             self.session.session.close()
 
-    def __enter__(self) -> "ProxyBucket":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -153,11 +154,24 @@ class ProxyBucket(oss2.Bucket):
         self.session = oss2.Session()
         self._call_depth = threading.local()
 
+
+class ProxyBucket(_ManagedOssClient, oss2.Bucket):
+    """Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``:
+    ``ProxyBucket(secret_name, endpoint, bucket_name, ...)``."""
+
+    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
+                 bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
+                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+        if not endpoint or not bucket_name:
+            raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
+        self._connect(lambda auth: oss2.Bucket.__init__(self, auth, endpoint, bucket_name, **kwargs),
+                      secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs)
+
     def __repr__(self) -> str:
         return f"ProxyBucket({self._source.describe()}, {self.endpoint!r}, {self.bucket_name!r})"
 
 
-class ProxyService(oss2.Service):
+class ProxyService(_ManagedOssClient, oss2.Service):
     """Swap-in for ``oss2.Service(auth, endpoint, ...)`` (``list_buckets``): ``ProxyService(secret_name, endpoint)``."""
 
     def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None, *,
@@ -165,20 +179,8 @@ class ProxyService(oss2.Service):
                  ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
         if not endpoint:
             raise ValueError("ProxyService needs endpoint=")
-        self._source = KeySource(secret_name, credentials_provider)
-        self._adapter = OssCredentialsAdapter(self._source.provider)
-        super().__init__(make_auth(self._adapter, auth_version, kwargs.get("region")), endpoint, **kwargs)
-        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or OssAKExpireHandler(),
-                                  self._adapter.last_signed)
-        self._call_depth = threading.local()
-        self._own_session = kwargs.get("session") is None
-        self._shut_down = False
-        reset_http_after_fork(self)
-
-    shutdown = ProxyBucket.shutdown
-    __enter__ = ProxyBucket.__enter__
-    __exit__ = ProxyBucket.__exit__
-    _after_fork_in_child = ProxyBucket._after_fork_in_child
+        self._connect(lambda auth: oss2.Service.__init__(self, auth, endpoint, **kwargs),
+                      secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs)
 
 
 def _wrap_public_methods(cls, base) -> None:

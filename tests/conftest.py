@@ -7,17 +7,13 @@ import tenacity
 from credentials import ConfigLoader, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint
 from credentials.kms_client import KmsClient
-from tests.cloud import CloudEmulator
+pytest_plugins = ["tests.cloud.pytest_fixture"]
 
 
 @pytest.fixture
-def cloud():
-    emulator = CloudEmulator()
-    emulator.start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+def cloud(cloud_emulator):
+    """A started emulator, stopped after the test."""
+    return cloud_emulator
 
 
 @pytest.fixture
