@@ -33,7 +33,11 @@ class ProxyAcsClient(AcsClient):
                                  f"not {forbidden}=")
         self._source = KeySource(secret_name, credentials_provider)
         self._pool_size = pool_size
-        super().__init__(ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
+        try:
+            super().__init__(ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
+        except BaseException:
+            self._source.release()
+            raise
         self._ak = self._secret = None  # no key lives on the client object
         self._signer = ProviderSigner(self._source.provider)
         self._endpoint_resolver = SharedTablesEndpointResolver(self)
