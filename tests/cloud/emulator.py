@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from . import credentials_uri, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -36,6 +37,9 @@ class CloudEmulator:
         self.add_service("kms", KmsService(self.state, region_id))
         self.add_service("ecs", EcsService(self.state, region_id))
         self.add_service("oss", OssService(self.state, region_id, auto_create_buckets=auto_create_buckets))
+        sts.add_to(self)  # STS over TLS (cloud.sts), ECS instance metadata (cloud.metadata), credentials URI
+        metadata.add_to(self)
+        credentials_uri.add_to(self)
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
