@@ -3,7 +3,8 @@
 Each builder reads its own keys from the validated config and returns a
 CredentialsProvider; a missing key is a ConfigError naming it.
 """
-from typing import Callable, Dict
+import os
+from typing import Callable, Dict, Optional, Tuple
 
 from .config import KmsConfig
 from .errors import ConfigError
@@ -31,14 +32,95 @@ def _sts(config: KmsConfig) -> CredentialsProvider:
 
 def _not_yet(config: KmsConfig) -> CredentialsProvider:
     raise ConfigError(f"credentials_type={config.credentials_type} is not supported in this version yet; "
-                      "use ak or sts", file=config.file, key="credentials_type")
+                      f"use one of {', '.join(sorted(BUILDERS))}", file=config.file, key="credentials_type")
 
 
-_ram_role = _not_yet
+# --- the Credentials tool's types (credentials/tool_provider.py, imported only when one is configured) ----------
+
+# Config field of the Credentials tool -> the properties key that sets it, so errors name the key to fix.
+TOOL_KEYS = {
+    "access_key_id": "credentials_access_key_id", "access_key_secret": "credentials_access_secret",
+    "security_token": "credentials_security_token", "role_arn": "credentials_role_arn",
+    "role_session_name": "credentials_role_session_name", "policy": "credentials_policy",
+    "role_name": "credentials_role_name", "disable_imds_v1": "credentials_disable_imds_v1",
+    "oidc_provider_arn": "credentials_oidc_provider_arn",
+    "oidc_token_file_path": "credentials_oidc_token_file_path", "credentials_uri": "credentials_uri",
+    "sts_endpoint": "credentials_sts_endpoint",
+}
+
+
+def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> CredentialsProvider:
+    from .tool_provider import CredentialsToolProvider
+    try:
+        return CredentialsToolProvider(spec, name=f"KMS access ({config.credentials_type})")
+    except ConfigError as exc:
+        if exc.file:
+            raise
+        key = TOOL_KEYS.get(exc.key or "", exc.key)
+        message = str(exc).split(": ", 1)[1] if exc.key else str(exc)
+        raise ConfigError(message, file=config.file, key=key) from None
+
+
+def _tool_spec(config: KmsConfig, tool_type: str, required: Tuple[str, ...], optional: Tuple[str, ...] = ()):
+    spec: Dict[str, object] = {"type": tool_type}
+    for field_name in required:
+        spec[field_name] = config.require(TOOL_KEYS[field_name])
+    for field_name in optional:
+        spec[field_name] = config.optional(TOOL_KEYS[field_name])
+    return spec
+
+
+def _ram_role(config: KmsConfig) -> CredentialsProvider:
+    """Assume credentials_role_arn with the AccessKey (and its STS token, if any); the tool calls STS."""
+    return _tool_provider(config, _tool_spec(
+        config, "ram_role_arn", ("access_key_id", "access_key_secret", "role_arn", "role_session_name"),
+        ("security_token", "policy", "sts_endpoint")))
+
+
+def _ecs_ram_role(config: KmsConfig) -> CredentialsProvider:
+    """The instance's RAM role from ECS metadata (IMDSv2, v1 fallback unless credentials_disable_imds_v1=true).
+    $ALIBABA_CLOUD_IMDS_ENDPOINT points at another metadata host."""
+    return _tool_provider(config, _tool_spec(config, "ecs_ram_role", ("role_name",), ("disable_imds_v1",)))
+
+
+def _oidc_role_arn(config: KmsConfig) -> CredentialsProvider:
+    """RRSA: the OIDC token in credentials_oidc_token_file_path, exchanged with STS AssumeRoleWithOIDC."""
+    spec = _tool_spec(config, "oidc_role_arn", ("role_arn", "oidc_provider_arn", "oidc_token_file_path"),
+                      ("role_session_name", "policy", "sts_endpoint"))
+    if not os.path.isfile(str(spec["oidc_token_file_path"])):
+        raise ConfigError("the OIDC token file does not exist (RRSA mounts it into the pod); check the path",
+                          file=config.file, key="credentials_oidc_token_file_path")
+    return _tool_provider(config, spec)
+
+
+def _credentials_uri(config: KmsConfig) -> CredentialsProvider:
+    return _tool_provider(config, _tool_spec(config, "credentials_uri", ("credentials_uri",)))
+
+
+# Keys that pick a particular source: with credentials_type=default they contradict the chain.
+_SOURCE_KEYS = ("credentials_access_key_id", "credentials_access_secret", "credentials_security_token",
+                "credentials_role_arn", "credentials_role_name", "credentials_oidc_provider_arn",
+                "credentials_oidc_token_file_path", "credentials_uri")
+
+
+def _default(config: KmsConfig) -> CredentialsProvider:
+    """The Credentials tool's default chain, from the environment of this process."""
+    for key in _SOURCE_KEYS:
+        if config.optional(key):
+            raise ConfigError("credentials_type=default takes its credentials from the environment (the "
+                              "Credentials tool's default chain); remove this key, or set the credentials_type "
+                              "it belongs to", file=config.file, key=key)
+    return _tool_provider(config, None)
+
 
 BUILDERS: Dict[str, Callable[[KmsConfig], CredentialsProvider]] = {
     "ak": _access_key,
     "sts": _sts,
+    "ram_role": _ram_role,
+    "ecs_ram_role": _ecs_ram_role,
+    "oidc_role_arn": _oidc_role_arn,
+    "credentials_uri": _credentials_uri,
+    "default": _default,
 }
 
 
