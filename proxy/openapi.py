@@ -1,0 +1,322 @@
+"""V2 (tea-openapi) SDK clients on managed keys: ManagedCredentialsClient and ProxyOpenApiClient.
+
+``ManagedCredentialsClient`` is a credential object that ``alibabacloud_tea_openapi.models.Config(credential=...)``
+accepts: tea-openapi calls its ``get_credential()`` (``get_credential_async()``) on every attempt, so every request
+is signed with the provider's current snapshot (key id, secret and token of one version, never a torn pair).
+
+``ProxyOpenApiClient`` is a tea-openapi ``Client`` that, in addition, re-issues a request that failed with an
+expired-key ``TeaException`` (TeaAKExpireHandler's codes), after one single-flight refresh of the provider, a
+bounded number of times (proxy.reissue.Reissuer; the async methods follow the same rule).
+
+Which methods carry the rule: the request methods every call ends in, ``do_rpcrequest``, ``do_roarequest``,
+``do_roarequest_with_form``, ``do_request`` and ``execute`` and their ``_async`` variants. ``call_api`` and the
+methods of generated product clients (``describe_regions_with_options``, ...) reach one of these through ``self``,
+so a product client gets the behaviour by being a subclass of ProxyOpenApiClient as well:
+
+    from alibabacloud_ecs20140526.client import Client as EcsClient
+    EcsProxy = ProxyOpenApiClient.for_product(EcsClient)       # or: class EcsProxy(ProxyOpenApiClient, EcsClient)
+    ecs = EcsProxy(Config(region_id="cn-hangzhou"), secret_name="my-ram-secret")
+
+Server-sent-event calls (``call_sseapi``) stream their answer and are not re-issued.
+"""
+import asyncio
+import contextvars
+import functools
+import io
+import logging
+import random
+import threading
+from typing import Any, Callable, Dict, Optional, Tuple, Type
+
+from alibabacloud_credentials.models import CredentialModel
+from alibabacloud_tea_openapi.client import Client as OpenApiClient
+
+from credentials import CredentialsError, CredentialsProvider
+from credentials.model import Credentials, mask
+from credentials.tool_provider import tame_tool_logging
+
+from .handlers import AKExpireHandler, TeaAKExpireHandler
+from .reissue import Reissuer
+from .source import KeySource
+
+logger = logging.getLogger("managed_credentials.proxy")
+
+PROVIDER_NAME = "managed_credentials"  # sent by tea-openapi as x-acs-credentials-provider
+
+# Which snapshot signed the latest request of this thread (sync) or task (asyncio), per credential client.
+_SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(
+    "managed_credentials_signed", default=None)
+
+tame_tool_logging()  # tea-openapi imported the Credentials tool, which attached its handlers to logger "credentials"
+
+
+class ManagedCredentialModel(CredentialModel):
+    """What ``get_credential()`` returns: one snapshot. Its repr and str never show the secret or the token."""
+
+    def __repr__(self) -> str:
+        token = ", security_token=****" if self.security_token else ""
+        return (f"ManagedCredentialModel(type={self.type!r}, access_key_id={mask(self.access_key_id)!r}, "
+                f"access_key_secret=****{token})")
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("credentials are not picklable: pass a provider, not the key")
+
+
+def _model(credentials: Credentials) -> ManagedCredentialModel:
+    return ManagedCredentialModel(access_key_id=credentials.access_key_id,
+                                  access_key_secret=credentials.access_key_secret,
+                                  security_token=credentials.security_token, bearer_token=None,
+                                  type="sts" if credentials.security_token else "access_key",
+                                  provider_name=PROVIDER_NAME)
+
+
+class ManagedCredentialsClient:
+    """A credential for ``Config(credential=...)`` of any V2 SDK, backed by a managed secret or a provider.
+
+        ManagedCredentialsClient(secret_name="my-ram-secret")      # or ManagedCredentialsClient("my-ram-secret")
+        ManagedCredentialsClient(credentials_provider=provider)
+
+    Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
+    """
+
+    def __init__(self, secret_name: Optional[str] = None, *,
+                 credentials_provider: Optional[CredentialsProvider] = None):
+        self._source = KeySource(secret_name, credentials_provider)
+
+    @property
+    def credentials_provider(self) -> CredentialsProvider:
+        return self._source.provider
+
+    # --- what tea-openapi calls -----------------------------------------------------------------------------
+    def get_credential(self) -> ManagedCredentialModel:
+        return _model(self._snapshot(self._source.provider.get_credentials()))
+
+    async def get_credential_async(self) -> ManagedCredentialModel:
+        credentials = await _in_thread(self._source.provider.get_credentials)
+        return _model(self._snapshot(credentials))
+
+    def get_access_key_id(self) -> str:
+        return self._source.provider.get_credentials().access_key_id
+
+    def get_access_key_secret(self) -> str:
+        return self._source.provider.get_credentials().access_key_secret
+
+    def get_security_token(self) -> Optional[str]:
+        return self._source.provider.get_credentials().security_token
+
+    async def get_access_key_id_async(self) -> str:
+        return (await _in_thread(self._source.provider.get_credentials)).access_key_id
+
+    async def get_access_key_secret_async(self) -> str:
+        return (await _in_thread(self._source.provider.get_credentials)).access_key_secret
+
+    async def get_security_token_async(self) -> Optional[str]:
+        return (await _in_thread(self._source.provider.get_credentials)).security_token
+
+    def get_type(self) -> str:
+        return "sts" if self._source.provider.get_credentials().security_token else "access_key"
+
+    def get_bearer_token(self) -> None:
+        return None
+
+    # --- ours -------------------------------------------------------------------------------------------------
+    def _snapshot(self, credentials: Credentials) -> Credentials:
+        _SIGNED.set((id(self), credentials))
+        return credentials
+
+    def last_signed(self) -> Optional[Credentials]:
+        """The snapshot handed out for this thread's (or asyncio task's) latest request."""
+        signed = _SIGNED.get()
+        return signed[1] if signed is not None and signed[0] == id(self) else None
+
+    def shutdown(self) -> None:
+        """Release this client's hold on a shared secret provider. Idempotent."""
+        self._source.release()
+
+    def __enter__(self) -> "ManagedCredentialsClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"ManagedCredentialsClient({self._source.describe()})"
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a provider call (it may wait for a fetch) without blocking the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
+
+
+# --- ProxyOpenApiClient ------------------------------------------------------------------------------------------
+
+_SYNC_METHODS = ("do_rpcrequest", "do_roarequest", "do_roarequest_with_form", "do_request", "execute")
+_ASYNC_METHODS = tuple(name + "_async" for name in _SYNC_METHODS)
+
+
+def body_rewinder(args: tuple, kwargs: dict) -> Optional[Callable[[], bool]]:
+    """How to make the request's body sendable again: None when it has no stream; a function that rewinds a
+    seekable stream, or returns False for one that cannot be replayed (so no partial body is ever re-sent)."""
+    streams = [getattr(value, "stream", None) for value in list(args) + list(kwargs.values())]
+    streams = [s for s in streams if s is not None and hasattr(s, "read")]
+    if not streams:
+        return None
+    marks = []
+    for stream in streams:
+        try:
+            if stream.seekable():
+                marks.append((stream, stream.tell()))
+                continue
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return lambda: False
+
+    def rewind() -> bool:
+        try:
+            for stream, position in marks:
+                stream.seek(position)
+        except (OSError, ValueError):
+            return False
+        return True
+    return rewind
+
+
+def _reissuing(name: str) -> Callable[..., Any]:
+    def method(self, *args, **kwargs):
+        inherited = getattr(super(ProxyOpenApiClient, self), name)
+        return self._reissuer.call(lambda: inherited(*args, **kwargs), body_rewinder(args, kwargs))
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
+    return method
+
+
+def _reissuing_async(name: str) -> Callable[..., Any]:
+    async def method(self, *args, **kwargs):
+        inherited = getattr(super(ProxyOpenApiClient, self), name)
+        return await self._reissue_async(lambda: inherited(*args, **kwargs), body_rewinder(args, kwargs))
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
+    return method
+
+
+class ProxyOpenApiClient(OpenApiClient):
+    """A tea-openapi Client (V2 SDKs) whose key comes from the provider layer and heals on rotation.
+
+        client = ProxyOpenApiClient(Config(endpoint="ecs.cn-hangzhou.aliyuncs.com"), secret_name="my-ram-secret")
+        client = ProxyOpenApiClient(config, credentials_provider=provider, ak_expire_handler=MyHandler())
+        client = ProxyOpenApiClient(Config(credential=ManagedCredentialsClient("my-ram-secret"), ...))
+
+    Exactly one of ``secret_name`` / ``credentials_provider``, or neither when ``config.credential`` is a
+    ManagedCredentialsClient. ``config`` must not carry another key (access_key_id, bearer_token, credential).
+    """
+
+    _product_classes: Dict[type, type] = {}
+    _product_lock = threading.Lock()
+
+    def __init__(self, config, secret_name: Optional[str] = None, *,
+                 credentials_provider: Optional[CredentialsProvider] = None,
+                 ak_expire_handler: Optional[AKExpireHandler] = None):
+        for field_name in ("access_key_id", "access_key_secret", "security_token", "bearer_token"):
+            if getattr(config, field_name, None):
+                raise ValueError(f"ProxyOpenApiClient takes its key from secret_name= or credentials_provider=, "
+                                 f"not config.{field_name}")
+        given = getattr(config, "credential", None)
+        if secret_name is None and credentials_provider is None and isinstance(given, ManagedCredentialsClient):
+            credential, self._owns_credential = given, False
+        else:
+            if given is not None and not isinstance(given, ManagedCredentialsClient):
+                raise ValueError("config.credential is another credential; ProxyOpenApiClient signs with the "
+                                 "managed key: drop credential= or pass a ManagedCredentialsClient")
+            credential = ManagedCredentialsClient(secret_name, credentials_provider=credentials_provider)
+            self._owns_credential = True
+        self._managed_credential = credential
+        self._reissuer = Reissuer(credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(),
+                                  credential.last_signed)
+        self._shut_down = False
+        super().__init__(config)
+        self._credential = credential
+
+    @classmethod
+    def for_product(cls, product_client_class: Type[OpenApiClient]) -> type:
+        """A subclass of a generated V2 product client (e.g. alibabacloud_ecs20140526.client.Client) with this
+        class's behaviour; construct it as ``(config, secret_name=... | credentials_provider=...)``."""
+        if isinstance(product_client_class, type) and issubclass(product_client_class, ProxyOpenApiClient):
+            return product_client_class
+        if not (isinstance(product_client_class, type) and issubclass(product_client_class, OpenApiClient)):
+            raise TypeError("for_product() takes a tea-openapi client class (a subclass of "
+                            "alibabacloud_tea_openapi.client.Client)")
+        with cls._product_lock:
+            made = cls._product_classes.get(product_client_class)
+            if made is None:
+                made = type(f"Proxy{product_client_class.__name__}", (ProxyOpenApiClient, product_client_class),
+                            {"__module__": __name__, "__doc__": f"{product_client_class.__module__}."
+                             f"{product_client_class.__qualname__} with ProxyOpenApiClient's re-issue."})
+                cls._product_classes[product_client_class] = made
+            return made
+
+    @property
+    def credentials_provider(self) -> CredentialsProvider:
+        return self._managed_credential.credentials_provider
+
+    async def _reissue_async(self, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]]):
+        """Reissuer's rule for coroutines: first try bare; on an expired key, refresh and try again, bounded."""
+        reissuer = self._reissuer
+        try:
+            return await attempt()
+        except Exception as exc:  # noqa: BLE001 - judged below; anything else is raised unchanged
+            if not reissuer.is_expired_key_error(exc):
+                raise
+            error = exc
+        stale = self._managed_credential.last_signed()
+        for number in range(1, reissuer.max_refreshes + 1):
+            try:
+                fresh = await _in_thread(reissuer.provider.refresh, stale)
+            except CredentialsError as exc:
+                logger.warning("key %s was rejected and no new key could be fetched: %s",
+                               mask(stale.access_key_id if stale else None), exc)
+                raise error from None
+            if fresh == stale:
+                logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
+                if number < reissuer.max_refreshes:
+                    await asyncio.sleep(random.uniform(0.05, 0.25))
+                continue
+            if rewind is not None and not rewind():
+                logger.warning("key %s was rejected and the request body cannot be sent again (a consumed, "
+                               "non-seekable stream): raising the error", mask(stale.access_key_id if stale else None))
+                raise error
+            logger.info("key %s was rejected (%s %s); re-issuing with key %s (attempt %d/%d)",
+                        mask(stale.access_key_id if stale else None), type(error).__name__,
+                        getattr(error, "code", ""), mask(fresh.access_key_id), number + 1, reissuer.max_refreshes + 1)
+            try:
+                return await attempt()
+            except Exception as exc:  # noqa: BLE001 - judged below
+                if not reissuer.is_expired_key_error(exc):
+                    raise
+                error, stale = exc, self._managed_credential.last_signed()
+        raise error
+
+    def shutdown(self) -> None:
+        """Release this client's hold on a shared secret provider. Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._owns_credential:
+            self._managed_credential.shutdown()
+
+    def __enter__(self) -> "ProxyOpenApiClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={self._endpoint!r})"
+
+
+for _name in _SYNC_METHODS:
+    setattr(ProxyOpenApiClient, _name, _reissuing(_name))
+for _name in _ASYNC_METHODS:
+    setattr(ProxyOpenApiClient, _name, _reissuing_async(_name))
+del _name
