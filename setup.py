@@ -20,7 +20,8 @@ setup(
         "tenacity>=8.2,<10",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=41"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=41",
+                 "alibabacloud-ecs20140526>=4"],
     },
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[
