@@ -180,8 +180,8 @@ def test_each_type_reaches_kms_through_the_properties_file(kind, cloud, env, tmp
 # --- caching by real expiry, refresh ahead of it ----------------------------------------------------------------------
 
 def test_short_lived_sts_keys_are_renewed_ahead_of_expiry_and_never_used_expired(cloud, env, tmp_path):
-    """The acceptance scenario (60 s keys, 3 minutes of calls, about 3 issues) at a quarter of the time."""
-    lifetime, duration = 15, 45
+    """The acceptance scenario (60 s keys, 3 minutes of calls, about 3 issues) at an eighth of the time."""
+    lifetime, duration = 8, 22
     cloud.sts.lifetime = lifetime
     provider = CredentialsToolProvider(tool_config("ram_role_arn", cloud, tmp_path))
     errors, calls = [], []
