@@ -21,3 +21,17 @@ def test_example_file_documents_every_key():
     example = read("managed_credentials_providers.properties.example")
     documented = set(re.findall(r"^#?\s*([a-z_]+)=", example, re.M))
     assert set(properties_keys()) <= documented, set(properties_keys()) - documented
+
+
+def test_failure_table_names_tests_that_exist():
+    table = read("README.md").split("<!-- failure-behaviour:start -->")[1].split("<!-- failure-behaviour:end -->")[0]
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`|`(test_\w+)`", table)
+    assert named
+    module = None
+    missing = []
+    for file_name, test_name, bare in named:
+        module = file_name or module  # a bare name belongs to the file named before it in the same cell
+        source = read(os.path.join("tests", module))
+        if not re.search(rf"^def {test_name or bare}\(", source, re.M):
+            missing.append(f"{module}::{test_name or bare}")
+    assert not missing, missing
