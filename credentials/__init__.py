@@ -3,15 +3,15 @@
 Importing this package starts no thread and touches no network; the KMS and
 Credentials-tool machinery is loaded at first use.
 """
-import logging
-
 from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials
 from .provider import CredentialsProvider, RefreshingProvider, StaticCredentialsProvider
 from .registry import get_secret_provider
 
-logging.getLogger("managed_credentials").addHandler(logging.NullHandler())
+# Logging: loggers "managed_credentials.credentials" and "managed_credentials.proxy", no handler of our own. An
+# application that configures no logging sees our warnings and errors on stderr (Python's last-resort handler) and
+# nothing below; one that configures logging decides for itself.
 
 __all__ = ["Credentials", "CredentialsProvider", "ConfigLoader", "StaticCredentialsProvider",
            "ManagedSecretProvider", "CredentialsToolProvider", "get_secret_provider", "CredentialsError",
