@@ -48,3 +48,29 @@ def wait_until(predicate, deadline=DEADLINE, interval=0.01):
             return True
         time.sleep(interval)
     return predicate()
+
+
+def call_through_rotation(call, rotate, threads=8, calls_after=100):
+    """Run ``call()`` in a loop on `threads` threads, then ``rotate()`` while they call, until `calls_after` calls
+    have succeeded after it. Returns (every exception a caller saw, what rotate() returned)."""
+    errors, after = [], []
+    rotated, stop = threading.Event(), threading.Event()
+
+    def caller():
+        while not stop.is_set():
+            try:
+                call()
+                if rotated.is_set():
+                    after.append(1)
+            except Exception as exc:  # noqa: BLE001 - every error reaching a caller is reported
+                errors.append(exc)
+
+    running = run_threads(threads, caller)
+    try:
+        result = rotate()
+        rotated.set()
+        assert wait_until(lambda: len(after) >= calls_after or len(errors) > 100), "calls did not resume"
+    finally:
+        stop.set()
+        join_all(running)
+    return errors, result

@@ -1,7 +1,6 @@
 """V2 (tea-openapi) clients on managed keys, against the emulator with the real tea-openapi and a generated product
 client (ECS 2014-05-26): ManagedCredentialsClient signs, ProxyOpenApiClient heals."""
 import asyncio
-import threading
 
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
@@ -14,7 +13,7 @@ from darabonba.runtime import RuntimeOptions
 from credentials import StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
 from proxy import ManagedCredentialsClient, ProxyOpenApiClient, TeaAKExpireHandler
-from tests.helpers import join_all, run_threads, wait_until
+from tests.helpers import call_through_rotation
 
 SECRET = "app-key"
 EcsProxy = ProxyOpenApiClient.for_product(EcsClient)
@@ -61,25 +60,9 @@ def test_a_product_client_heals_a_revoked_key_with_eight_threads_and_one_fetch(c
     ecs = EcsProxy(config(cloud), secret_name=SECRET)
     assert isinstance(ecs, EcsClient) and isinstance(ecs, ProxyOpenApiClient)
     ecs_describe_regions(ecs)
-    errors, after = [], []
-    rotated, stop = threading.Event(), threading.Event()
-
-    def caller():
-        while not stop.is_set():
-            try:
-                ecs_describe_regions(ecs)
-                if rotated.is_set():
-                    after.append(1)
-            except Exception as exc:  # noqa: BLE001 - any error reaching a caller fails the test
-                errors.append(exc)
-
-    threads = run_threads(8, caller)
     cloud.reset_counts()
-    new_id, _ = cloud.rotate_secret(SECRET, mode="revoke")
-    rotated.set()
-    assert wait_until(lambda: len(after) >= 100)
-    stop.set()
-    join_all(threads)
+    errors, (new_id, _) = call_through_rotation(lambda: ecs_describe_regions(ecs),
+                                                lambda: cloud.rotate_secret(SECRET, mode="revoke"))
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 100

@@ -1,5 +1,4 @@
 """ProxyAcsClient against the emulator with the real aliyunsdkcore: swap-in, rotation healing, bounded retries."""
-import threading
 
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
@@ -8,7 +7,7 @@ from aliyunsdkcore.client import AcsClient
 from credentials import StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
 from proxy import AKExpireHandler, ProxyAcsClient, SdkCoreAKExpireHandler
-from tests.helpers import bad_parameter_request, describe_regions, join_all, regions_of, run_threads
+from tests.helpers import bad_parameter_request, call_through_rotation, describe_regions, regions_of
 
 
 def test_plain_program_becomes_managed_by_changing_the_constructor(cloud, configured):
@@ -34,27 +33,9 @@ def test_revoked_key_heals_with_eight_threads_and_one_fetch(cloud, configured):
     cloud.create_secret("app-key")
     client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=8)
     client.do_action_with_exception(describe_regions(cloud))
-    errors, successes = [], []
-    rotated = threading.Event()
-    stop = threading.Event()
-
-    def caller():
-        while not stop.is_set():
-            try:
-                client.do_action_with_exception(describe_regions(cloud))
-                if rotated.is_set():
-                    successes.append(1)
-            except Exception as exc:  # noqa: BLE001 - any error reaching a caller fails the test
-                errors.append(exc)
-
-    threads = run_threads(8, caller)
     cloud.reset_counts()
-    new_id, _ = cloud.rotate_secret("app-key", mode="revoke")
-    rotated.set()
-    from tests.helpers import wait_until
-    assert wait_until(lambda: len(successes) >= 200)
-    stop.set()
-    join_all(threads)
+    errors, (new_id, _) = call_through_rotation(lambda: client.do_action_with_exception(describe_regions(cloud)),
+                                                lambda: cloud.rotate_secret("app-key", mode="revoke"), calls_after=200)
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 200

@@ -8,7 +8,7 @@ import pytest
 from credentials import StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
 from proxy import OssAKExpireHandler, ProxyAcsClient, ProxyBucket, ProxyService
-from tests.helpers import join_all, run_threads, wait_until
+from tests.helpers import call_through_rotation
 
 
 class OneWayStream:
@@ -45,27 +45,14 @@ def test_revoked_key_heals_with_eight_threads_putting_and_getting(cloud, configu
     bucket = ProxyBucket("app-key", cloud.oss_endpoint, "bkt")
     payload = b"x" * 4096
     bucket.put_object("warm", payload)
-    errors, after = [], []
-    rotated, stop = threading.Event(), threading.Event()
 
-    def caller():
+    def put_and_get():
         name = threading.current_thread().name
-        while not stop.is_set():
-            try:
-                bucket.put_object(name, payload)
-                assert bucket.get_object(name).read() == payload
-                if rotated.is_set():
-                    after.append(1)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
+        bucket.put_object(name, payload)
+        assert bucket.get_object(name).read() == payload
 
-    threads = run_threads(8, caller)
     cloud.reset_counts()
-    new_id, _ = cloud.rotate_secret("app-key", mode="revoke")
-    rotated.set()
-    assert wait_until(lambda: len(after) >= 100)
-    stop.set()
-    join_all(threads)
+    errors, (new_id, _) = call_through_rotation(put_and_get, lambda: cloud.rotate_secret("app-key", mode="revoke"))
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("PutObject", access_key_id=new_id, code="OK") >= 100
