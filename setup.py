@@ -21,7 +21,11 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=41",
-                 "alibabacloud-ecs20140526>=4"],
+                 "alibabacloud-ecs20140526>=4",
+                 "alibabacloud-dkms-gcs>=1.0.2,<2"],  # the DKMS tests run in CI too: same pins as .[dkms]
+        # Dedicated KMS instances. The SDK pins protobuf<4 and pyopenssl<23.3 (hence cryptography<42), so it is
+        # an extra; cryptography opens the client key's PKCS#12 (credentials/dkms_config.py).
+        "dkms": ["alibabacloud-dkms-gcs>=1.0.2,<2", "cryptography>=38"],
     },
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[

@@ -19,11 +19,13 @@ def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -
     try:
         config = read_config(path)
         from .kms_access import kms_access_provider
-        access = kms_access_provider(config)
+        access = None if config.dkms_instances else kms_access_provider(config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=out)
         return 1
-    print(f"config {config.file}: OK (credentials_type={config.credentials_type})", file=out)
+    how = (f"{len(config.dkms_instances)} dedicated KMS instance(s)" if config.dkms_instances
+           else f"credentials_type={config.credentials_type}")
+    print(f"config {config.file}: OK ({how})", file=out)
     names = secret_names or list(config.secret_names)
     if not names:
         print("no secret to fetch: name secrets on the command line or in secret_names", file=out)
@@ -52,7 +54,7 @@ def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -
 def _kms_client(config, access):
     if config.dkms_instances:
         from .dkms_client import DkmsClient
-        return DkmsClient(config.dkms_instances)
+        return DkmsClient(config.dkms_instances, attempts=2)
     from .kms_client import KmsClient
     return KmsClient(config.endpoints, access, attempts=2)
 

@@ -106,14 +106,14 @@ def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
 def parse_config(properties: Dict[str, str], file: str) -> KmsConfig:
     """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder."""
     ctype = properties.get("credentials_type", "").strip()
-    if not ctype:
-        raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
-                          key="credentials_type")
-    if ctype not in CREDENTIALS_TYPES:
-        raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
-                          key="credentials_type")
     regions_raw = properties.get("cache_client_region_id", "").strip()
     dkms_raw = properties.get("cache_client_dkms_config_info", "").strip()
+    if not ctype and not dkms_raw:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
+        raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
+                          key="credentials_type")
+    if ctype and ctype not in CREDENTIALS_TYPES:
+        raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
+                          key="credentials_type")
     endpoints = _parse_regions(regions_raw, file) if regions_raw else ()
     dkms: Tuple[object, ...] = ()
     if dkms_raw:

@@ -1,9 +1,199 @@
-"""cache_client_dkms_config_info: dedicated KMS instances (not supported yet)."""
-from typing import Dict, Tuple
+"""cache_client_dkms_config_info: dedicated KMS instances (instance gateways) and the client keys that sign for them.
 
+Every item is validated and its client key opened here, while the properties
+file is read, so a wrong password, a missing or malformed client key file or a
+missing password source is a ConfigError naming the file and the key before any
+network call. The password is used to open the key and then dropped; no error
+message ever contains it.
+
+The keys of an item are the upstream plugins': ``regionId``, ``endpoint``,
+``clientKeyFile``, ``passwordFromFilePath`` or ``passwordFromEnvVariable``,
+``ignoreSslCerts``, ``caFilePath``; also ``passwordFromFilePathName`` (the
+Python plugin's spelling: it names a properties key that holds the password
+file's path). Without a password source of its own an item uses the top-level
+``client_key_password_from_env_variable`` / ``client_key_password_from_file_path``.
+"""
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from .config import parse_endpoint
 from .errors import ConfigError
 
+KEY = "cache_client_dkms_config_info"
+ENV_KEY = "client_key_password_from_env_variable"
+FILE_KEY = "client_key_password_from_file_path"
+ITEM_KEYS = ("regionId", "endpoint", "clientKeyFile", "passwordFromFilePath", "passwordFromFilePathName",
+             "passwordFromEnvVariable", "ignoreSslCerts", "caFilePath")
+EXAMPLE = ('[{"regionId":"cn-hangzhou","endpoint":"kst-xxx.cryptoservice.kms.aliyuncs.com",'
+           '"clientKeyFile":"/path/clientKey_xxx.json","passwordFromFilePath":"/path/clientKey_xxx_Password.txt",'
+           '"ignoreSslCerts":false,"caFilePath":"/path/PrivateKmsCA_kst-xxx.pem"}]')
 
-def parse_dkms_instances(raw: str, properties: Dict[str, str], file: str) -> Tuple[object, ...]:
-    raise ConfigError("dedicated KMS instances are not supported yet; use cache_client_region_id",
-                      file=file, key="cache_client_dkms_config_info")
+
+@dataclass(frozen=True)
+class DkmsInstance:
+    """One instance gateway and its opened client key. The private key never shows in a repr."""
+
+    region_id: str
+    endpoint: str  # host[:port]; the gateway speaks https only
+    client_key_file: str
+    key_id: str
+    private_key: str = field(repr=False, compare=False)  # base64 PKCS#1 DER: what the DKMS SDK signs with
+    ca_file: Optional[str] = None
+    ignore_ssl_certs: bool = False
+    file: str = ""  # the properties file
+    item: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.endpoint}"
+
+    @property
+    def where(self) -> str:
+        """Where this instance is configured, for messages."""
+        return f"item {self.item} of {KEY} in {self.file}"
+
+
+def parse_dkms_instances(raw: str, properties: Dict[str, str], file: str) -> Tuple[DkmsInstance, ...]:
+    """The validated instances, in the order given (tried in that order)."""
+    try:
+        items = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); expected e.g. {EXAMPLE}",
+                          file=file, key=KEY) from None
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"not a non-empty JSON list; expected e.g. {EXAMPLE}", file=file, key=KEY)
+    return tuple(_parse_item(i, item, properties, file) for i, item in enumerate(items))
+
+
+def _parse_item(i: int, item: Any, properties: Dict[str, str], file: str) -> DkmsInstance:
+    def fail(message: str, key: str = KEY) -> ConfigError:
+        return ConfigError(f"item {i}: {message}" if key == KEY else message, file=file, key=key)
+
+    if not isinstance(item, dict):
+        raise fail("not a JSON object")
+    unknown = sorted(set(item) - set(ITEM_KEYS))
+    if unknown:
+        raise fail(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(ITEM_KEYS)}")
+    region_id = _string(item, "regionId", fail, required=True)
+    endpoint_text = _string(item, "endpoint", fail, required=True)
+    endpoint = parse_endpoint(endpoint_text, region_id, file, KEY)
+    if endpoint.protocol != "https":
+        raise fail(f"endpoint {endpoint_text!r}: an instance gateway is reached over https only")
+    key_file = _string(item, "clientKeyFile", fail, required=True)
+    ignore_ssl = item.get("ignoreSslCerts", False)
+    if isinstance(ignore_ssl, str) and ignore_ssl.strip().lower() in ("true", "false"):
+        ignore_ssl = ignore_ssl.strip().lower() == "true"
+    if not isinstance(ignore_ssl, bool):
+        raise fail("ignoreSslCerts must be true or false")
+    ca_file = _string(item, "caFilePath", fail)
+    if ca_file and not ignore_ssl and not os.path.isfile(ca_file):
+        raise fail(f"caFilePath {ca_file} does not exist; it is the instance's CA certificate "
+                   "(PrivateKmsCA_kst-xxx.pem from the console)")
+    password, source = _password(item, properties, fail)
+    key_id, private_key = open_client_key(key_file, password, source, fail)
+    return DkmsInstance(region_id, endpoint.host, key_file, key_id, private_key, ca_file or None, ignore_ssl,
+                        file, i)
+
+
+def _string(item: Dict[str, Any], name: str, fail, required: bool = False) -> Optional[str]:
+    value = item.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise fail(f"{name} is missing or empty")
+        return None
+    if not isinstance(value, str):
+        raise fail(f"{name} must be a string")
+    return value.strip()
+
+
+def _password(item: Dict[str, Any], properties: Dict[str, str], fail) -> Tuple[str, str]:
+    """(password, where it came from): the item's own source first (environment variable, then file, as
+    upstream), else the top-level keys."""
+    env_name = _string(item, "passwordFromEnvVariable", fail)
+    path = _string(item, "passwordFromFilePath", fail)
+    path_key = _string(item, "passwordFromFilePathName", fail)
+    if path_key and not path:
+        path = properties.get(path_key, "").strip()
+        if not path:
+            raise fail(f"passwordFromFilePathName names the properties key {path_key!r}, which is missing or "
+                       "empty; set it to the password file's path")
+    if env_name or path:
+        if env_name and properties.get(env_name, "").strip():
+            env_name = properties[env_name].strip()  # the Python plugin's form: a key holding the variable's name
+        return _read_password(env_name, path, lambda m: fail(f"passwordFromEnvVariable: {m}"),
+                              lambda m: fail(f"passwordFromFilePath: {m}"), "passwordFromEnvVariable",
+                              "passwordFromFilePath")
+    env_name = properties.get(ENV_KEY, "").strip() or None
+    path = properties.get(FILE_KEY, "").strip() or None
+    if not env_name and not path:
+        raise fail("no client key password source: set passwordFromFilePath or passwordFromEnvVariable in the "
+                   f"item, or {FILE_KEY} / {ENV_KEY} (shared by all items)")
+    return _read_password(env_name, path, lambda m: fail(m, ENV_KEY), lambda m: fail(m, FILE_KEY), ENV_KEY,
+                          FILE_KEY)
+
+
+def _read_password(env_name: Optional[str], path: Optional[str], fail_env, fail_path, env_field: str,
+                   path_field: str) -> Tuple[str, str]:
+    if env_name:
+        value = os.environ.get(env_name, "")
+        if value:
+            return value, f"the environment variable {env_name} ({env_field})"
+        if not path:
+            raise fail_env(f"the environment variable {env_name} holding the client key password is not set or "
+                           "empty")
+    try:
+        with open(str(path), encoding="utf-8") as handle:
+            value = handle.read().strip()
+    except FileNotFoundError:
+        raise fail_path(f"the client key password file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail_path(f"cannot read the client key password file {path}: {exc.__class__.__name__}") from None
+    if not value:
+        raise fail_path(f"the client key password file {path} is empty")
+    return value, f"the password file {path} ({path_field})"
+
+
+def open_client_key(path: str, password: str, source: str, fail) -> Tuple[str, str]:
+    """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password."""
+    expected = 'expected the JSON the KMS console issues: {"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}'
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise fail(f"clientKeyFile {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read clientKeyFile {path}: {exc.__class__.__name__}") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise fail(f"clientKeyFile {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
+    if not isinstance(document, dict):
+        raise fail(f"clientKeyFile {path} is not a JSON object; {expected}")
+    for name in ("KeyId", "PrivateKeyData"):
+        if not isinstance(document.get(name), str) or not document[name].strip():
+            raise fail(f"clientKeyFile {path} lacks {name}; {expected}")
+    try:
+        pkcs12_data = base64.b64decode(document["PrivateKeyData"], validate=True)
+    except (binascii.Error, ValueError):
+        raise fail(f"clientKeyFile {path}: PrivateKeyData is not base64; {expected}") from None
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+    except ImportError:
+        raise fail("dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'") \
+            from None
+    try:
+        key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encode("utf-8"))
+    except ValueError:
+        raise fail(f"clientKeyFile {path}: the password from {source} does not open its PKCS#12 key (a wrong "
+                   "password, or not this key's password file)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise fail(f"clientKeyFile {path}: the PKCS#12 holds no RSA private key")
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    return document["KeyId"].strip(), base64.b64encode(der).decode("ascii")

@@ -44,6 +44,20 @@ def is_transient_kms_error(exc: BaseException) -> bool:
     return isinstance(exc, KmsRequestError) and exc.retryable
 
 
+def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
+    """How every GetSecretValue (KMS or a dedicated instance) retries: transient errors only, bounded, with
+    exponential backoff and full jitter."""
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.debug("%s GetSecretValue attempt %d/%d failed (%s); retrying", what, state.attempt_number, attempts,
+                     exc)
+
+    return tenacity.Retrying(retry=tenacity.retry_if_exception(is_transient_kms_error),
+                             stop=tenacity.stop_after_attempt(attempts),
+                             wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
+                             before_sleep=log_retry, reraise=True)
+
+
 class KmsClient:
     """Fetches secret values from the first healthy endpoint, retrying transient failures with full jitter."""
 
@@ -61,13 +75,7 @@ class KmsClient:
         self._preferred = 0
         self._local = threading.local()  # one SDK client (and HTTP pool) per thread and process
         _live.add(self)
-        self._retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_transient_kms_error),
-            stop=tenacity.stop_after_attempt(attempts),
-            wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        self._retrying = transient_retrying(attempts, wait, "KMS")
 
     def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
         """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError."""
@@ -120,10 +128,6 @@ class KmsClient:
                                   secret_name=secret_name, code="SDK.HttpError", status=None,
                                   retryable=True) from None
         return _parse_response(status, body, secret_name, endpoint)
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.debug("KMS GetSecretValue attempt %d failed (%s); retrying", state.attempt_number, exc)
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's HTTP connections: sharing a socket with the parent crosses the answers."""

@@ -43,14 +43,13 @@ def default_kms_client():
     with _lock:
         if _kms_client is None:
             config = default_config()
-            from .kms_access import kms_access_provider
-            access = kms_access_provider(config)
-            if config.dkms_instances:
+            if config.dkms_instances:  # the client keys sign; no credentials_type is needed
                 from .dkms_client import DkmsClient
                 _kms_client = DkmsClient(config.dkms_instances)
             else:
+                from .kms_access import kms_access_provider
                 from .kms_client import KmsClient
-                _kms_client = KmsClient(config.endpoints, access)
+                _kms_client = KmsClient(config.endpoints, kms_access_provider(config))
         return _kms_client
 
 
