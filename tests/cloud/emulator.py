@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, metadata, sts
+from . import credentials_uri, dkms, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -40,6 +40,7 @@ class CloudEmulator:
         sts.add_to(self)  # STS over TLS (cloud.sts), ECS instance metadata (cloud.metadata), credentials URI
         metadata.add_to(self)
         credentials_uri.add_to(self)
+        dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -253,6 +254,10 @@ class CloudEmulator:
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         return path
+
+    def write_dkms_properties(self, path: str, **options) -> str:
+        """A properties file in the upstream plugin's DKMS form for this emulator's instance gateways (dkms.py)."""
+        return self.dkms.write_properties(path, **options)
 
     def __repr__(self):
         return "<CloudEmulator %s>" % ", ".join(repr(l) for l in self._listeners.values())
