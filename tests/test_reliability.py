@@ -699,6 +699,7 @@ def test_fork_after_first_use_child_works_and_refreshes(cloud, leak_guard):
         # Only the background refresh can bring this key: the old one still works (grace), no call fails.
         assert wait_until(lambda: acs_call(cloud, client) and provider.get_credentials().access_key_id == rotated,
                           deadline=5.0), "the child's background refresh never ran"
+        acs_call(cloud, client)  # signed with the rotated key (the last poll's call may have preceded the refresh)
         send("done")
 
     child = Child(in_child)
