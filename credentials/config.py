@@ -178,7 +178,8 @@ def properties_keys() -> List[str]:
     """The keys this library reads (documented in the .example file)."""
     return ["credentials_type", "credentials_access_key_id", "credentials_access_secret",
             "credentials_security_token", "credentials_role_arn", "credentials_role_session_name",
-            "credentials_policy", "credentials_role_name", "credentials_oidc_provider_arn",
+            "credentials_policy", "credentials_sts_endpoint", "credentials_role_name",
+            "credentials_disable_imds_v1", "credentials_oidc_provider_arn",
             "credentials_oidc_token_file_path", "credentials_uri", "client_key_private_key_path",
             "client_key_password_from_env_variable", "client_key_password_from_file_path",
             "cache_client_region_id", "cache_client_dkms_config_info", "secret_names"]

@@ -14,12 +14,12 @@ def read(name):
 
 def test_readme_table_matches_the_keys_the_code_reads():
     table = read("README.md").split("<!-- properties-keys:start -->")[1].split("<!-- properties-keys:end -->")[0]
-    assert re.findall(r"^\| `([a-z_]+)` \|", table, re.M) == properties_keys()
+    assert re.findall(r"^\| `([a-z0-9_]+)` \|", table, re.M) == properties_keys()
 
 
 def test_example_file_documents_every_key():
     example = read("managed_credentials_providers.properties.example")
-    documented = set(re.findall(r"^#?\s*([a-z_]+)=", example, re.M))
+    documented = set(re.findall(r"^#?\s*([a-z0-9_]+)=", example, re.M))
     assert set(properties_keys()) <= documented, set(properties_keys()) - documented
 
 
