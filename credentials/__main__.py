@@ -16,12 +16,21 @@ from .model import mask
 
 def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -> int:
     path = config_path or ConfigLoader.get_config_name()
+    problems: List[ConfigError] = []
+    config, access = None, None
     try:
-        config = read_config(path)
+        config = read_config(path, problems)
+    except ConfigError as exc:  # the file itself cannot be read
+        problems.append(exc)
+    if config is not None and config.credentials_type and not config.dkms_instances:
         from .kms_access import kms_access_provider
-        access = None if config.dkms_instances else kms_access_provider(config)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=out)
+        try:
+            access = kms_access_provider(config)
+        except ConfigError as exc:
+            problems.append(exc)
+    for problem in problems:
+        print(f"config error: {problem}", file=out)
+    if problems:
         return 1
     how = (f"{len(config.dkms_instances)} dedicated KMS instance(s)" if config.dkms_instances
            else f"credentials_type={config.credentials_type}")

@@ -103,43 +103,75 @@ def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
     return tuple(names)
 
 
-def parse_config(properties: Dict[str, str], file: str) -> KmsConfig:
-    """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder."""
+def _parse_type(properties: Dict[str, str], file: str) -> str:
     ctype = properties.get("credentials_type", "").strip()
-    regions_raw = properties.get("cache_client_region_id", "").strip()
-    dkms_raw = properties.get("cache_client_dkms_config_info", "").strip()
-    if not ctype and not dkms_raw:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
+    dkms_given = bool(properties.get("cache_client_dkms_config_info", "").strip())
+    if not ctype and not dkms_given:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
         raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
                           key="credentials_type")
     if ctype and ctype not in CREDENTIALS_TYPES:
         raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
                           key="credentials_type")
-    endpoints = _parse_regions(regions_raw, file) if regions_raw else ()
-    dkms: Tuple[object, ...] = ()
-    if dkms_raw:
-        from .dkms_config import parse_dkms_instances  # only configs that use a dedicated instance pay for it
-        dkms = parse_dkms_instances(dkms_raw, properties, file)
-    if not endpoints and not dkms:
-        raise ConfigError('missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
-                          '(or cache_client_dkms_config_info for a dedicated KMS instance)',
-                          file=file, key="cache_client_region_id")
+    return ctype
+
+
+def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple[object, ...]:
+    raw = properties.get("cache_client_dkms_config_info", "").strip()
+    if not raw:
+        return ()
+    from .dkms_config import parse_dkms_instances  # only configs that use a dedicated instance pay for it
+    return parse_dkms_instances(raw, properties, file)
+
+
+def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[ConfigError]] = None) -> KmsConfig:
+    """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder.
+
+    Raises the first mistake; given a ``problems`` list, appends every independent mistake to it instead (the
+    check command reports them all) and returns what could be read.
+    """
+    def step(parse, default):
+        if problems is None:
+            return parse()
+        try:
+            return parse()
+        except ConfigError as exc:
+            problems.append(exc)
+            return default
+
+    ctype = step(lambda: _parse_type(properties, file), "")
+    regions_raw = properties.get("cache_client_region_id", "").strip()
+    endpoints = step(lambda: _parse_regions(regions_raw, file) if regions_raw else (), None)
+    dkms = step(lambda: _parse_dkms(properties, file), None)
+    if endpoints == () and dkms == ():
+        step(lambda: _fail('missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
+                           '(or cache_client_dkms_config_info for a dedicated KMS instance)',
+                           file, "cache_client_region_id"), None)
     names_raw = properties.get("secret_names")
-    names = _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else ()
-    return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints,
-                     dkms_instances=dkms, secret_names=names)
+    names = step(lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (),
+                 ())
+    return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints or (),
+                     dkms_instances=dkms or (), secret_names=names)
 
 
-def read_config(path: str) -> KmsConfig:
+def _fail(message: str, file: str, key: str):
+    raise ConfigError(message, file=file, key=key)
+
+
+def read_properties_file(path: str) -> Dict[str, str]:
     try:
         with open(path, encoding="utf-8") as handle:
-            properties = parse_properties(handle)
+            return parse_properties(handle)
     except FileNotFoundError:
         raise ConfigError("the properties file does not exist; create it (see "
                           "managed_credentials_providers.properties.example) or name another with "
                           f"ConfigLoader.set_config_name() or ${CONFIG_ENV}", file=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the properties file: {exc.__class__.__name__}: {exc}", file=path) from None
-    return parse_config(properties, os.path.abspath(path))
+
+
+def read_config(path: str, problems: Optional[List[ConfigError]] = None) -> KmsConfig:
+    """The validated properties file at ``path``; see parse_config() for ``problems``."""
+    return parse_config(read_properties_file(path), os.path.abspath(path), problems)
 
 
 class ConfigLoader:

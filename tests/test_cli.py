@@ -44,3 +44,21 @@ def test_check_finds_the_default_file_in_the_working_directory(cloud, tmp_path):
     result = run_check(cwd=str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "'listed': OK" in result.stdout
+
+
+def test_check_reports_every_problem_of_the_file_at_once(tmp_path):
+    path = tmp_path / "bad.properties"
+    path.write_text("credentials_type=ak\ncredentials_access_key_id=A\n"
+                    "cache_client_region_id=[{\"regionId\":\"cn-hangzhou\"\nsecret_names=a,,b\n")
+    result = run_check("--config", str(path))
+    assert result.returncode == 1
+    problems = [line for line in result.stdout.splitlines() if line.startswith("config error:")]
+    named = {key for key in ("credentials_access_secret", "cache_client_region_id", "secret_names")
+             if any(f"'{key}'" in line for line in problems)}
+    assert named == {"credentials_access_secret", "cache_client_region_id", "secret_names"}, result.stdout
+    assert all(str(path) in line for line in problems)
+
+
+def test_check_on_a_missing_file_names_it_and_fails(tmp_path):
+    result = run_check("--config", str(tmp_path / "nowhere.properties"))
+    assert result.returncode == 1 and "nowhere.properties" in result.stdout and "does not exist" in result.stdout
