@@ -465,7 +465,7 @@ def test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm(cloud, leak_guard
     Every call fails fast with the service's error and re-sends nothing it knows is bad; fetches of the secret
     are spaced by a growing backoff (>= 0.5 s, then >= 1 s, ...); a real rotation then heals within the cap."""
     key_id, _ = cloud.create_secret(SECRET)
-    provider = ManagedSecretProvider(SECRET, fast_kms(cloud), backoff_cap=1.0)
+    provider = ManagedSecretProvider(SECRET, fast_kms(cloud), backoff_cap=2.0)
     client, bucket = clients_on(cloud, provider, pool_size=8)
     acs_call(cloud, client)
     cloud.revoke_key(key_id)  # rejected by the services; KMS still returns it
@@ -495,11 +495,11 @@ def test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm(cloud, leak_guard
     leak_guard.note(*[e for e in outcomes if e is not None][:3])
     assert outcomes and all(e is not None and is_service_expired_key_error(e) for e in outcomes)
     assert service_requests <= len(outcomes) * 3  # bounded per call (here each call makes exactly one)
-    assert 1 <= len(fetch_times) <= 3, fetch_times  # at t, >= t+0.5, >= t+1.5: the 4th could come at t+3.5
+    assert 1 <= len(fetch_times) <= 3, fetch_times  # at t, >= t+0.5, >= t+1.5: the 4th comes at >= t+2.5
     assert all(g >= 0.5 - 0.05 for g in gaps), gaps
 
     new_id, _ = cloud.rotate_secret(SECRET)
-    assert wait_until(lambda: _succeeds(lambda: acs_call(cloud, client)), deadline=1.0 + 0.5)
+    assert wait_until(lambda: _succeeds(lambda: acs_call(cloud, client)), deadline=2.0 + 0.5)
     oss_call(bucket)
     assert provider.get_credentials().access_key_id == new_id
     client.shutdown()
