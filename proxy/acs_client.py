@@ -1,4 +1,5 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
+import types
 from typing import Optional
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
@@ -12,6 +13,44 @@ from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, reset_http_after_fork
+
+
+class _SdkGlobals(dict):
+    """The globals of aliyunsdkcore.client as its functions see them, with a few names overridden: every other
+    name is looked up in the live module, so a later patch of the module is still seen."""
+
+    def __init__(self, module_globals: dict, **overrides):
+        super().__init__(overrides, __builtins__=module_globals["__builtins__"])
+        self._module_globals = module_globals
+
+    def __missing__(self, name):
+        return self._module_globals[name]
+
+
+def _skip_endpoint_tables(client, *args, **kwargs) -> None:
+    return None
+
+
+def _sdk_init_without_endpoint_tables():
+    """AcsClient.__init__ as the SDK wrote it, except that it builds no DefaultEndpointResolver.
+
+    That resolver parses aliyunsdkcore's endpoint tables into each new client (about
+    4 ms and 380 KiB), and ProxyAcsClient replaces it at once with one shared copy
+    (endpoints.py). Running the SDK's own constructor code, with that one name bound to
+    a stub, keeps every other attribute it sets; an SDK whose constructor does not name
+    the resolver gets its constructor unchanged.
+    """
+    init = AcsClient.__init__
+    if "DefaultEndpointResolver" not in init.__code__.co_names:
+        return init
+    clone = types.FunctionType(init.__code__, _SdkGlobals(init.__globals__,
+                                                          DefaultEndpointResolver=_skip_endpoint_tables),
+                               init.__name__, init.__defaults__, init.__closure__)
+    clone.__kwdefaults__ = init.__kwdefaults__
+    return clone
+
+
+_sdk_init = _sdk_init_without_endpoint_tables()
 
 
 class ProxyAcsClient(AcsClient):
@@ -34,7 +73,7 @@ class ProxyAcsClient(AcsClient):
         self._source = KeySource(secret_name, credentials_provider)
         self._pool_size = pool_size
         try:
-            super().__init__(ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
+            _sdk_init(self, ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
         except BaseException:
             self._source.release()
             raise

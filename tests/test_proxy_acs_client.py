@@ -115,3 +115,28 @@ def test_context_manager_releases_the_shared_provider(cloud, configured):
         client.do_action_with_exception(describe_regions(cloud))
     other.do_action_with_exception(describe_regions(cloud))  # still works
     other.shutdown()
+
+
+def resolved(client, request):
+    try:
+        return client._resolve_endpoint(request)
+    except Exception as exc:  # noqa: BLE001 - an unresolvable endpoint must fail the same way for both
+        return type(exc), str(exc)
+
+
+@pytest.mark.parametrize("region, product", [
+    ("cn-hangzhou", "Ecs"), ("ap-southeast-1", "Ecs"), ("cn-shanghai", "Kms"), ("cn-beijing", "Sts"),
+    ("eu-central-1", "Rds"), ("cn-hangzhou", "Ram"), ("cn-hangzhou", "NoSuchProduct"),
+])
+def test_endpoints_resolve_as_a_plain_acs_client_resolves_them(region, product):
+    """ProxyAcsClient shares one copy of the SDK's endpoint tables (endpoints.py) instead of building them per
+    client: the answers must be the plain client's, including endpoints added with add_endpoint()."""
+    from aliyunsdkcore.request import CommonRequest
+    plain = AcsClient("LTAI-plain", "unused", region)
+    proxy = ProxyAcsClient(credentials_provider=StaticCredentialsProvider("LTAI-proxy", "unused"), region_id=region)
+    request = CommonRequest(domain=None, version="2014-05-26", action_name="Describe", product=product)
+    assert resolved(proxy, request) == resolved(plain, request)
+    for client in (plain, proxy):
+        client.add_endpoint(region, product, f"{product.lower()}.custom.example")
+    assert resolved(proxy, request) == resolved(plain, request) == f"{product.lower()}.custom.example"
+    proxy.shutdown()
