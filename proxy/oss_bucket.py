@@ -8,6 +8,7 @@ adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 """
 import functools
 import io
+import itertools
 import threading
 from typing import Callable, List, Optional
 
@@ -51,13 +52,16 @@ def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optiona
     raise ValueError(f"auth_version must be 'v1', 'v2' or 'v4', not {auth_version!r}")
 
 
+_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))  # sent as they are
+
+
 def body_rewinder(args, kwargs) -> Optional[Callable[[], bool]]:
     """How to make a call's body sendable again: None when nothing needs it; a function returning False when
     some body cannot be replayed (a non-seekable stream or an iterator), so nothing partial is ever re-sent."""
     marks: List[tuple] = []
     replayable = True
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, (bytes, bytearray, str, memoryview, int, float, dict, type(None))):
+    for value in itertools.chain(args, kwargs.values()) if kwargs else args:
+        if isinstance(value, _PLAIN_VALUES):
             continue
         if hasattr(value, "read"):
             try:
@@ -99,9 +103,15 @@ def _reissuing(method):
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
+        rewind = body_rewinder(args, kwargs)  # before the first attempt reads any stream
         local.active = True
         try:
-            return bucket._reissuer.call(lambda: method(bucket, *args, **kwargs), body_rewinder(args, kwargs))
+            return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more
+        except Exception as exc:
+            reissuer = bucket._reissuer
+            if not reissuer.is_expired_key_error(exc):
+                raise
+            return reissuer.reissue(exc, lambda: method(bucket, *args, **kwargs), rewind)
         finally:
             local.active = False
 

@@ -7,47 +7,63 @@ re-issues the same request, signed anew. A refresh that brings back the very
 key that just failed is not worth a request: the attempt fails at once and
 tenacity waits a short jittered time before the next. After ``max_refreshes``
 the SDK's own exception is raised unchanged; any other error is raised at once.
+
+tenacity is imported at the first re-issue, not at import: a client whose calls
+succeed never needs it, and importing it costs a process several milliseconds.
 """
 import logging
-from dataclasses import dataclass
-from typing import Callable, Optional
-
-import tenacity
+from typing import TYPE_CHECKING, Callable, Optional
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
 
 from .handlers import AKExpireHandler
 
+if TYPE_CHECKING:
+    import tenacity
+
 logger = logging.getLogger("managed_credentials.proxy")
 
 MAX_REFRESHES = 2
-SAME_KEY_WAIT = tenacity.wait_random(0.05, 0.25)
+SAME_KEY_WAIT_RANGE = (0.05, 0.25)  # seconds: the wait after a refresh returned the rejected key
 
 
-@dataclass
 class _Call:
     """One call's re-issue state (never stored on a shared object)."""
 
-    error: BaseException  # the SDK exception of the latest failed attempt
-    stale: Optional[Credentials]  # the key that signed it
-    rewind: Optional[Callable[[], bool]]
-    same_key: bool = False
-    final: bool = False  # the body cannot be re-sent: stop with the original error
+    __slots__ = ("error", "stale", "rewind", "same_key", "final")
+
+    def __init__(self, error: BaseException, stale: Optional[Credentials], rewind: Optional[Callable[[], bool]]):
+        self.error = error  # the SDK exception of the latest failed attempt
+        self.stale = stale  # the key that signed it
+        self.rewind = rewind
+        self.same_key = False
+        self.final = False  # the body cannot be re-sent: stop with the original error
 
 
 class Reissuer:
     def __init__(self, provider: CredentialsProvider, handler: AKExpireHandler,
                  signed_with: Callable[[], Optional[Credentials]], *, max_refreshes: int = MAX_REFRESHES,
-                 same_key_wait: tenacity.wait.wait_base = SAME_KEY_WAIT):
+                 same_key_wait: "Optional[tenacity.wait.wait_base]" = None):
         self.provider = provider
         self.handler = handler
         self.signed_with = signed_with
         self.max_refreshes = max_refreshes
         self._same_key_wait = same_key_wait
-        self._retrying = tenacity.Retrying(
-            retry=self._should_reissue, stop=tenacity.stop_after_attempt(max_refreshes),
-            wait=self._wait, reraise=True)
+        self._retrying_object: "Optional[tenacity.Retrying]" = None
+
+    @property
+    def _retrying(self) -> "tenacity.Retrying":
+        """Built at the first re-issue (threads racing here build equal objects; one is kept)."""
+        retrying = self._retrying_object
+        if retrying is None:
+            import tenacity
+            if self._same_key_wait is None:
+                self._same_key_wait = tenacity.wait_random(*SAME_KEY_WAIT_RANGE)
+            retrying = self._retrying_object = tenacity.Retrying(
+                retry=self._should_reissue, stop=tenacity.stop_after_attempt(self.max_refreshes),
+                wait=self._wait, reraise=True)
+        return retrying
 
     def is_expired_key_error(self, exc: BaseException) -> bool:
         """The handler's verdict; a handler that itself fails counts as "no" (never hide the SDK error)."""
@@ -99,7 +115,7 @@ class Reissuer:
             state.stale = self.signed_with()
             raise
 
-    def _should_reissue(self, retry_state: tenacity.RetryCallState) -> bool:
+    def _should_reissue(self, retry_state: "tenacity.RetryCallState") -> bool:
         state: _Call = retry_state.args[0]
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if exc is None or state.final:
@@ -110,7 +126,7 @@ class Reissuer:
                          self.max_refreshes + 1)
         return keep_going
 
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+    def _wait(self, retry_state: "tenacity.RetryCallState") -> float:
         state: _Call = retry_state.args[0]
         return self._same_key_wait(retry_state) if state.same_key else 0.0
 
