@@ -126,6 +126,9 @@ class Request:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two sends; with Nagle's algorithm the body would wait for the client's delayed
+    # ACK (about 40 ms on every reused keep-alive connection). A real service answers in one segment.
+    disable_nagle_algorithm = True
     listener: "Listener" = None  # set on the per-listener subclass
 
     def setup(self):
