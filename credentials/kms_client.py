@@ -73,7 +73,8 @@ class KmsClient:
         self._signer = ProviderSigner(access)
         self._verify = verify
         self._preferred = 0
-        self._local = threading.local()  # one SDK client (and HTTP pool) per thread and process
+        self._client: Optional[AcsClient] = None  # one SDK client (its HTTP pool is thread-safe) per process
+        self._client_lock = threading.Lock()
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
 
@@ -104,11 +105,16 @@ class KmsClient:
         return f"KMS {self.endpoints[self._preferred].url}"
 
     def _sdk_client(self) -> AcsClient:
-        client = getattr(self._local, "client", None)
+        """Built at the first fetch and shared by every thread: a refresh made by whichever thread saw the
+        expired key reuses the pooled connection to KMS instead of paying for a new client and handshake."""
+        client = self._client
         if client is None:
-            client = AcsClient(ak="unused", secret="unused", region_id=self.endpoints[0].region_id,
-                               auto_retry=False, verify=self._verify)
-            self._local.client = client
+            with self._client_lock:
+                client = self._client
+                if client is None:
+                    client = self._client = AcsClient(ak="unused", secret="unused",
+                                                      region_id=self.endpoints[0].region_id, auto_retry=False,
+                                                      verify=self._verify)
         return client
 
     def _get_once(self, endpoint: KmsEndpoint, secret_name: str) -> Dict[str, Any]:
@@ -130,8 +136,9 @@ class KmsClient:
         return _parse_response(status, body, secret_name, endpoint)
 
     def after_fork_in_child(self) -> None:
-        """Forget the parent's HTTP connections: sharing a socket with the parent crosses the answers."""
-        self._local = threading.local()
+        """Forget the parent's HTTP connections (sharing a socket with the parent crosses the answers) and lock."""
+        self._client = None
+        self._client_lock = threading.Lock()
 
 
 def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint) -> Dict[str, Any]:
