@@ -14,7 +14,7 @@ figure is the median over those fleets, the spread their range.
 
 Definitions. Counts are GetSecretValue calls in 1-second bins of simulated time.
 *Peak* is the largest bin; *mean* is the average over the bins of the rotation window
-[rotation, rotation + 15 min) (the jitter window, MAX_ROTATION_JITTER), background
+[rotation, rotation + MAX_ROTATION_JITTER) (the jitter window: 5 minutes), background
 refreshes included. The same is reported for 10-second bins, and for the whole
 simulated period. With no jitter, every process would fetch in the same second.
 """
@@ -154,7 +154,7 @@ def measure(settings: Settings) -> List[Figure]:
                        for seed in range(IDEAL_DRAWS)])
     everyone = all(f["processes_refreshed_after_rotation"] == f["processes"] for f in fleets)
     processes = settings.fleet_processes
-    measured = (f"rotation window (15 min), 1 s bins: peak {peak.median:.0f}/s, mean {mean.median:.1f}/s, "
+    measured = (f"rotation window ({MAX_ROTATION_JITTER / 60:.0f} min), 1 s bins: peak {peak.median:.0f}/s, mean {mean.median:.1f}/s, "
                 f"peak/mean {ratio.median:.2f} (fleets {ratio.low:.2f}..{ratio.high:.2f}, n={ratio.n}; the best "
                 f"any independent jitter can do, one uniform draw per process: {ideal.median:.2f}, IQR "
                 f"{ideal.q1:.2f}..{ideal.q3:.2f}, n={ideal.n}); 10 s bins: {ratio10.median:.2f}; whole {fleets[0]['simulated_s'] / 3600:.0f} h: peak "

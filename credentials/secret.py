@@ -14,7 +14,7 @@ from .model import Credentials
 
 DEFAULT_REFRESH_INTERVAL = 6 * 3600.0  # when the secret carries no rotation schedule
 MIN_REFRESH_DELAY = 60.0  # never poll KMS faster than this when a rotation is overdue
-MAX_ROTATION_JITTER = 900.0  # a fleet spreads its fetches over at most 15 minutes after a rotation
+MAX_ROTATION_JITTER = 300.0  # a fleet spreads its fetches over at most 5 minutes after a rotation
 
 
 @dataclass(frozen=True)
