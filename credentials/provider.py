@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import weakref
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 from .errors import CredentialsError
 from .model import Credentials

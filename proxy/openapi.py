@@ -22,19 +22,18 @@ Server-sent-event calls (``call_sseapi``) stream their answer and are not re-iss
 import asyncio
 import contextvars
 import functools
-import io
 import logging
-import random
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
 
-from credentials import CredentialsError, CredentialsProvider
+from credentials import CredentialsProvider
 from credentials.model import Credentials, mask
 from credentials.tool_provider import tame_tool_logging
 
+from .bodies import body_rewinder
 from .handlers import AKExpireHandler, TeaAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource
@@ -156,37 +155,15 @@ _SYNC_METHODS = ("do_rpcrequest", "do_roarequest", "do_roarequest_with_form", "d
 _ASYNC_METHODS = tuple(name + "_async" for name in _SYNC_METHODS)
 
 
-def body_rewinder(args: tuple, kwargs: dict) -> Optional[Callable[[], bool]]:
-    """How to make the request's body sendable again: None when it has no stream; a function that rewinds a
-    seekable stream, or returns False for one that cannot be replayed (so no partial body is ever re-sent)."""
-    streams = [getattr(value, "stream", None) for value in list(args) + list(kwargs.values())]
-    streams = [s for s in streams if s is not None and hasattr(s, "read")]
-    if not streams:
-        return None
-    marks = []
-    for stream in streams:
-        try:
-            if stream.seekable():
-                marks.append((stream, stream.tell()))
-                continue
-        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            pass
-        return lambda: False
-
-    def rewind() -> bool:
-        try:
-            for stream, position in marks:
-                stream.seek(position)
-        except (OSError, ValueError):
-            return False
-        return True
-    return rewind
+def _stream_rewinder(args: tuple, kwargs: dict) -> Optional[Callable[[], bool]]:
+    """The request's body stream (OpenApiRequest.stream), if any, rewound before a re-issue or not re-sent."""
+    return body_rewinder(getattr(value, "stream", None) for value in (*args, *kwargs.values()))
 
 
 def _reissuing(name: str) -> Callable[..., Any]:
     def method(self, *args, **kwargs):
         inherited = getattr(super(ProxyOpenApiClient, self), name)
-        return self._reissuer.call(lambda: inherited(*args, **kwargs), body_rewinder(args, kwargs))
+        return self._reissuer.call(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
     return method
@@ -195,7 +172,7 @@ def _reissuing(name: str) -> Callable[..., Any]:
 def _reissuing_async(name: str) -> Callable[..., Any]:
     async def method(self, *args, **kwargs):
         inherited = getattr(super(ProxyOpenApiClient, self), name)
-        return await self._reissue_async(lambda: inherited(*args, **kwargs), body_rewinder(args, kwargs))
+        return await self._reissuer.call_async(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
     return method
@@ -259,43 +236,6 @@ class ProxyOpenApiClient(OpenApiClient):
     @property
     def credentials_provider(self) -> CredentialsProvider:
         return self._managed_credential.credentials_provider
-
-    async def _reissue_async(self, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]]):
-        """Reissuer's rule for coroutines: first try bare; on an expired key, refresh and try again, bounded."""
-        reissuer = self._reissuer
-        try:
-            return await attempt()
-        except Exception as exc:  # noqa: BLE001 - judged below; anything else is raised unchanged
-            if not reissuer.is_expired_key_error(exc):
-                raise
-            error = exc
-        stale = self._managed_credential.last_signed()
-        for number in range(1, reissuer.max_refreshes + 1):
-            try:
-                fresh = await _in_thread(reissuer.provider.refresh, stale)
-            except CredentialsError as exc:
-                logger.warning("key %s was rejected and no new key could be fetched: %s",
-                               mask(stale.access_key_id if stale else None), exc)
-                raise error from None
-            if fresh == stale:
-                logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
-                if number < reissuer.max_refreshes:
-                    await asyncio.sleep(random.uniform(0.05, 0.25))
-                continue
-            if rewind is not None and not rewind():
-                logger.warning("key %s was rejected and the request body cannot be sent again (a consumed, "
-                               "non-seekable stream): raising the error", mask(stale.access_key_id if stale else None))
-                raise error
-            logger.info("key %s was rejected (%s %s); re-issuing with key %s (attempt %d/%d)",
-                        mask(stale.access_key_id if stale else None), type(error).__name__,
-                        getattr(error, "code", ""), mask(fresh.access_key_id), number + 1, reissuer.max_refreshes + 1)
-            try:
-                return await attempt()
-            except Exception as exc:  # noqa: BLE001 - judged below
-                if not reissuer.is_expired_key_error(exc):
-                    raise
-                error, stale = exc, self._managed_credential.last_signed()
-        raise error
 
     def shutdown(self) -> None:
         """Release this client's hold on a shared secret provider. Idempotent."""

@@ -7,15 +7,15 @@ arguments are still intact: ``put_object`` wraps its data in CRC and progress
 adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 """
 import functools
-import io
 import itertools
 import threading
-from typing import Callable, List, Optional
+from typing import Optional
 
 import oss2
 
 from credentials import CredentialsProvider
 
+from .bodies import body_rewinder
 from .handlers import AKExpireHandler, OssAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, reset_http_after_fork
@@ -52,43 +52,6 @@ def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optiona
     raise ValueError(f"auth_version must be 'v1', 'v2' or 'v4', not {auth_version!r}")
 
 
-_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))  # sent as they are
-
-
-def body_rewinder(args, kwargs) -> Optional[Callable[[], bool]]:
-    """How to make a call's body sendable again: None when nothing needs it; a function returning False when
-    some body cannot be replayed (a non-seekable stream or an iterator), so nothing partial is ever re-sent."""
-    marks: List[tuple] = []
-    replayable = True
-    for value in itertools.chain(args, kwargs.values()) if kwargs else args:
-        if isinstance(value, _PLAIN_VALUES):
-            continue
-        if hasattr(value, "read"):
-            try:
-                if value.seekable() if hasattr(value, "seekable") else hasattr(value, "seek"):
-                    marks.append((value, value.tell()))
-                    continue
-            except (OSError, ValueError, io.UnsupportedOperation):
-                pass
-            replayable = False
-        elif hasattr(value, "__next__"):
-            replayable = False
-    if replayable and not marks:
-        return None
-
-    def rewind() -> bool:
-        if not replayable:
-            return False
-        try:
-            for stream, position in marks:
-                stream.seek(position)
-        except (OSError, ValueError):
-            return False
-        return True
-
-    return rewind
-
-
 # Public Bucket methods that make no request of their own, or replay a URL signed with the old key.
 _NOT_REISSUED = frozenset({"sign_url", "sign_rtmp_url", "get_object_with_url", "get_object_with_url_to_file",
                            "put_object_with_url", "put_object_with_url_from_file"})
@@ -103,7 +66,7 @@ def _reissuing(method):
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
-        rewind = body_rewinder(args, kwargs)  # before the first attempt reads any stream
+        rewind = body_rewinder(itertools.chain(args, kwargs.values()) if kwargs else args)  # before any read
         local.active = True
         try:
             return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more

@@ -12,7 +12,7 @@ tenacity is imported at the first re-issue, not at import: a client whose calls
 succeed never needs it, and importing it costs a process several milliseconds.
 """
 import logging
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
@@ -58,12 +58,14 @@ class Reissuer:
         retrying = self._retrying_object
         if retrying is None:
             import tenacity
-            if self._same_key_wait is None:
-                self._same_key_wait = tenacity.wait_random(*SAME_KEY_WAIT_RANGE)
-            retrying = self._retrying_object = tenacity.Retrying(
-                retry=self._should_reissue, stop=tenacity.stop_after_attempt(self.max_refreshes),
-                wait=self._wait, reraise=True)
+            retrying = self._retrying_object = tenacity.Retrying(**self._retry_rule(tenacity))
         return retrying
+
+    def _retry_rule(self, tenacity) -> dict:
+        if self._same_key_wait is None:
+            self._same_key_wait = tenacity.wait_random(*SAME_KEY_WAIT_RANGE)
+        return dict(retry=self._should_reissue, stop=tenacity.stop_after_attempt(self.max_refreshes),
+                    wait=self._wait, reraise=True)
 
     def is_expired_key_error(self, exc: BaseException) -> bool:
         """The handler's verdict; a handler that itself fails counts as "no" (never hide the SDK error)."""
@@ -88,14 +90,47 @@ class Reissuer:
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         return self._retrying(self._refresh_and_reissue, state, attempt)
 
-    def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], object]):
+    async def call_async(self, attempt: Callable[[], Awaitable], rewind: Optional[Callable[[], bool]] = None):
+        """``call`` for coroutines (tea-openapi's ``*_async`` methods): the same rule; the refresh, which may
+        wait for KMS, runs in a worker thread so that the event loop is never blocked."""
         try:
-            fresh = self.provider.refresh(stale=state.stale)
+            return await attempt()
+        except Exception as exc:
+            if not self.is_expired_key_error(exc):
+                raise
+            error = exc
+        import tenacity
+        state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
+        return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(self._refresh_and_reissue_async, state,
+                                                                         attempt)
+
+    def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], object]):
+        self._ready_to_resend(state, self._refresh(state))
+        return self._attempt(state, attempt)
+
+    async def _refresh_and_reissue_async(self, state: _Call, attempt: Callable[[], Awaitable]):
+        import asyncio
+        fresh = await asyncio.get_running_loop().run_in_executor(None, self._refresh, state)
+        self._ready_to_resend(state, fresh)
+        try:
+            return await attempt()
+        except Exception as exc:
+            state.error = exc
+            state.stale = self.signed_with()
+            raise
+
+    def _refresh(self, state: _Call) -> Credentials:
+        """A key to re-issue with (single-flight: one fetch for every caller that saw ``state.stale``)."""
+        try:
+            return self.provider.refresh(stale=state.stale)
         except CredentialsError as exc:
             logger.warning("key %s was rejected and no new key could be fetched: %s", mask(_key_id(state.stale)),
                            exc)
             state.final = True
             raise state.error from None
+
+    def _ready_to_resend(self, state: _Call, fresh: Credentials) -> None:
+        """Raise the SDK error instead when re-sending cannot help or could harm."""
         state.same_key = fresh == state.stale
         if state.same_key:
             logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
@@ -108,6 +143,8 @@ class Reissuer:
             raise state.error
         logger.info("key %s was rejected (%s); re-issuing with key %s", mask(_key_id(state.stale)),
                     _describe(state.error), mask(fresh.access_key_id))
+
+    def _attempt(self, state: _Call, attempt: Callable[[], object]):
         try:
             return attempt()
         except Exception as exc:
