@@ -17,7 +17,6 @@ from aliyunsdkcore.request import CommonRequest, RpcRequest
 
 from tests.cloud import CloudEmulator, Response
 from tests.cloud.crc64 import crc64
-from tests.cloud.pytest_fixture import cloud_emulator  # noqa: F401  (the fixture)
 
 TIMEOUT = 5
 

@@ -195,16 +195,9 @@ def leak_guard(request, caplog, capfd, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def properties(cloud, tmp_path, leak_guard):
-    """Like conftest's `configured`, with the properties file marked as written on purpose."""
-    path = leak_guard.allow_file(cloud.write_properties(str(tmp_path / "managed_credentials_providers.properties")))
-    ConfigLoader.set_config_name(path)
-    registry.reset()
-    try:
-        yield path
-    finally:
-        registry.reset()
-        ConfigLoader.set_config_name(None)
+def properties(configured, leak_guard):
+    """conftest's `configured`, with the properties file marked as written on purpose."""
+    return leak_guard.allow_file(configured)
 
 
 # ---- KMS returns 503 / times out / refuses connections while the cached key is still valid --------------------------

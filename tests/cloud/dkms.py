@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .records import Fault, iso8601, new_request_id, random_text
-from .rpc import DEFAULT_FAULT_CODES
+from .rpc import apply_injected_fault
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 from .state import CURRENT, CloudState
 from .tls import TestCA, test_ca
@@ -178,15 +178,9 @@ class DkmsGatewayService:
             raise DkmsError(413, "RequestEntityTooLarge", "The request body is too large.")
 
     def _apply_fault(self, request: Request) -> None:
-        fault = self.state.take_fault(self.name)
-        if fault is None:
-            return
-        if fault.delay:
-            request.wait(fault.delay)
-        if fault.status:
-            raise DkmsError(fault.status, fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
-                            fault.message or "The request has failed due to a temporary failure of the server "
-                                             "(injected fault).")
+        failure = apply_injected_fault(self.state, self.name, request)
+        if failure:
+            raise DkmsError(*failure)
 
     def _authenticate(self, request: Request, body: bytes) -> None:
         headers = request.lower_headers()

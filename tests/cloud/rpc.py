@@ -14,7 +14,7 @@ import json
 import re
 import time
 import calendar
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import signing
@@ -42,6 +42,20 @@ KEY_ERRORS = {
 
 DEFAULT_FAULT_CODES = {400: "Throttling", 429: "Throttling", 500: "InternalError", 502: "BadGateway",
                        503: "ServiceUnavailable", 504: "ServiceTimeout"}
+
+
+def apply_injected_fault(state: CloudState, service: str, request: Request) -> Optional[Tuple[int, str, str]]:
+    """Take the service's next injected fault: wait its delay, and return (status, code, message) when the
+    request must fail."""
+    fault = state.take_fault(service)
+    if fault is None:
+        return None
+    if fault.delay:
+        request.wait(fault.delay)
+    if not fault.status:
+        return None
+    return (fault.status, fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
+            fault.message or "The request has failed due to a temporary failure of the server (injected fault).")
 
 
 class RpcError(Exception):
@@ -139,15 +153,9 @@ class RpcService:
         return RpcCall(request, params, body, request_id)
 
     def _apply_fault(self, request: Request) -> None:
-        fault = self.state.take_fault(self.name)
-        if fault is None:
-            return
-        if fault.delay:
-            request.wait(fault.delay)
-        if fault.status:
-            code = fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError")
-            raise RpcError(fault.status, code, fault.message or "The request has failed due to a temporary "
-                                                                "failure of the server (injected fault).")
+        failure = apply_injected_fault(self.state, self.name, request)
+        if failure:
+            raise RpcError(*failure)
 
     def _resolve(self, call: RpcCall) -> Callable[[RpcCall], dict]:
         if not call.action:
