@@ -9,11 +9,12 @@ takes the first gateway down and revokes the managed key: the refresh goes to th
 succeeds. With a properties file present it uses it as it is (your own DKMS form) and $MANAGED_SECRET_NAME.
 """
 import os
+import sys
 import tempfile
 
 from _environment import environment
 
-from credentials import ConfigLoader, get_secret_provider, registry
+from credentials import ConfigError, ConfigLoader, get_secret_provider, registry
 from credentials.model import mask
 from proxy import ProxyAcsClient
 
@@ -48,4 +49,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as exc:  # e.g. the DKMS extra is not installed: the message says what to do
+        sys.exit(f"dkms_config: {exc}")
