@@ -35,10 +35,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from .records import Fault, iso8601, new_request_id, random_text
+from .kms import find_version, secret_value
+from .records import Fault, new_request_id, random_text, write_properties_file
 from .rpc import apply_injected_fault
 from .server import BodyTooLarge, IncompleteBody, Request, Response
-from .state import CURRENT, CloudState
+from .state import CloudState
 from .tls import TestCA, test_ca
 
 API_VERSION = "dkms-gcs-0.2"
@@ -226,28 +227,11 @@ class DkmsGatewayService:
         if not name:
             raise DkmsError(400, "MissingParameter", "SecretName is mandatory.")
         secret = self.state.get_secret(name)
-        version = None
-        if secret is not None:
-            if params.get("VersionId"):
-                version = next((v for v in secret.versions if v.version_id == params["VersionId"]), None)
-            else:
-                version = secret.version(params.get("VersionStage") or CURRENT)
+        version = find_version(secret, params.get("VersionId"), params.get("VersionStage"))
         if version is None:
             raise DkmsError(404, "Forbidden.ResourceNotFound", "The resource not exists.")
-        extended = bool(params.get("FetchExtendedConfig"))
-        values = {"SecretName": secret.name, "SecretType": secret.secret_type, "SecretData": version.data,
-                  "SecretDataType": "text", "VersionId": version.version_id,
-                  "CreateTime": iso8601(version.create_time), "RequestId": request_id}
-        if extended:
-            values["AutomaticRotation"] = "Enabled" if secret.rotation_interval is not None else "Disabled"
-            if secret.rotation_interval is not None:
-                values["RotationInterval"] = "%ds" % secret.rotation_interval
-                values["NextRotationDate"] = iso8601(secret.next_rotation())
-            if secret.last_rotation is not None:
-                values["LastRotationDate"] = iso8601(secret.last_rotation)
-            if secret.secret_type == "RAMCredentials":
-                values["ExtendedConfig"] = json.dumps({"SecretSubType": "RamUserAccessKey",
-                                                       "UserName": secret.user_name})
+        values = secret_value(secret, version, bool(params.get("FetchExtendedConfig")))
+        values["RequestId"] = request_id
         out = []
         for number, name_ in enumerate(RESPONSE_FIELDS, start=1):
             if name_ == "VersionStages":
@@ -376,12 +360,7 @@ class DkmsGateways:
                  "cache_client_dkms_config_info=%s" % json.dumps(items, separators=(",", ":"))]
         if password == "top-level":
             lines.append("client_key_password_from_file_path=%s" % client_key.password_file)
-        if secret_names:
-            names_ = [secret_names] if isinstance(secret_names, str) else list(secret_names)
-            lines.append("secret_names=%s" % ",".join(names_))
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        return path
+        return write_properties_file(path, lines, secret_names)
 
 
 def add_to(cloud) -> DkmsGateways:

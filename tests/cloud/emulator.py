@@ -15,7 +15,7 @@ from . import credentials_uri, dkms, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
-from .records import CallRecord, Fault, new_security_token
+from .records import CallRecord, Fault, new_security_token, write_properties_file
 from .server import Listener
 from .state import CloudState
 
@@ -248,12 +248,7 @@ class CloudEmulator:
                  "credentials_access_key_id=%s" % key_id,
                  "credentials_access_secret=%s" % key_secret,
                  'cache_client_region_id=[{"regionId":"%s","endpoint":"%s"}]' % (self.region_id, self.kms_endpoint)]
-        if secret_names:
-            names = [secret_names] if isinstance(secret_names, str) else list(secret_names)
-            lines.append("secret_names=%s" % ",".join(names))
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
+        return write_properties_file(path, lines, secret_names)
 
     def write_dkms_properties(self, path: str, **options) -> str:
         """A properties file in the upstream plugin's DKMS form for this emulator's instance gateways (dkms.py)."""

@@ -137,3 +137,13 @@ class CallRecord:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def write_properties_file(path: str, lines: List[str], secret_names=None) -> str:
+    """Write a properties file for the library under test: `lines`, then secret_names (a name or names) if given."""
+    if secret_names:
+        names = [secret_names] if isinstance(secret_names, str) else list(secret_names)
+        lines = lines + ["secret_names=%s" % ",".join(names)]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
