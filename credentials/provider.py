@@ -36,6 +36,11 @@ class CredentialsProvider(abc.ABC):
         """Fetch anew. When ``stale`` is given and already replaced, return the replacement without a fetch."""
         return self.get_credentials()
 
+    def credentials_without_waiting(self) -> Optional[Credentials]:
+        """What get_credentials() would return at once, or None when it might have to wait for a fetch (an event
+        loop then calls it in a worker thread; on a warm cache it skips that hop)."""
+        return None
+
     def close(self) -> None:
         """Stop background work. Idempotent."""
 
@@ -62,6 +67,9 @@ class StaticCredentialsProvider(CredentialsProvider):
         return self._credentials
 
     def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        return self._credentials
+
+    def credentials_without_waiting(self) -> Optional[Credentials]:
         return self._credentials
 
     def __repr__(self) -> str:
@@ -175,6 +183,14 @@ class RefreshingProvider(CredentialsProvider):
         if self._clock() < slot.refresh_at:
             return slot.credentials  # type: ignore[return-value]
         return self._get_slow(slot)
+
+    def credentials_without_waiting(self) -> Optional[Credentials]:
+        slot = self._slot
+        if self._clock() < slot.refresh_at:
+            return slot.credentials
+        if slot.credentials is not None and self._clock() < slot.must_refresh_at:
+            return self._get_slow(slot)  # advisory window: starts the background refresh, does not wait
+        return None
 
     def _get_slow(self, slot: _Slot) -> Credentials:
         now = self._clock()

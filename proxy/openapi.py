@@ -93,8 +93,7 @@ class ManagedCredentialsClient:
         return _model(self._snapshot(self._source.provider.get_credentials()))
 
     async def get_credential_async(self) -> ManagedCredentialModel:
-        credentials = await _in_thread(self._source.provider.get_credentials)
-        return _model(self._snapshot(credentials))
+        return _model(self._snapshot(await _current(self._source.provider)))
 
     def get_access_key_id(self) -> str:
         return self._source.provider.get_credentials().access_key_id
@@ -106,13 +105,13 @@ class ManagedCredentialsClient:
         return self._source.provider.get_credentials().security_token
 
     async def get_access_key_id_async(self) -> str:
-        return (await _in_thread(self._source.provider.get_credentials)).access_key_id
+        return (await _current(self._source.provider)).access_key_id
 
     async def get_access_key_secret_async(self) -> str:
-        return (await _in_thread(self._source.provider.get_credentials)).access_key_secret
+        return (await _current(self._source.provider)).access_key_secret
 
     async def get_security_token_async(self) -> Optional[str]:
-        return (await _in_thread(self._source.provider.get_credentials)).security_token
+        return (await _current(self._source.provider)).security_token
 
     def get_type(self) -> str:
         return "sts" if self._source.provider.get_credentials().security_token else "access_key"
@@ -142,6 +141,14 @@ class ManagedCredentialsClient:
 
     def __repr__(self) -> str:
         return f"ManagedCredentialsClient({self._source.describe()})"
+
+
+async def _current(provider: CredentialsProvider) -> Credentials:
+    """The provider's credentials without blocking the event loop: at once on a warm cache, else from a worker
+    thread (the call may wait for a fetch)."""
+    without_waiting = getattr(provider, "credentials_without_waiting", None)
+    credentials = without_waiting() if callable(without_waiting) else None
+    return credentials if credentials is not None else await _in_thread(provider.get_credentials)
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:

@@ -165,3 +165,21 @@ def test_constructors_take_the_key_from_one_place_only(cloud):
     with pytest.raises(TypeError):
         ProxyOpenApiClient.for_product(dict)
     assert ProxyOpenApiClient.for_product(EcsClient) is EcsProxy
+
+
+def test_async_calls_on_a_warm_cache_take_the_key_without_a_thread_hop(cloud, configured):
+    """The event loop's executor is only for a fetch; a cached key is handed out in the loop itself."""
+    import concurrent.futures
+    cloud.create_secret(SECRET)
+    ecs = EcsProxy(config(cloud), secret_name=SECRET)
+
+    class NoThreads(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a warm-cache call went to a worker thread")
+
+    async def call():
+        asyncio.get_running_loop().set_default_executor(NoThreads())
+        return await ecs.describe_regions_with_options_async(ecs_models.DescribeRegionsRequest(), RuntimeOptions())
+
+    assert "cn-hangzhou" in region_ids(asyncio.run(call()))
+    ecs.shutdown()
