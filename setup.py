@@ -22,10 +22,14 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=41",
                  "alibabacloud-ecs20140526>=4",
-                 "alibabacloud-dkms-gcs>=1.0.2,<2"],  # the DKMS tests run in CI too: same pins as .[dkms]
+                 "alibabacloud-dkms-gcs>=1.0.2,<2",  # the DKMS tests run in CI too: same pins as .[dkms]
+                 "alibabacloud-oss-v2>=1.4,<2"],  # the OSS SDK V2 tests too: same pin as .[oss-v2]
         # Dedicated KMS instances. The SDK pins protobuf<4 and pyopenssl<23.3 (hence cryptography<42), so it is
         # an extra; cryptography opens the client key's PKCS#12 (credentials/dkms_config.py).
         "dkms": ["alibabacloud-dkms-gcs>=1.0.2,<2", "cryptography>=38"],
+        # OSS SDK V2 (ProxyOssClient, ProxyAsyncOssClient, ManagedOssCredentialsProvider). Its asyncio client needs
+        # aiohttp, which tea-openapi's darabonba-core already brings.
+        "oss-v2": ["alibabacloud-oss-v2>=1.4,<2"],
     },
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[

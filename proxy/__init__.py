@@ -1,12 +1,15 @@
 """Drop-in SDK clients whose keys come from the provider layer and heal on rotation.
 
 Each client is loaded at first use, so a program that only needs
-ProxyAcsClient never pays for importing oss2 or tea-openapi.
+ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
+(alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
 """
-from .handlers import AKExpireHandler, OssAKExpireHandler, SdkCoreAKExpireHandler, TeaAKExpireHandler
+from .handlers import (AKExpireHandler, OssAKExpireHandler, OssV2AKExpireHandler, SdkCoreAKExpireHandler,
+                       TeaAKExpireHandler)
 
 __all__ = ["ProxyAcsClient", "ProxyBucket", "ProxyService", "AKExpireHandler", "SdkCoreAKExpireHandler",
-           "OssAKExpireHandler", "TeaAKExpireHandler", "ManagedCredentialsClient", "ProxyOpenApiClient"]
+           "OssAKExpireHandler", "TeaAKExpireHandler", "ManagedCredentialsClient", "ProxyOpenApiClient",
+           "OssV2AKExpireHandler", "ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient"]
 
 _LAZY = {
     "ProxyAcsClient": ".acs_client",
@@ -14,6 +17,9 @@ _LAZY = {
     "ProxyService": ".oss_bucket",
     "ManagedCredentialsClient": ".openapi",
     "ProxyOpenApiClient": ".openapi",
+    "ManagedOssCredentialsProvider": ".oss_v2_credentials",  # OSS SDK V2: extra .[oss-v2]
+    "ProxyOssClient": ".oss_v2",
+    "ProxyAsyncOssClient": ".oss_v2_async",
 }
 
 

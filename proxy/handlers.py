@@ -14,7 +14,7 @@ SDK_CORE_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
     "InvalidSecurityToken.Malformed",  # an STS token the service cannot read: stale or truncated
 })
 
-# oss2.exceptions.ServerError codes (OSS XML error responses):
+# OSS XML error responses: oss2.exceptions.ServerError codes, and OSS SDK V2 ServiceError codes:
 OSS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
     "InvalidAccessKeyId",  # deleted or disabled AccessKey
     "InvalidSecurityToken",  # unreadable or revoked STS token
@@ -60,6 +60,31 @@ class OssAKExpireHandler(AKExpireHandler):
     def judge_ak_expire(self, exception: BaseException) -> bool:
         from oss2.exceptions import ServerError
         return isinstance(exception, ServerError) and exception.code in self.error_codes
+
+
+class OssV2AKExpireHandler(AKExpireHandler):
+    """For OSS SDK V2 (alibabacloud-oss-v2) clients: the ServiceError inside the OperationError (and any other
+    wrapper with ``unwrap()``, e.g. the uploader's UploadError) whose code reports a rotated, disabled or expired
+    key. The codes are OssAKExpireHandler's: both SDKs read the same OSS error responses."""
+
+    default_codes = OSS_EXPIRED_KEY_CODES
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from alibabacloud_oss_v2.exceptions import ServiceError
+        error = unwrap_oss_v2_error(exception)
+        return isinstance(error, ServiceError) and error.code in self.error_codes
+
+
+def unwrap_oss_v2_error(exception: BaseException) -> BaseException:
+    """The innermost error of OSS SDK V2's wrappers (OperationError, UploadError, ...: each has ``unwrap()``)."""
+    error = exception
+    for _ in range(8):  # the SDK nests two or three deep; bounded against a wrapper that unwraps to itself
+        unwrap = getattr(error, "unwrap", None)
+        inner = unwrap() if callable(unwrap) else None
+        if not isinstance(inner, BaseException) or inner is error:
+            break
+        error = inner
+    return error
 
 
 class TeaAKExpireHandler(AKExpireHandler):

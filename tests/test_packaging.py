@@ -14,7 +14,8 @@ socket.create_connection = no_network
 import credentials, proxy
 from proxy import ProxyAcsClient
 assert threading.active_count() == 1, threading.enumerate()
-heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials") if m in sys.modules]
+heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2")
+         if m in sys.modules]
 assert not heavy, heavy
 print("ok")
 """
