@@ -77,3 +77,51 @@ def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
 def _read_all(bucket, key: str) -> None:
     if len(bucket.get_object(key).read()) != len(PAYLOAD):
         raise AssertionError("short read")
+
+
+def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
+    """ProxyOssClient against OSS SDK V2's plain Client with a static provider (V4 signing, the SDK's default);
+    both send through one RequestsHttpClient (``http_client=``), so through the same kept-alive connection."""
+    import alibabacloud_oss_v2 as v2
+    from alibabacloud_oss_v2.credentials import StaticCredentialsProvider
+
+    from proxy import ProxyOssClient
+
+    def config() -> "v2.config.Config":
+        cfg = v2.config.load_default()
+        cfg.region, cfg.endpoint = cloud.region_id, cloud.oss_endpoint
+        return cfg
+
+    http = v2.transport.RequestsHttpClient()
+    plain = v2.Client(config(), credentials_provider=StaticCredentialsProvider(*cloud.key), http_client=http)
+    proxy = ProxyOssClient(config(), cloud.secret_name, http_client=http)
+
+    def put(client: "v2.Client", key: str) -> None:
+        client.put_object(v2.PutObjectRequest(bucket=cloud.bucket, key=key, body=PAYLOAD))
+
+    def get(client: "v2.Client", key: str) -> None:
+        if len(client.get_object(v2.GetObjectRequest(bucket=cloud.bucket, key=key)).body.read()) != len(PAYLOAD):
+            raise AssertionError("short read")
+
+    try:
+        for _ in range(min(20, settings.oss_calls)):
+            for client, key in ((plain, "plain-v2.bin"), (proxy, "proxy-v2.bin")):
+                put(client, key)
+                get(client, key)
+        nothing = lambda: None  # noqa: E731
+        put_result = interleaved(lambda _: put(plain, "plain-v2.bin"), lambda _: put(proxy, "proxy-v2.bin"), nothing,
+                                 calls=settings.oss_calls, rounds=settings.oss_rounds)
+        get_result = interleaved(lambda _: get(plain, "plain-v2.bin"), lambda _: get(proxy, "proxy-v2.bin"), nothing,
+                                 calls=settings.oss_calls, rounds=settings.oss_rounds)
+    finally:
+        proxy.shutdown()
+        http.close()
+    figures = []
+    for key, title, result in (
+            ("oss_v2_put", "per-call time, ProxyOssClient / OSS SDK V2 Client (put_object 4 KiB)", put_result),
+            ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)",
+             get_result)):
+        figures.append(Figure(key, title, f"ratio <= {TARGET_RATIO}", fmt_ratio(result),
+                              verdict(result.ratio.median <= TARGET_RATIO),
+                              dict(result.as_dict(), calls_per_round=settings.oss_calls)))
+    return figures
