@@ -3,11 +3,13 @@ follows its signer), then ProxyOssClient and ManagedOssCredentialsProvider throu
 import datetime
 import io
 import itertools
+import os
 import threading
 import time
 
 import alibabacloud_oss_v2 as oss
 import pytest
+import requests
 from alibabacloud_oss_v2.credentials import StaticCredentialsProvider as OssStaticProvider
 from alibabacloud_oss_v2.exceptions import OperationError, ServiceError
 
@@ -110,6 +112,37 @@ def test_plain_v2_client_signs_the_sts_token_and_a_wrong_secret_is_refused(cloud
     assert service_error(exc_info).code == "SignatureDoesNotMatch"
 
 
+def test_plain_v2_uploader_multipart_and_copy(cloud):
+    key_id, secret = cloud.add_access_key()
+    cloud.create_bucket(BUCKET)
+    client = oss.Client(v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret)))
+    data = os.urandom(3 * 100 * 1024 + 1234)
+    result = client.uploader(part_size=100 * 1024, parallel_num=2).upload_from(
+        oss.PutObjectRequest(bucket=BUCKET, key="big"), io.BytesIO(data))
+    assert result.upload_id and cloud.oss_object(BUCKET, "big") == data
+    assert cloud.count("UploadPart", access_key_id=key_id, code="OK") == 4
+    assert cloud.count("CompleteMultipartUpload", access_key_id=key_id, code="OK") == 1
+    client.copy_object(oss.CopyObjectRequest(bucket=BUCKET, key="copy", source_bucket=BUCKET, source_key="big"))
+    assert cloud.oss_object(BUCKET, "copy") == data
+
+
+@pytest.mark.parametrize("sts", [False, True], ids=["ak", "sts"])
+def test_plain_v2_presigned_v4_urls_get_and_put(cloud, sts):
+    key_id, secret = cloud.add_access_key(security_token=sts or None)
+    token = cloud.security_token_of(key_id)
+    cloud.create_bucket(BUCKET)
+    client = oss.Client(v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret, token)))
+    signed = client.presign(oss.PutObjectRequest(bucket=BUCKET, key="p"), expires=datetime.timedelta(minutes=5))
+    assert "x-oss-signature=" in signed.url and ("x-oss-security-token=" in signed.url) == sts
+    assert requests.put(signed.url, data=b"presigned", headers=signed.signed_headers, timeout=5).status_code == 200
+    url = client.presign(oss.GetObjectRequest(bucket=BUCKET, key="p")).url
+    answer = requests.get(url, timeout=5)
+    assert answer.status_code == 200 and answer.content == b"presigned"
+    tampered = url.replace("x-oss-expires=900", "x-oss-expires=901")
+    assert requests.get(tampered, timeout=5).status_code == 403
+    assert cloud.count("GetObject", access_key_id=key_id, code="OK") == 1
+
+
 # --- ManagedOssCredentialsProvider and ProxyOssClient --------------------------------------------------------------
 
 def test_plain_client_with_the_managed_provider_and_proxy_client_sign_with_the_managed_key(cloud, configured):
@@ -145,6 +178,35 @@ def test_revoked_key_heals_with_eight_threads_putting_and_getting(cloud, configu
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("PutObject", access_key_id=new_id, code="OK") >= 100
+
+
+class RotatesMidway(io.BytesIO):
+    """The data to upload; reading past ``at`` bytes revokes the key once (the upload is then under way)."""
+
+    def __init__(self, data: bytes, at: int, rotate):
+        super().__init__(data)
+        self._at, self._rotate, self._done = at, rotate, threading.Event()
+
+    def read(self, size=-1):
+        if self.tell() >= self._at and not self._done.is_set():
+            self._done.set()
+            self._rotate()
+        return super().read(size)
+
+
+def test_the_v2_uploader_heals_each_part_through_a_revocation(cloud, kms_client):
+    cloud.create_secret(SECRET)
+    cloud.create_bucket(BUCKET)
+    client = ProxyOssClient(v2_config(cloud), credentials_provider=ManagedSecretProvider(SECRET, kms_client))
+    data = os.urandom(10 * 100 * 1024 + 4321)
+    reader = RotatesMidway(data, at=4 * 100 * 1024, rotate=lambda: cloud.rotate_secret(SECRET, mode="revoke"))
+    cloud.reset_counts()
+    uploader = client.uploader(part_size=100 * 1024, parallel_num=3)
+    uploader.upload_from(oss.PutObjectRequest(bucket=BUCKET, key="big"), reader)
+    assert cloud.oss_object(BUCKET, "big") == data
+    assert cloud.count("UploadPart", code="InvalidAccessKeyId") >= 1
+    assert cloud.count("GetSecretValue") == 1
+    assert cloud.count("CompleteMultipartUpload", code="OK") == 1
 
 
 def test_seekable_stream_is_rewound_and_sent_whole(cloud, kms_client):
@@ -226,6 +288,8 @@ def test_the_presigner_signs_with_the_current_key(cloud, configured):
     put(client, "k", b"after the rotation")  # heals: the cache now holds the new key
     url = client.presign(oss.GetObjectRequest(bucket=BUCKET, key="k")).url
     assert f"x-oss-credential={new_id}%2F" in url
+    answer = requests.get(url, timeout=5)
+    assert answer.status_code == 200 and answer.content == b"after the rotation"
     client.shutdown()
 
 

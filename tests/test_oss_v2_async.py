@@ -106,12 +106,10 @@ def test_eight_coroutines_put_and_get_through_a_revoking_rotation(cloud, configu
     new_id, _ = asyncio.run(main())
     assert errors == [] and len(after) >= 100
     assert cloud.count("GetSecretValue") == 1
-    assert cloud.count("PutObject", code="InvalidAccessKeyId") >= 1
+    assert cloud.count(code="InvalidAccessKeyId", service="oss") >= 1  # the rotation hit calls in flight
     assert cloud.count("PutObject", access_key_id=new_id, code="OK") >= 50
 
 
-@pytest.mark.skipif(not hasattr(__import__("tests.cloud.oss", fromlist=["OssService"]).OssService,
-                                 "_InitiateMultipartUpload"), reason="the emulator's multipart upload (branch i12-oss)")
 def test_multipart_calls_heal_one_by_one_through_a_revocation(cloud, kms_client):
     cloud.create_secret(SECRET)
     cloud.create_bucket(BUCKET)
