@@ -10,7 +10,7 @@ from alibabacloud_oss_v2.credentials import StaticCredentialsProvider as OssStat
 
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAsyncOssClient
-from tests.test_oss_v2 import BUCKET, SECRET, v2_config
+from tests.oss_v2_helpers import BUCKET, SECRET, v2_config
 
 DEADLINE = 10.0
 
