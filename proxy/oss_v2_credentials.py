@@ -53,7 +53,7 @@ def to_oss_credentials(credentials: Credentials) -> ManagedOssCredentials:
 class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
     """``Config.credentials_provider`` for OSS SDK V2, backed by a managed secret or one of our providers.
 
-        ManagedOssCredentialsProvider(secret_name="my-ram-secret")     # or ManagedOssCredentialsProvider("my-ram-secret")
+        ManagedOssCredentialsProvider(secret_name="my-ram-secret")     # or ManagedOssCredentialsProvider("my-secret")
         ManagedOssCredentialsProvider(credentials_provider=provider)   # e.g. CredentialsToolProvider(config)
 
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.

@@ -249,8 +249,8 @@ def test_private_reach_the_sdk_http_client_is_where_we_look(cloud):
     client = ProxyOssClient(v2_config(cloud), credentials_provider=StaticCredentialsProvider(key_id, secret),
                             http_client=http)
     assert sdk_http_client(client) is http, "alibabacloud-oss-v2 moved Client._client._options.http_client"
-    assert isinstance(sdk_http_client(ProxyOssClient(v2_config(cloud), credentials_provider=client.credentials_provider)),
-                      oss.transport.RequestsHttpClient)
+    built_by_the_sdk = ProxyOssClient(v2_config(cloud), credentials_provider=client.credentials_provider)
+    assert isinstance(sdk_http_client(built_by_the_sdk), oss.transport.RequestsHttpClient)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
