@@ -28,13 +28,14 @@ import functools
 import itertools
 from typing import Any, Callable, Iterable, Optional, Tuple
 
+from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
+
 import alibabacloud_oss_v2 as oss
 
 from credentials import CredentialsProvider
 
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, OssV2AKExpireHandler
-from .oss_v2_credentials import ManagedOssCredentialsProvider
 from .reissue import Reissuer
 from .source import reset_http_after_fork
 

@@ -16,14 +16,15 @@ import functools
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
+from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
+from .oss_v2 import ACTIVE, ManagedOssClientMixin, public_request_methods, request_body_rewinder
+
 from alibabacloud_oss_v2.aio import AsyncClient
 from alibabacloud_oss_v2.config import Config
 
 from credentials import CredentialsProvider
 
 from .handlers import AKExpireHandler
-from .oss_v2 import ACTIVE, ManagedOssClientMixin, public_request_methods, request_body_rewinder
-from .oss_v2_credentials import ManagedOssCredentialsProvider
 
 logger = logging.getLogger("managed_credentials.proxy")
 

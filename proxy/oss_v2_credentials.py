@@ -15,6 +15,11 @@ import contextvars
 import datetime
 from typing import Any, NoReturn, Optional, Tuple
 
+try:
+    import alibabacloud_oss_v2  # noqa: F401 - the extra is optional: say how to get it
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError("the OSS SDK V2 proxies need alibabacloud-oss-v2: pip install "
+                      "'managed-credentials-sdk-proxy[oss-v2]' (from a checkout: pip install -e '.[oss-v2]')") from exc
 from alibabacloud_oss_v2.types import Credentials as OssCredentials
 from alibabacloud_oss_v2.types import CredentialsProvider as OssCredentialsProviderBase
 

@@ -282,3 +282,24 @@ def test_a_forked_child_calls_on_its_own_connections(cloud):
     assert os.read(read, 2) == b"ok"
     for fd in (read, go_read, go_write):
         os.close(fd)
+
+
+def test_without_the_extra_the_import_says_what_to_install_and_other_proxies_work():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = ("import sys\n"
+              "sys.modules['alibabacloud_oss_v2'] = None  # as if the extra were not installed\n"
+              "from proxy import ProxyBucket, ProxyOpenApiClient\n"
+              "try:\n"
+              "    from proxy import ProxyOssClient\n"
+              "except ImportError as exc:\n"
+              "    print('ImportError:', exc)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=root))
+    assert result.returncode == 0, result.stderr
+    assert "ImportError:" in result.stdout and "[oss-v2]" in result.stdout
+    lazy = subprocess.run([sys.executable, "-c", "import sys; from proxy import ProxyBucket, ProxyOpenApiClient, "
+                           "OssV2AKExpireHandler; print('alibabacloud_oss_v2' in sys.modules)"],
+                          cwd=root, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=root))
+    assert lazy.stdout.strip() == "False", lazy.stdout + lazy.stderr
