@@ -87,3 +87,46 @@ def _figure(key: str, title: str, result: PairedResult) -> Figure:
                 f"ratio {result.ratio.median:.3f}")
     return Figure(key, title, f"<= {TARGET_US:.0f} us", measured, verdict(s.median <= TARGET_US),
                   dict(result.as_dict(), added_us=s.as_dict(), added_us_rounds=added))
+
+
+def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
+    """ProxyOssClient against OSS SDK V2's Client with a static provider, both on one canned requests adapter
+    (``RequestsHttpClient(adapter=...)``, the SDK's own transport option)."""
+    import alibabacloud_oss_v2 as v2
+    from alibabacloud_oss_v2.credentials import StaticCredentialsProvider
+
+    from proxy import ProxyOssClient
+
+    def config() -> "v2.config.Config":
+        cfg = v2.config.load_default()
+        cfg.region, cfg.endpoint = cloud.region_id, cloud.oss_endpoint
+        return cfg
+
+    def over(adapter) -> "v2.transport.RequestsHttpClient":
+        return v2.transport.RequestsHttpClient(adapter=adapter)
+
+    def put(client: "v2.Client") -> None:
+        client.put_object(v2.PutObjectRequest(bucket=cloud.bucket, key="cpu-v2.bin", body=PAYLOAD))
+
+    def get(client: "v2.Client") -> None:
+        client.get_object(v2.GetObjectRequest(bucket=cloud.bucket, key="cpu-v2.bin")).body.read()
+
+    Recording, Canned = adapter_classes("requests")
+    recorder = Recording()
+    static = StaticCredentialsProvider(*cloud.key)
+    first = v2.Client(config(), credentials_provider=static, http_client=over(recorder))
+    put(first)
+    get(first)
+    canned = Canned(recorder.recorded)
+    plain = v2.Client(config(), credentials_provider=static, http_client=over(canned))
+    proxy = ProxyOssClient(config(), cloud.secret_name, http_client=over(canned))
+    try:
+        calls = settings.cpu_oss_calls
+        put_result = _measure(lambda _: put(plain), lambda _: put(proxy), lambda: None, settings, calls)
+        get_result = _measure(lambda _: get(plain), lambda _: get(proxy), lambda: None, settings, calls)
+    finally:
+        proxy.shutdown()
+    return [_figure("cpu_oss_v2_put", "CPU added per call, ProxyOssClient (put_object 4 KiB, canned response)",
+                    put_result),
+            _figure("cpu_oss_v2_get", "CPU added per call, ProxyOssClient (get_object 4 KiB, canned response)",
+                    get_result)]
