@@ -67,8 +67,14 @@ def managed_provider_for(config: Any, secret_name: Optional[str], credentials_pr
     return ManagedOssCredentialsProvider(secret_name, credentials_provider=credentials_provider), True
 
 
+_PLAIN_BODIES = (bytes, bytearray, str, memoryview, type(None))  # sent as they are, any number of times
+
+
 def request_body_rewinder(args: Tuple[Any, ...], kwargs: dict) -> Optional[Callable[[], bool]]:
     """The call's request bodies (``request.body``, ``op_input.body``), noted before the first attempt."""
+    if not kwargs and len(args) == 1:  # the usual call, client.put_object(request): no generator, no loop
+        body = getattr(args[0], "body", None)
+        return None if isinstance(body, _PLAIN_BODIES) else body_rewinder((body,))
     values: Iterable[Any] = itertools.chain(args, kwargs.values()) if kwargs else args
     return body_rewinder(getattr(value, "body", None) for value in values)
 
