@@ -9,7 +9,7 @@ passes each part as ``SizedFileAdapter(file, size)``). ``unwrap`` sees through s
 inside: that stream is rewound, and the wrapper's own position is put back with it.
 """
 import io
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 _PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))  # sent as they are, any number of times
 
@@ -21,13 +21,13 @@ _MAX_WRAPPERS = 8  # wrappers inside wrappers: bounded, a cycle must not hang a 
 def body_rewinder(values: Iterable[object], unwrap: Optional[Unwrap] = None) -> Optional[Callable[[], bool]]:
     """For a call's arguments (or their bodies): None when nothing needs rewinding; otherwise a function that
     rewinds every stream and returns True, or returns False when some body cannot be sent again."""
-    marks: List[Tuple[object, int]] = []
+    marks: List[Tuple[Any, int]] = []  # (a stream, where it stood)
     resets: List[Callable[[], None]] = []
     replayable = True
     for value in values:
         if isinstance(value, _PLAIN_VALUES):
             continue
-        value, wrapper_resets = _unwrapped(value, unwrap)
+        value, wrapper_resets = _unwrapped(value, unwrap)  # the stream itself, inside any wrapper
         if hasattr(value, "read"):
             try:
                 if value.seekable() if hasattr(value, "seekable") else hasattr(value, "seek"):
@@ -47,7 +47,7 @@ def body_rewinder(values: Iterable[object], unwrap: Optional[Unwrap] = None) -> 
     def rewind() -> bool:
         try:
             for stream, position in marks:
-                stream.seek(position)  # type: ignore[attr-defined]
+                stream.seek(position)
         except (OSError, ValueError):
             return False
         for reset in resets:
@@ -57,7 +57,7 @@ def body_rewinder(values: Iterable[object], unwrap: Optional[Unwrap] = None) -> 
     return rewind
 
 
-def _unwrapped(value: object, unwrap: Optional[Unwrap]) -> Tuple[object, List[Callable[[], None]]]:
+def _unwrapped(value: Any, unwrap: Optional[Unwrap]) -> Tuple[Any, List[Callable[[], None]]]:
     resets: List[Callable[[], None]] = []
     for _ in range(_MAX_WRAPPERS):
         inner = unwrap(value) if unwrap is not None else None

@@ -29,9 +29,8 @@ def auth_for(key, version, token=None):
 
 def plain_bucket(cloud, key, version="v1", name=None, token=None):
     """A plain oss2.Bucket; by default on a bucket of the key's own (tests share one emulator)."""
-    return oss2.Bucket(auth_for(key, version, token), cloud.oss_endpoint, name or re.sub("[^a-z0-9]", "-", key[0].lower()),
-                       connect_timeout=5,
-                       region=REGION)
+    name = name or re.sub("[^a-z0-9]", "-", key[0].lower())
+    return oss2.Bucket(auth_for(key, version, token), cloud.oss_endpoint, name, connect_timeout=5, region=REGION)
 
 
 @pytest.fixture
