@@ -163,6 +163,16 @@ def test_multipart_upload_complete_list_abort(cloud, key, version):
     assert cloud.oss_object(b.bucket_name, "mp/aborted") is None
 
 
+def test_complete_checks_the_part_order(cloud, key):
+    b = plain_bucket(cloud, key)
+    upload_id = b.init_multipart_upload("order").upload_id
+    etags = [b.upload_part("order", upload_id, n, blob(MIN_PART_SIZE, n)).etag for n in (1, 2)]
+    body = oss2.xml_utils.to_complete_upload_request([oss2.models.PartInfo(2, etags[1]),
+                                                      oss2.models.PartInfo(1, etags[0])])  # oss2 itself sorts
+    err = oss_error(b._Bucket__do_object, "POST", "order", data=body, params={"uploadId": upload_id})
+    assert err.code == "InvalidPartOrder"
+
+
 def test_complete_all_and_part_log(cloud, key):
     b = plain_bucket(cloud, key)
     upload_id = b.init_multipart_upload("all").upload_id

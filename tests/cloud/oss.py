@@ -27,8 +27,6 @@ from .server import Request, Response
 from .state import CloudState
 
 OWNER_ID = "1234567890123456"
-_xml = xml_text
-_iso = iso
 
 # Sub-resources the emulator serves; any other one is 501 NotImplemented.
 _SERVED_SUBRESOURCES = frozenset({"continuation-token", "uploads", "uploadId", "partNumber", "delete", "append",
@@ -130,16 +128,16 @@ class OssService(MultipartOps, ObjectOps):
                  "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>" % (OWNER_ID, OWNER_ID)]
         if prefix or marker or "max-keys" in params:
             parts.append("<Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>"
-                         % (_xml(prefix), _xml(marker), max_keys, str(truncated).lower()))
+                         % (xml_text(prefix), xml_text(marker), max_keys, str(truncated).lower()))
             if truncated:
-                parts.append("<NextMarker>%s</NextMarker>" % _xml(page[-1][0]))
+                parts.append("<NextMarker>%s</NextMarker>" % xml_text(page[-1][0]))
         parts.append("<Buckets>")
         for name, created in page:
             parts.append("<Bucket><CreationDate>%s</CreationDate><ExtranetEndpoint>oss-%s.aliyuncs.com"
                          "</ExtranetEndpoint><IntranetEndpoint>oss-%s-internal.aliyuncs.com</IntranetEndpoint>"
                          "<Location>oss-%s</Location><Name>%s</Name><Region>%s</Region>"
                          "<StorageClass>Standard</StorageClass></Bucket>"
-                         % (_iso(created), self.region_id, self.region_id, self.region_id, _xml(name),
+                         % (iso(created), self.region_id, self.region_id, self.region_id, xml_text(name),
                             self.region_id))
         parts.append("</Buckets></ListAllMyBucketsResult>")
         return xml_response(200, "".join(parts))
@@ -156,9 +154,9 @@ class OssService(MultipartOps, ObjectOps):
         enc = self._encoder(encoding)
         parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
                  "<Name>%s</Name><Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys>"
-                 "<Delimiter>%s</Delimiter>" % (_xml(bucket), enc(prefix), enc(marker), max_keys, enc(delimiter))]
+                 "<Delimiter>%s</Delimiter>" % (xml_text(bucket), enc(prefix), enc(marker), max_keys, enc(delimiter))]
         if encoding:
-            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
+            parts.append("<EncodingType>%s</EncodingType>" % xml_text(encoding))
         parts.append("<IsTruncated>%s</IsTruncated>" % str(truncated).lower())
         if truncated:
             parts.append("<NextMarker>%s</NextMarker>" % enc(last))
@@ -175,13 +173,13 @@ class OssService(MultipartOps, ObjectOps):
         enc = self._encoder(encoding)
         parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
                  "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><Delimiter>%s</Delimiter>"
-                 % (_xml(bucket), enc(prefix), max_keys, enc(delimiter))]
+                 % (xml_text(bucket), enc(prefix), max_keys, enc(delimiter))]
         if start_after:
             parts.append("<StartAfter>%s</StartAfter>" % enc(start_after))
         if token:
             parts.append("<ContinuationToken>%s</ContinuationToken>" % enc(token))
         if encoding:
-            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
+            parts.append("<EncodingType>%s</EncodingType>" % xml_text(encoding))
         parts.append("<IsTruncated>%s</IsTruncated><KeyCount>%d</KeyCount>"
                      % (str(truncated).lower(), len(contents) + len(prefixes)))
         if truncated:
@@ -223,8 +221,8 @@ class OssService(MultipartOps, ObjectOps):
     @staticmethod
     def _encoder(encoding: str):
         if encoding == "url":
-            return lambda s: _xml(quote(s, safe="/"))
-        return _xml
+            return lambda s: xml_text(quote(s, safe="/"))
+        return xml_text
 
     @staticmethod
     def _listing_entries(contents, prefixes, enc, owner: bool) -> List[str]:
@@ -233,7 +231,7 @@ class OssService(MultipartOps, ObjectOps):
         for name, obj in contents:
             parts.append('<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>"%s"</ETag>'
                          "<Type>Normal</Type><Size>%d</Size><StorageClass>Standard</StorageClass>%s</Contents>"
-                         % (enc(name), _iso(obj.last_modified), obj.etag, len(obj.data), owner_xml))
+                         % (enc(name), iso(obj.last_modified), obj.etag, len(obj.data), owner_xml))
         for common in prefixes:
             parts.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % enc(common))
         return parts
@@ -313,11 +311,11 @@ class OssService(MultipartOps, ObjectOps):
         return int(raw)
 
     def _error(self, req: Request, err: OssError, request_id: str, access_key_id: Optional[str]) -> Response:
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>', "<Code>%s</Code>" % _xml(err.code),
-                 "<Message>%s</Message>" % _xml(err.message), "<RequestId>%s</RequestId>" % request_id,
-                 "<HostId>%s</HostId>" % _xml(req.host)]
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>', "<Code>%s</Code>" % xml_text(err.code),
+                 "<Message>%s</Message>" % xml_text(err.message), "<RequestId>%s</RequestId>" % request_id,
+                 "<HostId>%s</HostId>" % xml_text(req.host)]
         for name, value in err.extra.items():
-            parts.append("<%s>%s</%s>" % (name, _xml(value), name))
+            parts.append("<%s>%s</%s>" % (name, xml_text(value), name))
         parts.append("</Error>")
         body = "".join(parts).encode("utf-8")
         headers = [("Content-Type", "application/xml")] + err.headers
