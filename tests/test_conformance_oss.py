@@ -1,5 +1,6 @@
 """Conformance matrix: every public oss2.Bucket / oss2.Service method the emulator serves is called once right
-after a revoking rotation and succeeds through ProxyBucket / ProxyService with exactly one GetSecretValue.
+after a revoking rotation and succeeds through ProxyBucket / ProxyService with exactly one GetSecretValue,
+signed with oss2's V1 and with its V4.
 
 The tables BUCKET_CALLS and SERVICE_CALLS are also what README's "Which calls heal" (OSS) table is checked
 against (tests/test_docs.py). One emulator serves the whole module; each case has its own secret and bucket.
@@ -130,10 +131,15 @@ def _after_revocation(cloud, provider, call):
             cloud.count(service="oss", code="InvalidAccessKeyId") - refused)
 
 
+def _signing(cloud, version):
+    return {"auth_version": "v4", "region": cloud.region_id} if version == "v4" else {}
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
 @pytest.mark.parametrize("method", sorted(BUCKET_CALLS))
-def test_bucket_method_heals_after_a_revocation(cloud, provider, tmp_path, method):
+def test_bucket_method_heals_after_a_revocation(cloud, provider, tmp_path, method, version):
     bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint,
-                         bucket_name="conf-" + method.replace("_", "-"))
+                         bucket_name="conf-%s-%s" % (version, method.replace("_", "-")), **_signing(cloud, version))
     setup, call = BUCKET_CALLS[method]
     ctx = {"tmp_path": tmp_path}
     bucket.create_bucket()
@@ -146,9 +152,10 @@ def test_bucket_method_heals_after_a_revocation(cloud, provider, tmp_path, metho
         bucket.shutdown()
 
 
+@pytest.mark.parametrize("version", ["v1", "v4"])
 @pytest.mark.parametrize("method", sorted(SERVICE_CALLS))
-def test_service_method_heals_after_a_revocation(cloud, provider, tmp_path, method):
-    service = ProxyService(credentials_provider=provider, endpoint=cloud.oss_endpoint)
+def test_service_method_heals_after_a_revocation(cloud, provider, tmp_path, method, version):
+    service = ProxyService(credentials_provider=provider, endpoint=cloud.oss_endpoint, **_signing(cloud, version))
     try:
         _, fetched, refused = _after_revocation(cloud, provider, lambda: SERVICE_CALLS[method](service, {}))
         assert (fetched, refused >= 1) == (1, True)
