@@ -3,6 +3,7 @@ HTTP for presigned URLs, so the emulator follows oss2's signers (V1, V2, V4; hea
 import datetime
 import io
 import re
+import time
 import xml.etree.ElementTree as ElementTree
 
 import oss2
@@ -82,6 +83,13 @@ def presigned_error(url, method="GET", **kwargs):
     if error.findtext("Message") == "Request has expired.":
         return resp.status_code, "expired"
     return resp.status_code, error.findtext("Code")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_presigned_url_dies_with_its_sts_token(cloud, version):
+    key = cloud.add_access_key(security_token=True, expires_at=time.time() - 1)
+    url = plain_bucket(cloud, key, version, token=cloud.security_token_of(key[0])).sign_url("GET", "k", 60)
+    assert presigned_error(url) == (403, "SecurityTokenExpired")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
