@@ -3,6 +3,7 @@ HTTP for presigned URLs, so the emulator follows oss2's signers (V1, V2, V4; hea
 import datetime
 import io
 import re
+import time
 import xml.etree.ElementTree as ElementTree
 
 import oss2
@@ -29,9 +30,8 @@ def auth_for(key, version, token=None):
 
 def plain_bucket(cloud, key, version="v1", name=None, token=None):
     """A plain oss2.Bucket; by default on a bucket of the key's own (tests share one emulator)."""
-    return oss2.Bucket(auth_for(key, version, token), cloud.oss_endpoint, name or re.sub("[^a-z0-9]", "-", key[0].lower()),
-                       connect_timeout=5,
-                       region=REGION)
+    name = name or re.sub("[^a-z0-9]", "-", key[0].lower())
+    return oss2.Bucket(auth_for(key, version, token), cloud.oss_endpoint, name, connect_timeout=5, region=REGION)
 
 
 @pytest.fixture
@@ -77,9 +77,19 @@ def test_sts_token_is_checked_in_headers_and_presigned_urls(cloud, version):
 
 
 def presigned_error(url, method="GET", **kwargs):
-    """(HTTP status, OSS error code) of fetching a URL with plain requests."""
+    """(HTTP status, OSS error code) of fetching a URL with plain requests; an expired one says so."""
     resp = requests.request(method, url, timeout=5, **kwargs)
-    return resp.status_code, ElementTree.fromstring(resp.content).findtext("Code")
+    error = ElementTree.fromstring(resp.content)
+    if error.findtext("Message") == "Request has expired.":
+        return resp.status_code, "expired"
+    return resp.status_code, error.findtext("Code")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_presigned_url_dies_with_its_sts_token(cloud, version):
+    key = cloud.add_access_key(security_token=True, expires_at=time.time() - 1)
+    url = plain_bucket(cloud, key, version, token=cloud.security_token_of(key[0])).sign_url("GET", "k", 60)
+    assert presigned_error(url) == (403, "SecurityTokenExpired")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -102,7 +112,7 @@ def test_presigned_urls_get_and_put(cloud, key, version):
 def test_presigned_url_expiry_v1_v2(cloud, key, version):
     b = plain_bucket(cloud, key, version)
     b.put_object("e", b"x")
-    assert presigned_error(b.sign_url("GET", "e", -10)) == (403, "AccessDenied")  # expired ten seconds ago
+    assert presigned_error(b.sign_url("GET", "e", -10)) == (403, "expired")  # expired ten seconds ago
 
 
 def test_presigned_url_expiry_v4(cloud, key, monkeypatch):
@@ -117,7 +127,7 @@ def test_presigned_url_expiry_v4(cloud, key, monkeypatch):
     monkeypatch.setattr(oss2.auth, "datetime", TwoHoursAgo)  # oss2 signs as if two hours ago, valid for one
     url = b.sign_url("GET", "e", 3600)
     monkeypatch.undo()
-    assert presigned_error(url) == (403, "AccessDenied")
+    assert presigned_error(url) == (403, "expired")
     assert requests.get(b.sign_url("GET", "e", 3600), timeout=5).content == b"x"
 
 
@@ -162,6 +172,16 @@ def test_multipart_upload_complete_list_abort(cloud, key, version):
     b.abort_multipart_upload("mp/aborted", second)
     assert oss_error(b.abort_multipart_upload, "mp/aborted", second).code == "NoSuchUpload"
     assert cloud.oss_object(b.bucket_name, "mp/aborted") is None
+
+
+def test_complete_checks_the_part_order(cloud, key):
+    b = plain_bucket(cloud, key)
+    upload_id = b.init_multipart_upload("order").upload_id
+    etags = [b.upload_part("order", upload_id, n, blob(MIN_PART_SIZE, n)).etag for n in (1, 2)]
+    body = oss2.xml_utils.to_complete_upload_request([oss2.models.PartInfo(2, etags[1]),
+                                                      oss2.models.PartInfo(1, etags[0])])  # oss2 itself sorts
+    err = oss_error(b._Bucket__do_object, "POST", "order", data=body, params={"uploadId": upload_id})
+    assert err.code == "InvalidPartOrder"
 
 
 def test_complete_all_and_part_log(cloud, key):

@@ -1,11 +1,12 @@
 """OSS object API, path-style (/bucket/key), header and query-string (presigned) signatures V1, V2 and V4.
 
-Actions (as counted in the call log): ListBuckets, PutBucket, DeleteBucket, ListObjects, ListObjectsV2, PutObject,
-GetObject (Range: 206), HeadObject, DeleteObject, here; CopyObject, DeleteMultipleObjects, GetObjectMeta,
-AppendObject in oss_objects.py; InitiateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
-AbortMultipartUpload, ListParts, ListMultipartUploads in oss_multipart.py. Who signed, and how, is oss_auth.py.
-Anything else is answered 501 NotImplemented (logged as "Unsupported"). Each call-log record carries the
-request's canonical resource (e.g. "/bucket/key?partNumber=3&uploadId=..."), so a test can count re-sent parts.
+Actions (as counted in the call log): PutBucket, PutObject, GetObject (Range: 206), HeadObject, DeleteObject,
+here; ListBuckets, ListObjects, ListObjectsV2 in oss_listings.py; DeleteBucket, CopyObject, DeleteMultipleObjects,
+GetObjectMeta, AppendObject in oss_objects.py; InitiateMultipartUpload, UploadPart, UploadPartCopy,
+CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads in oss_multipart.py. Who signed,
+and how, is oss_auth.py. Anything else is answered 501 NotImplemented (logged as "Unsupported"). Each call-log
+record carries the request's canonical resource (e.g. "/bucket/key?partNumber=3&uploadId=..."), so a test can
+count re-sent parts.
 
 Buckets: PutObject creates a missing bucket when the service is built with auto_create_buckets=True (the
 emulator's default); reads and listings of a bucket that was never created answer 404 NoSuchBucket.
@@ -13,22 +14,20 @@ An object is stored only once its whole body has arrived.
 """
 import base64
 import re
-from typing import Dict, List, Optional, Tuple
-from urllib.parse import quote, unquote
+from typing import Optional, Tuple
+from urllib.parse import unquote
 
 from . import signing
 from .oss_auth import OssAuthenticator, parse_claim
-from .oss_common import (OssError, iso, new_object, no_such_bucket, no_such_key, object_headers, read_body,
-                         check_content_md5, user_metadata, write_headers, xml_response, xml_text)
+from .oss_common import (OssError, new_object, no_such_bucket, no_such_key, object_headers, read_body,
+                         check_content_md5, user_metadata, write_headers, xml_text)
+from .oss_listings import ListingOps
 from .oss_multipart import MultipartOps
 from .oss_objects import ObjectOps
 from .records import StoredObject, new_oss_request_id
 from .server import Request, Response
 from .state import CloudState
 
-OWNER_ID = "1234567890123456"
-_xml = xml_text
-_iso = iso
 
 # Sub-resources the emulator serves; any other one is 501 NotImplemented.
 _SERVED_SUBRESOURCES = frozenset({"continuation-token", "uploads", "uploadId", "partNumber", "delete", "append",
@@ -41,7 +40,7 @@ _KEY_ACTIONS = [("POST", "uploads", "InitiateMultipartUpload"), ("POST", "upload
                 ("POST", "append", "AppendObject"), ("HEAD", "objectMeta", "GetObjectMeta")]
 
 
-class OssService(MultipartOps, ObjectOps):
+class OssService(ListingOps, MultipartOps, ObjectOps):
     name = "oss"
     server_header = "AliyunOSS"
 
@@ -119,124 +118,11 @@ class OssService(MultipartOps, ObjectOps):
         return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject",
                 "DELETE": "DeleteObject"}.get(method, "Unsupported")
 
-    # ---- service and bucket operations -------------------------------------------------------------------------
-
-    def _ListBuckets(self, req, bucket, key, params) -> Response:
-        prefix, marker = params.get("prefix", ""), params.get("marker", "")
-        max_keys = self._max_keys(params)
-        names = [(n, t) for n, t in self.state.list_buckets() if n.startswith(prefix) and n > marker]
-        page, truncated = names[:max_keys], len(names) > max_keys
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult>',
-                 "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>" % (OWNER_ID, OWNER_ID)]
-        if prefix or marker or "max-keys" in params:
-            parts.append("<Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>"
-                         % (_xml(prefix), _xml(marker), max_keys, str(truncated).lower()))
-            if truncated:
-                parts.append("<NextMarker>%s</NextMarker>" % _xml(page[-1][0]))
-        parts.append("<Buckets>")
-        for name, created in page:
-            parts.append("<Bucket><CreationDate>%s</CreationDate><ExtranetEndpoint>oss-%s.aliyuncs.com"
-                         "</ExtranetEndpoint><IntranetEndpoint>oss-%s-internal.aliyuncs.com</IntranetEndpoint>"
-                         "<Location>oss-%s</Location><Name>%s</Name><Region>%s</Region>"
-                         "<StorageClass>Standard</StorageClass></Bucket>"
-                         % (_iso(created), self.region_id, self.region_id, self.region_id, _xml(name),
-                            self.region_id))
-        parts.append("</Buckets></ListAllMyBucketsResult>")
-        return xml_response(200, "".join(parts))
+    # ---- buckets -----------------------------------------------------------------------------------------------
 
     def _PutBucket(self, req, bucket, key, params) -> Response:
         self.state.create_bucket(bucket)
         return Response(200, headers=[("Location", "/" + bucket)])
-
-    def _ListObjects(self, req, bucket, key, params) -> Response:
-        prefix, marker, delimiter, encoding = (params.get(n, "") for n in ("prefix", "marker", "delimiter",
-                                                                            "encoding-type"))
-        max_keys = self._max_keys(params)
-        contents, prefixes, truncated, last = self._collect(bucket, prefix, marker, delimiter, max_keys)
-        enc = self._encoder(encoding)
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
-                 "<Name>%s</Name><Prefix>%s</Prefix><Marker>%s</Marker><MaxKeys>%d</MaxKeys>"
-                 "<Delimiter>%s</Delimiter>" % (_xml(bucket), enc(prefix), enc(marker), max_keys, enc(delimiter))]
-        if encoding:
-            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
-        parts.append("<IsTruncated>%s</IsTruncated>" % str(truncated).lower())
-        if truncated:
-            parts.append("<NextMarker>%s</NextMarker>" % enc(last))
-        parts += self._listing_entries(contents, prefixes, enc, owner=True)
-        parts.append("</ListBucketResult>")
-        return xml_response(200, "".join(parts))
-
-    def _ListObjectsV2(self, req, bucket, key, params) -> Response:
-        prefix, delimiter, encoding = (params.get(n, "") for n in ("prefix", "delimiter", "encoding-type"))
-        start_after, token = params.get("start-after", ""), params.get("continuation-token", "")
-        max_keys = self._max_keys(params)
-        after = max(start_after, token)
-        contents, prefixes, truncated, last = self._collect(bucket, prefix, after, delimiter, max_keys)
-        enc = self._encoder(encoding)
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>',
-                 "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><Delimiter>%s</Delimiter>"
-                 % (_xml(bucket), enc(prefix), max_keys, enc(delimiter))]
-        if start_after:
-            parts.append("<StartAfter>%s</StartAfter>" % enc(start_after))
-        if token:
-            parts.append("<ContinuationToken>%s</ContinuationToken>" % enc(token))
-        if encoding:
-            parts.append("<EncodingType>%s</EncodingType>" % _xml(encoding))
-        parts.append("<IsTruncated>%s</IsTruncated><KeyCount>%d</KeyCount>"
-                     % (str(truncated).lower(), len(contents) + len(prefixes)))
-        if truncated:
-            parts.append("<NextContinuationToken>%s</NextContinuationToken>" % enc(last))
-        parts += self._listing_entries(contents, prefixes, enc, owner=params.get("fetch-owner") == "true")
-        parts.append("</ListBucketResult>")
-        return xml_response(200, "".join(parts))
-
-    def _collect(self, bucket, prefix, after, delimiter, max_keys):
-        """Keys under prefix and after `after`, common prefixes folded by delimiter, at most max_keys entries.
-        -> (contents, common prefixes, truncated, last key consumed: the next marker/token)."""
-        listing = self.state.list_objects(bucket)
-        if listing is None:
-            raise no_such_bucket(bucket)
-        contents: List[Tuple[str, StoredObject]] = []
-        prefixes: List[str] = []
-        truncated, last = False, ""
-        for name, obj in listing:
-            if not name.startswith(prefix) or name <= after:
-                continue
-            common = None
-            if delimiter:
-                cut = name.find(delimiter, len(prefix))
-                if cut >= 0:
-                    common = name[:cut + len(delimiter)]
-            if common is not None and prefixes and prefixes[-1] == common:
-                last = name  # folded into the common prefix already listed
-                continue
-            if len(contents) + len(prefixes) >= max_keys:
-                truncated = True
-                break
-            if common is not None:
-                prefixes.append(common)
-            else:
-                contents.append((name, obj))
-            last = name
-        return contents, prefixes, truncated, last
-
-    @staticmethod
-    def _encoder(encoding: str):
-        if encoding == "url":
-            return lambda s: _xml(quote(s, safe="/"))
-        return _xml
-
-    @staticmethod
-    def _listing_entries(contents, prefixes, enc, owner: bool) -> List[str]:
-        parts = []
-        owner_xml = "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>" % (OWNER_ID, OWNER_ID) if owner else ""
-        for name, obj in contents:
-            parts.append('<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>"%s"</ETag>'
-                         "<Type>Normal</Type><Size>%d</Size><StorageClass>Standard</StorageClass>%s</Contents>"
-                         % (enc(name), _iso(obj.last_modified), obj.etag, len(obj.data), owner_xml))
-        for common in prefixes:
-            parts.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % enc(common))
-        return parts
 
     # ---- object operations -------------------------------------------------------------------------------------
 
@@ -303,21 +189,12 @@ class OssService(MultipartOps, ObjectOps):
             raise OssError(416, "InvalidRange", "The requested range cannot be satisfied.")
         return start, min(end, size - 1)
 
-    @staticmethod
-    def _max_keys(params: Dict[str, str]) -> int:
-        raw = params.get("max-keys", "")
-        if raw == "":
-            return 100
-        if not raw.isdigit() or not 0 < int(raw) <= 1000:
-            raise OssError(400, "InvalidArgument", "Argument max-keys must be an integer between 1 and 1000.")
-        return int(raw)
-
     def _error(self, req: Request, err: OssError, request_id: str, access_key_id: Optional[str]) -> Response:
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>', "<Code>%s</Code>" % _xml(err.code),
-                 "<Message>%s</Message>" % _xml(err.message), "<RequestId>%s</RequestId>" % request_id,
-                 "<HostId>%s</HostId>" % _xml(req.host)]
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>', "<Code>%s</Code>" % xml_text(err.code),
+                 "<Message>%s</Message>" % xml_text(err.message), "<RequestId>%s</RequestId>" % request_id,
+                 "<HostId>%s</HostId>" % xml_text(req.host)]
         for name, value in err.extra.items():
-            parts.append("<%s>%s</%s>" % (name, _xml(value), name))
+            parts.append("<%s>%s</%s>" % (name, xml_text(value), name))
         parts.append("</Error>")
         body = "".join(parts).encode("utf-8")
         headers = [("Content-Type", "application/xml")] + err.headers

@@ -162,7 +162,9 @@ class OssAuthenticator:
                         OSSAccessKeyId=access_key.access_key_id, SignatureProvided=provided,
                         StringToSign=string_to_sign, **extra)
 
-    def _verify_v1(self, req, headers, claim, params, bucket, key, signed_query, access_key) -> None:
+    def _verify_v1(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
+                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
+                   access_key: AccessKey) -> None:
         if claim.in_query:
             headers = dict(headers, date=params["Expires"])
         else:
@@ -174,7 +176,9 @@ class OssAuthenticator:
             raise self._mismatch(access_key, claim.signature, string_to_sign, StringToSignBytes=" ".join(
                 "%02x" % b for b in string_to_sign.encode("utf-8")))
 
-    def _verify_v2(self, req, headers, claim, params, bucket, key, signed_query, access_key) -> None:
+    def _verify_v2(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
+                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
+                   access_key: AccessKey) -> None:
         if claim.in_query:
             date = params["x-oss-expires"]
         else:
@@ -186,7 +190,9 @@ class OssAuthenticator:
         if not signing.constant_time_equal(claim.signature, expected):
             raise self._mismatch(access_key, claim.signature, string_to_sign)
 
-    def _verify_v4(self, req, headers, claim, params, bucket, key, signed_query, access_key) -> None:
+    def _verify_v4(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
+                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
+                   access_key: AccessKey) -> None:
         timestamp = params.get("x-oss-date", "") if claim.in_query else headers.get("x-oss-date", "")
         if not claim.in_query:
             self._check_skew(self._v4_time(timestamp))

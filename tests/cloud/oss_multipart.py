@@ -11,13 +11,14 @@ import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .crc64 import crc64
 from .oss_common import (OssError, check_content_md5, iso, new_object, no_such_bucket, read_body, user_metadata,
                          write_headers, xml_response, xml_text)
-from .records import random_text
+from .records import StoredObject, random_text
 from .server import Request, Response
+from .state import CloudState
 
 MIN_PART_SIZE = 100 * 1024  # every part but the last
 MAX_PART_NUMBER = 10000
@@ -43,6 +44,13 @@ class Upload:
 
 
 class MultipartOps:
+    state: CloudState
+    max_object_size: int
+    auto_create_buckets: bool
+    _copy_source: Callable[[Request], StoredObject]
+    _encoder: Callable[[str], Callable[[str], str]]
+    _parse_range: Callable[[Optional[str], int], Optional[Tuple[int, int]]]
+
     def _init_multipart(self) -> None:
         self._uploads: Dict[str, Upload] = {}
         self._uploads_lock = threading.Lock()
@@ -57,7 +65,7 @@ class MultipartOps:
                            UploadId=params.get("uploadId", ""))
         return upload
 
-    def _InitiateMultipartUpload(self, req: Request, bucket, key, params) -> Response:
+    def _InitiateMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if not self.state.bucket_exists(bucket):
             if not self.auto_create_buckets:
                 raise no_such_bucket(bucket)
@@ -85,7 +93,7 @@ class MultipartOps:
             upload.parts[number] = part
         return part
 
-    def _UploadPart(self, req: Request, bucket, key, params) -> Response:
+    def _UploadPart(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
         number = self._part_number(params)
         data = read_body(req, self.max_object_size)
@@ -94,7 +102,7 @@ class MultipartOps:
         return Response(200, headers=[("ETag", '"%s"' % part.etag), ("x-oss-hash-crc64ecma", str(part.crc64)),
                                       ("Content-MD5", content_md5)])
 
-    def _UploadPartCopy(self, req: Request, bucket, key, params) -> Response:
+    def _UploadPartCopy(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
         number = self._part_number(params)
         source = self._copy_source(req)
@@ -110,7 +118,7 @@ class MultipartOps:
                                                                                           part.etag),
                             [("ETag", '"%s"' % part.etag), ("x-oss-hash-crc64ecma", str(part.crc64))])
 
-    def _CompleteMultipartUpload(self, req: Request, bucket, key, params) -> Response:
+    def _CompleteMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
         body = read_body(req, 16 * 1024 * 1024)
         with self._uploads_lock:
@@ -162,13 +170,13 @@ class MultipartOps:
                                                    "tag.", PartNumber=str(number), ETag=etag)
         return numbers
 
-    def _AbortMultipartUpload(self, req: Request, bucket, key, params) -> Response:
+    def _AbortMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
         with self._uploads_lock:
             self._uploads.pop(upload.upload_id, None)
         return Response(204)
 
-    def _ListParts(self, req: Request, bucket, key, params) -> Response:
+    def _ListParts(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
         marker = int(params.get("part-number-marker") or 0)
         max_parts = int(params.get("max-parts") or 1000)
@@ -187,7 +195,7 @@ class MultipartOps:
         out.append("</ListPartsResult>")
         return xml_response(200, "".join(out))
 
-    def _ListMultipartUploads(self, req: Request, bucket, key, params) -> Response:
+    def _ListMultipartUploads(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if not self.state.bucket_exists(bucket):
             raise no_such_bucket(bucket)
         prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")

@@ -6,18 +6,27 @@ A mixin of OssService: it uses the service's `state`, `max_object_size`, `auto_c
 and `_encoder`.
 """
 import xml.etree.ElementTree as ElementTree
-from typing import List
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .oss_common import (OssError, check_content_md5, http_date, iso, new_object, no_such_bucket, read_body,
                          user_metadata, write_headers, xml_response, xml_text)
 from .records import StoredObject
+from .state import CloudState
 from .server import Request, Response
 
 MAX_DELETE_KEYS = 1000
 
 
 class ObjectOps:
+    state: CloudState
+    max_object_size: int
+    auto_create_buckets: bool
+    _object: Callable[[str, str], StoredObject]
+    _encoder: Callable[[str], Callable[[str], str]]
+    uploads_in_progress: Callable[[Optional[str]], List[str]]
+    _parse_range: Callable[[Optional[str], int], Optional[Tuple[int, int]]]
+
     def _copy_source(self, req: Request) -> StoredObject:
         """The object named by `x-oss-copy-source: /bucket/url-encoded-key` (a `?versionId=` is ignored)."""
         raw = (req.header("x-oss-copy-source") or "").partition("?")[0]
@@ -27,7 +36,7 @@ class ObjectOps:
                                                    "/sourcebucket/sourcekey.", ArgumentName="x-oss-copy-source")
         return self._object(bucket, key)
 
-    def _CopyObject(self, req: Request, bucket, key, params) -> Response:
+    def _CopyObject(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         source = self._copy_source(req)
         if not self.state.bucket_exists(bucket):
             raise no_such_bucket(bucket)
@@ -41,7 +50,7 @@ class ObjectOps:
                                  "<LastModified>%s</LastModified></CopyObjectResult>"
                             % (obj.etag, iso(obj.last_modified)), write_headers(obj))
 
-    def _DeleteMultipleObjects(self, req: Request, bucket, key, params) -> Response:
+    def _DeleteMultipleObjects(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if not self.state.bucket_exists(bucket):
             raise no_such_bucket(bucket)
         body = read_body(req, 2 * 1024 * 1024)
@@ -66,13 +75,13 @@ class ObjectOps:
         out.append("</DeleteResult>")
         return xml_response(200, "".join(out))
 
-    def _GetObjectMeta(self, req: Request, bucket, key, params) -> Response:
+    def _GetObjectMeta(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         obj = self._object(bucket, key)
         headers = [("ETag", '"%s"' % obj.etag), ("Last-Modified", http_date(obj.last_modified)),
                    ("x-oss-hash-crc64ecma", str(obj.crc64))]
         return Response(200, headers=headers, content_length=len(obj.data))
 
-    def _AppendObject(self, req: Request, bucket, key, params) -> Response:
+    def _AppendObject(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         raw = params.get("position", "")
         if not raw.isdigit():
             raise OssError(400, "InvalidArgument", "position must be a non-negative integer.",
@@ -97,7 +106,7 @@ class ObjectOps:
                 raise no_such_bucket(bucket)
         return Response(200, headers=write_headers(obj) + [("x-oss-next-append-position", str(len(obj.data)))])
 
-    def _DeleteBucket(self, req: Request, bucket, key, params) -> Response:
+    def _DeleteBucket(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if self.uploads_in_progress(bucket):
             raise OssError(409, "BucketNotEmpty", "The bucket has multipart uploads. Please delete them first.",
                            BucketName=bucket)
