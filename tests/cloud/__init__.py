@@ -1,4 +1,5 @@
-"""A local Alibaba Cloud emulator for tests and samples: KMS, an ECS-style RPC API and OSS on 127.0.0.1.
+"""A local Alibaba Cloud emulator for tests and samples: KMS, an ECS-style RPC API, a CS-style ROA API and OSS
+on 127.0.0.1.
 
     from tests.cloud import CloudEmulator
     with CloudEmulator() as cloud:

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, dkms, metadata, sts
+from . import credentials_uri, cs, dkms, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -41,6 +41,7 @@ class CloudEmulator:
         metadata.add_to(self)
         credentials_uri.add_to(self)
         dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
+        cs.add_to(self)  # a ROA API (Container Service clusters): cloud.cs, cloud.cs_host
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -119,6 +120,8 @@ class CloudEmulator:
     ecs_host = property(lambda self: self.host_of("ecs"))
     oss_endpoint = property(lambda self: self.endpoint("oss"))
     oss_host = property(lambda self: self.host_of("oss"))
+    cs_endpoint = property(lambda self: self.endpoint("cs"))
+    cs_host = property(lambda self: self.host_of("cs"))
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 
