@@ -35,3 +35,15 @@ def test_failure_table_names_tests_that_exist():
         if not re.search(rf"^def {test_name or bare}\(", source, re.M):
             missing.append(f"{module}::{test_name or bare}")
     assert not missing, missing
+
+
+def test_which_calls_heal_acs_table_matches_the_matrix():
+    from tests.test_conformance_acs import CALLS, REQUESTS
+    readme = read("README.md")
+    block = readme.split("<!-- which-calls-heal-acs:start -->")[1].split("<!-- which-calls-heal-acs:end -->")[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in block.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    header, body = rows[0], rows[1:]
+    assert [re.sub(r"`| \(deprecated\)", "", cell) for cell in header[1:]] == list(CALLS)
+    assert [row[0] for row in body] == [label for label, _, _ in REQUESTS.values()]
+    assert all(cell == "heals" for row in body for cell in row[1:]), body
