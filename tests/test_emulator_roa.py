@@ -6,28 +6,31 @@ errors a wrong secret, a revoked, disabled or unknown key get.
 """
 import json
 import time
+from typing import Dict, Optional, Tuple
 
 import pytest
 import requests
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
-from aliyunsdkcore.request import CommonRequest, RoaRequest
+from aliyunsdkcore.request import AcsRequest, CommonRequest, RoaRequest
 
+from tests.cloud import CloudEmulator
 from tests.cloud.roa import roa_signature, roa_string_to_sign
 
 TIMEOUT = 5
 VERSION = "2015-12-15"
 
 
-def acs(key, token=None) -> AcsClient:
+def acs(key: Tuple[str, str], token: Optional[str] = None) -> AcsClient:
     if token:
         return AcsClient(region_id="cn-hangzhou", credential=StsTokenCredential(key[0], key[1], token),
                          timeout=TIMEOUT, connect_timeout=TIMEOUT)
     return AcsClient(key[0], key[1], "cn-hangzhou", timeout=TIMEOUT, connect_timeout=TIMEOUT)
 
 
-def roa(cloud, method, uri_pattern, action, body=None, path_params=None) -> RoaRequest:
+def roa(cloud: CloudEmulator, method: str, uri_pattern: str, action: str, body: Optional[dict] = None,
+        path_params: Optional[Dict[str, str]] = None) -> RoaRequest:
     """A RoaRequest as a generated product class builds it (method, uri_pattern, path params, JSON body)."""
     request = RoaRequest("CS", VERSION, action, method=method, uri_pattern=uri_pattern)
     request.set_endpoint(cloud.cs_host)
@@ -40,24 +43,24 @@ def roa(cloud, method, uri_pattern, action, body=None, path_params=None) -> RoaR
     return request
 
 
-def common(cloud, uri_pattern="/clusters", method="GET") -> CommonRequest:
+def common(cloud: CloudEmulator, uri_pattern: str = "/clusters", method: str = "GET") -> CommonRequest:
     request = CommonRequest(domain=cloud.cs_host, version=VERSION, uri_pattern=uri_pattern)
     request.set_method(method)
     request.set_protocol_type("http")
     return request
 
 
-def describe_clusters(cloud) -> RoaRequest:
+def describe_clusters(cloud: CloudEmulator) -> RoaRequest:
     return roa(cloud, "GET", "/clusters", "DescribeClusters")
 
 
-def error_of(client, request) -> ServerException:
+def error_of(client: AcsClient, request: AcsRequest) -> ServerException:
     with pytest.raises(ServerException) as info:
         client.do_action_with_exception(request)
     return info.value
 
 
-def test_roa_request_create_list_detail_delete(cloud):
+def test_roa_request_create_list_detail_delete(cloud: CloudEmulator) -> None:
     client = acs(cloud.add_access_key())
     created = json.loads(client.do_action_with_exception(
         roa(cloud, "POST", "/clusters", "CreateCluster", body={"name": "web", "cluster_type": "Kubernetes"})))
@@ -81,7 +84,7 @@ def test_roa_request_create_list_detail_delete(cloud):
     assert all(c.service == "cs" for c in cloud.calls)
 
 
-def test_common_request_with_uri_pattern_query_path_params_and_body(cloud):
+def test_common_request_with_uri_pattern_query_path_params_and_body(cloud: CloudEmulator) -> None:
     client = acs(cloud.add_access_key())
     create = common(cloud, method="POST")
     create.add_header("Content-Type", "application/json")
@@ -101,7 +104,7 @@ def test_common_request_with_uri_pattern_query_path_params_and_body(cloud):
     assert cloud.count(service="cs", code="OK") == 4
 
 
-def test_sts_key_signs_with_x_acs_security_token(cloud):
+def test_sts_key_signs_with_x_acs_security_token(cloud: CloudEmulator) -> None:
     key = cloud.add_access_key(security_token=True, expires_at=time.time() + 3600)
     token = cloud.security_token_of(key[0])
     assert json.loads(acs(key, token).do_action_with_exception(describe_clusters(cloud))) == []
@@ -118,7 +121,7 @@ def test_sts_key_signs_with_x_acs_security_token(cloud):
     assert cloud.count("DescribeClusters", access_key_id=key[0], code="OK") == 2
 
 
-def test_wrong_secret_is_signature_does_not_match(cloud):
+def test_wrong_secret_is_signature_does_not_match(cloud: CloudEmulator) -> None:
     key_id, _ = cloud.add_access_key()
     for request in (describe_clusters(cloud), common(cloud)):
         err = error_of(acs((key_id, "not-the-secret")), request)
@@ -128,7 +131,7 @@ def test_wrong_secret_is_signature_does_not_match(cloud):
 
 
 @pytest.mark.parametrize("style", ["roa", "common"])
-def test_revoked_disabled_and_unknown_keys_get_the_real_error_shape(cloud, style):
+def test_revoked_disabled_and_unknown_keys_get_the_real_error_shape(cloud: CloudEmulator, style: str) -> None:
     request = describe_clusters if style == "roa" else common
     key_id, _ = cloud.create_secret("app")
     key = cloud.current_key("app")
@@ -148,7 +151,7 @@ def test_revoked_disabled_and_unknown_keys_get_the_real_error_shape(cloud, style
     assert cloud.count("DescribeClusters", access_key_id=key_id, code="InvalidAccessKeyId.NotFound") == 1
 
 
-def test_tampered_requests_and_stale_dates_are_refused(cloud):
+def test_tampered_requests_and_stale_dates_are_refused(cloud: CloudEmulator) -> None:
     """A request aliyunsdkcore signed, then changed in flight: the emulator notices each change."""
     key = cloud.add_access_key()
     request = common(cloud)
@@ -158,7 +161,7 @@ def test_tampered_requests_and_stale_dates_are_refused(cloud):
     url = "http://%s%s" % (cloud.cs_host, request.get_url("cn-hangzhou", *key))
     assert requests.get(url, headers=headers, timeout=TIMEOUT).status_code == 200
 
-    def code(response):
+    def code(response: requests.Response) -> Tuple[int, str]:
         return response.status_code, response.json()["Code"]
 
     assert code(requests.get(url.replace("name=web", "name=db"), headers=headers, timeout=TIMEOUT)) == \
@@ -190,7 +193,7 @@ def test_tampered_requests_and_stale_dates_are_refused(cloud):
     assert cloud.cs.cluster_count == 1
 
 
-def test_unknown_route_and_missing_authorization(cloud):
+def test_unknown_route_and_missing_authorization(cloud: CloudEmulator) -> None:
     err = error_of(acs(cloud.add_access_key()), common(cloud, "/no-such-thing"))
     assert (err.get_error_code(), err.get_http_status()) == ("InvalidAction.NotFound", 404)
     answer = requests.get("http://%s/clusters" % cloud.cs_host, timeout=TIMEOUT)

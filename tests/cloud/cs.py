@@ -10,11 +10,15 @@ Any live key may call it (the same keys ECS and OSS accept). Clusters live in th
 import threading
 import time
 import uuid
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Tuple
 
 from .records import iso8601, random_text
 from .roa import RoaCall, RoaService
 from .rpc import RpcError
+from .state import CloudState
+
+if TYPE_CHECKING:
+    from .emulator import CloudEmulator
 
 Answer = Tuple[int, object]
 
@@ -30,7 +34,7 @@ class CsService(RoaService):
         ("DELETE", "/clusters/{ClusterId}", "DeleteCluster"),
     )
 
-    def __init__(self, state, region_id: str = "cn-hangzhou"):
+    def __init__(self, state: CloudState, region_id: str = "cn-hangzhou") -> None:
         super().__init__(state, region_id)
         self._lock = threading.Lock()
         self._clusters: Dict[str, dict] = {}
@@ -74,7 +78,7 @@ class CsService(RoaService):
             return len(self._clusters)
 
 
-def add_to(cloud) -> CsService:
+def add_to(cloud: "CloudEmulator") -> CsService:
     """Serve CS on its own port as `cloud.cs` (its host: cloud.cs_host)."""
     service = CsService(cloud.state, cloud.region_id)
     service.listener = cloud.add_service("cs", service)

@@ -20,14 +20,14 @@ import hmac
 import json
 import re
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, unquote_plus
 
 from . import signing
 from .records import AccessKey, new_request_id
 from .rpc import KEY_ERRORS, MAX_SKEW, RpcError, apply_injected_fault
 from .server import BodyTooLarge, IncompleteBody, Request, Response
-from .state import CloudState
+from .state import KEY_NOT_FOUND, CloudState
 
 ROA_SIGNATURE_METHOD = "HMAC-SHA1"
 ROA_SIGNATURE_VERSION = "1.0"
@@ -75,7 +75,7 @@ def roa_signature(string_to_sign: str, access_key_secret: str) -> str:
 class RoaCall:
     """One parsed ROA request, handed to action_<Name>()."""
 
-    def __init__(self, request: Request, body: bytes, request_id: str):
+    def __init__(self, request: Request, body: bytes, request_id: str) -> None:
         self.request = request
         self.body = body
         self.request_id = request_id
@@ -85,7 +85,8 @@ class RoaCall:
         self.action: Optional[str] = None
         self.path_params: Dict[str, str] = {}
         parsed = parse_roa_authorization(self.headers.get("authorization", ""))
-        self.access_key_id, self.signature = parsed if parsed else (None, None)
+        self.access_key_id: Optional[str] = parsed[0] if parsed else None
+        self.signature: Optional[str] = parsed[1] if parsed else None
         self.security_token = self.headers.get("x-acs-security-token")
         self.key: Optional[AccessKey] = None  # set once authenticated
 
@@ -113,7 +114,7 @@ class RoaService:
     server_header = "Tengine"
     routes: Sequence[Route] = ()
 
-    def __init__(self, state: CloudState, region_id: str = "cn-hangzhou"):
+    def __init__(self, state: CloudState, region_id: str = "cn-hangzhou") -> None:
         self.state = state
         self.region_id = region_id
         self._routes = [(method, _compile(pattern), action) for method, pattern, action in self.routes]
@@ -154,7 +155,7 @@ class RoaService:
             raise RpcError(413, "RequestEntityTooLarge", "The request body is too large.")
         return RoaCall(request, body, request_id)
 
-    def _resolve(self, call: RoaCall):
+    def _resolve(self, call: RoaCall) -> Callable[[RoaCall], Tuple[int, object]]:
         for method, pattern, action in self._routes:
             match = pattern.match(call.path)
             if match and method == call.request.method:
@@ -177,8 +178,8 @@ class RoaService:
             raise RpcError(400, "InvalidSignatureVersion", "Specified signature version is not supported.")
         self._check_date(h.get("date"))
         key, problem = self.state.check_key(call.access_key_id, call.security_token)
-        if problem is not None:
-            raise RpcError(*KEY_ERRORS[problem])
+        if problem is not None or key is None:
+            raise RpcError(*KEY_ERRORS[problem or KEY_NOT_FOUND])
         string_to_sign = roa_string_to_sign(call.request.method, h, call.path, call.query)
         expected = roa_signature(string_to_sign, key.access_key_secret)
         if not signing.constant_time_equal(call.signature or "", expected):

@@ -142,6 +142,10 @@ class CloudState:
                 raise KeyError("secret %r has no live access key" % name)
             return copy.copy(self._keys[secret.key_ids[-1]])
 
+    def secret_names(self) -> List[str]:
+        with self.lock:
+            return sorted(self._secrets)
+
     def get_secret(self, name: str) -> Optional[Secret]:
         with self.lock:
             secret = self._secrets.get(name)
