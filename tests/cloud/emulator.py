@@ -57,11 +57,17 @@ class CloudEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop every listener (closing sockets, joining threads). Idempotent."""
+        """Stop every listener (closing sockets, joining threads). Idempotent.
+
+        All at once: each waits up to one poll interval (50 ms) for its serving loop, and a test pays the sum."""
         with self._lock:
             self._started = False
-            for listener in self._listeners.values():
-                listener.stop()
+            stopping = [threading.Thread(target=listener.stop, name="stop-%s" % name, daemon=True)
+                        for name, listener in self._listeners.items()]
+            for thread in stopping:
+                thread.start()
+            for thread in stopping:
+                thread.join(10.0)
 
     def __enter__(self) -> "CloudEmulator":
         return self.start()
