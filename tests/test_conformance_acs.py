@@ -14,7 +14,7 @@ import pytest
 from aliyunsdkcore.request import AcsRequest, CommonRequest, RoaRequest, RpcRequest
 from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegionsRequest
 
-from credentials import ConfigLoader, registry
+from credentials import ConfigLoader, CredentialsToolProvider, registry
 from proxy import ProxyAcsClient
 from tests.cloud import CloudEmulator
 
@@ -146,3 +146,40 @@ def test_call_right_after_a_revoking_rotation_heals_with_one_fetch(cloud: CloudE
             (action, old_id, "InvalidAccessKeyId.NotFound"), (action, new_id, "OK")]
     finally:
         client.shutdown()
+
+
+@pytest.mark.parametrize("kind", list(REQUESTS))
+def test_an_expired_sts_token_heals_for_every_kind_of_request(cloud: CloudEmulator, kind: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS keys from a RAM role (the Credentials tool over the emulator's STS): the token travels as
+    SecurityToken (RPC) or x-acs-security-token (ROA), and a request refused for an expired token is re-issued
+    with a new one."""
+    from tests.test_tool_provider import TOOL_ENV
+    for name in TOOL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)  # the tool's STS is https only
+    _, make_request, action = REQUESTS[kind]
+    key_id, key_secret = cloud.add_access_key()
+    provider = CredentialsToolProvider({"type": "ram_role_arn", "access_key_id": key_id,
+                                        "access_key_secret": key_secret, "role_arn": cloud.sts.role_arn(),
+                                        "role_session_name": "matrix", "sts_endpoint": cloud.sts.host})
+    client = ProxyAcsClient(credentials_provider=provider, region_id="cn-hangzhou", timeout=5, connect_timeout=5)
+    client.add_endpoint("cn-hangzhou", "Ecs", cloud.ecs_host)
+    request = make_request(cloud)
+    try:
+        assert _succeeded(action, client.do_action_with_exception(request))
+        first = provider.get_credentials()
+        cloud.sts.expire(first.access_key_id)
+        cloud.reset_counts()
+
+        assert _succeeded(action, client.do_action_with_exception(request))
+
+        second = provider.get_credentials()
+        assert second.access_key_id != first.access_key_id and second.security_token != first.security_token
+        assert cloud.count("AssumeRole") == 1
+        assert [(c.access_key_id, c.code) for c in cloud.calls if c.action == action] == [
+            (first.access_key_id, "InvalidSecurityToken.Expired"), (second.access_key_id, "OK")]
+    finally:
+        client.shutdown()
+        provider.close()
