@@ -6,7 +6,7 @@ on 127.0.0.1.
         cloud.create_secret("my-ram-secret")
         cloud.write_properties("managed_credentials_providers.properties", ["my-ram-secret"])
 
-Standard library only. Run `python -m tests.cloud --help` for a standalone server.
+Standard library only. `python -m tests.cloud --help`: a standalone server with an HTTP control plane (control.py).
 """
 from .emulator import CloudEmulator
 from .records import CallRecord
