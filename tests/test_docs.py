@@ -62,3 +62,19 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
     for method, target in curls:
         path = target.split("?")[0]
         assert any(m == (method or "GET") and p.match(path) for m, p, _ in control.ROUTES), (method, target)
+
+
+def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
+    from proxy.oss_bucket import _NOT_REISSUED
+    from tests.test_conformance_oss import BUCKET_CALLS, SERVICE_CALLS
+    from tests.test_proxy_resumable import (test_resumable_download_heals_a_revocation_in_the_middle,  # noqa: F401
+                                            test_resumable_upload_heals_a_revocation_in_the_middle)  # noqa: F401
+    table = read("README.md").split("<!-- which-calls-heal-oss:start -->")[1].split(
+        "<!-- which-calls-heal-oss:end -->")[0]
+    rows = re.findall(r"^\| `oss2\.(?:(Bucket|Service)\.)?(\w+)` \| (heals|not re-issued) \|", table, re.M)
+    listed = {(cls or "oss2", name, verdict) for cls, name, verdict in rows}
+    expected = ({("Bucket", m, "heals") for m in BUCKET_CALLS} | {("Service", m, "heals") for m in SERVICE_CALLS}
+                | {("oss2", m, "heals") for m in ("resumable_upload", "resumable_download")}
+                | {("Bucket", m, "not re-issued") for m in _NOT_REISSUED})
+    assert len(rows) == len(listed)
+    assert listed == expected, (sorted(listed - expected), sorted(expected - listed))

@@ -188,6 +188,17 @@ class CloudState:
             self._buckets[name] = Bucket(name, time.time())
             return True
 
+    def delete_bucket(self, name: str) -> Optional[bool]:
+        """True when deleted, False when it holds objects, None when it does not exist."""
+        with self.lock:
+            b = self._buckets.get(name)
+            if b is None:
+                return None
+            if b.objects:
+                return False
+            del self._buckets[name]
+            return True
+
     def bucket_exists(self, name: str) -> bool:
         with self.lock:
             return name in self._buckets
@@ -229,9 +240,9 @@ class CloudState:
     # ---- call log ----------------------------------------------------------------------------------------------
 
     def log_call(self, service: str, action: Optional[str], access_key_id: Optional[str], status: int,
-                 code: str) -> None:
+                 code: str, resource: str = "") -> None:
         with self.lock:
-            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time()))
+            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time(), resource))
 
     def calls(self) -> List[CallRecord]:
         with self.lock:
