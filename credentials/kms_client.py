@@ -10,7 +10,7 @@ import os
 import ssl
 import threading
 import weakref
-from typing import Any, Dict, Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
 import tenacity
 from aliyunsdkcore.acs_exception.exceptions import ClientException
@@ -176,7 +176,8 @@ def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """exc and what it wraps: requests keeps urllib3's error as an argument, urllib3 the ssl error as ``reason``."""
-    seen, stack = set(), [exc]
+    seen: Set[int] = set()
+    stack: List[object] = [exc]
     while stack:
         current = stack.pop()
         if not isinstance(current, BaseException) or id(current) in seen:
