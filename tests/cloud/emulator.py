@@ -259,6 +259,21 @@ class CloudEmulator:
                  'cache_client_region_id=[{"regionId":"%s","endpoint":"%s"}]' % (self.region_id, self.kms_endpoint)]
         return write_properties_file(path, lines, secret_names)
 
+    def write_client_key_properties(self, path: str, **options) -> str:
+        """credentials_type=client_key: this emulator's KMS reached with an application client key (kms.py)."""
+        from .kms import write_client_key_properties
+        return write_client_key_properties(self, path, **options)
+
+    def add_kms_instance(self, name: str = "kms-instance", ca=None) -> Tuple[str, str]:
+        """KMS's standard API on a TLS listener of its own, as a KMS instance endpoint serves it, with a certificate
+        from `ca` (default: a new CA, not the process's test CA). (host, ca_file): an item's endpoint and caFilePath."""
+        from .tls import TestCA
+        ca = ca or TestCA()
+        service = KmsService(self.state, self.region_id)
+        service.name = name  # its calls are counted apart: cloud.count(..., service=name)
+        self.add_service(name, service, tls=True, ssl_context=ca.server_context())
+        return self.host_of(name), ca.ca_file
+
     def write_dkms_properties(self, path: str, **options) -> str:
         """A properties file in the upstream plugin's DKMS form for this emulator's instance gateways (dkms.py)."""
         return self.dkms.write_properties(path, **options)
