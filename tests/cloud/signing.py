@@ -4,7 +4,8 @@ Nothing here imports SDK code: the emulator must notice a client that signs
 wrongly, so it has to compute the expected signature independently.
 
 * RPC signature V1 (HMAC-SHA1, "SignatureVersion=1.0"), used by aliyunsdkcore
-  and by tea-openapi with signature_algorithm='v2'.
+  and by tea-openapi with signature_algorithm='v2'; the same string to sign
+  signed with RSA by an application client key (SHA256withRSA).
 * ACS3-HMAC-SHA256 (Alibaba Cloud API signature V3), tea-openapi's default.
 * OSS signature V1 ("Authorization: OSS id:sig"), V2 ("OSS2 AccessKeyId:id,Signature:sig") and V4
   ("OSS4-HMAC-SHA256"), each also as a query string (presigned URLs): the same string to sign, with the
@@ -37,6 +38,19 @@ def rpc_v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 
 def rpc_v1_signature(string_to_sign: str, access_key_secret: str) -> str:
     return base64.b64encode(_hmac((access_key_secret + "&").encode("utf-8"), string_to_sign, hashlib.sha1)).decode()
+
+
+def rpc_rsa_signature_valid(string_to_sign: str, signature: bytes, public_key) -> bool:
+    """A client key's RPC signature (SignatureMethod=SHA256withRSA, SignatureType=PRIVATEKEY): RSA PKCS#1 v1.5
+    over SHA-256 of the same string to sign as HMAC-SHA1's, checked with the client key's public half."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    try:
+        public_key.verify(signature, string_to_sign.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
 
 
 # ---- ACS3-HMAC-SHA256 --------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class CloudState:
         self._buckets: Dict[str, Bucket] = {}
         self._calls: List[CallRecord] = []
         self._faults: Dict[str, Fault] = {}
+        self._client_keys: Dict[str, object] = {}  # client key id -> RSA public key (revoked keys removed)
 
     # ---- access keys -------------------------------------------------------------------------------------------
 
@@ -96,6 +97,21 @@ class CloudState:
                 return key, TOKEN_EXPIRED
             return key, None
 
+    # ---- client keys (application access points: KMS and the instance gateways verify their RSA signatures) ----
+
+    def add_client_key(self, key_id: str, public_key: object) -> None:
+        with self.lock:
+            self._client_keys[key_id] = public_key
+
+    def revoke_client_key(self, key_id: str) -> None:
+        with self.lock:
+            self._client_keys.pop(key_id, None)
+
+    def client_public_key(self, key_id: Optional[str]) -> Optional[object]:
+        """The public key of a live client key, or None (unknown or revoked)."""
+        with self.lock:
+            return self._client_keys.get(key_id or "")
+
     # ---- managed secrets ---------------------------------------------------------------------------------------
 
     def create_secret(self, name: str, rotation_interval: Optional[int], secret_type: str) -> AccessKey:
@@ -141,6 +157,10 @@ class CloudState:
             if not secret.key_ids:
                 raise KeyError("secret %r has no live access key" % name)
             return copy.copy(self._keys[secret.key_ids[-1]])
+
+    def secret_names(self) -> List[str]:
+        with self.lock:
+            return sorted(self._secrets)
 
     def get_secret(self, name: str) -> Optional[Secret]:
         with self.lock:
