@@ -204,7 +204,8 @@ def test_the_presigner_signs_with_the_current_key(cloud, configured):
     client.shutdown()
 
 
-def test_sts_keys_from_the_credentials_tool_sign_heal_and_carry_their_expiry(cloud, monkeypatch, tmp_path):
+def test_sts_keys_from_the_credentials_tool_sign_heal_and_carry_their_expiry(cloud, monkeypatch, tmp_path,
+                                                                            debug_logs):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)  # STS is https only; the tool trusts SSL_CERT_FILE
     key_id, secret = cloud.add_access_key()
@@ -220,9 +221,15 @@ def test_sts_keys_from_the_credentials_tool_sign_heal_and_carry_their_expiry(clo
         assert handed.expiration.tzinfo is not None and not handed.is_expired()
         cloud.sts.expire(first.access_key_id)
         assert get(client, "k") == b"v"
+        reprs = repr(handed) + str(handed) + repr(client.managed_credentials_provider)
     assert cloud.count(code="SecurityTokenExpired", service="oss") == 1
     assert cloud.count("AssumeRole", code="OK") == 2
-    assert tool.get_credentials().expiration > time.time()
+    second = tool.get_credentials()
+    assert second.expiration > time.time()
+    assert "re-issuing with key" in debug_logs.text  # the heal was logged, with masked key ids only
+    for credentials in (first, second):
+        for value in (credentials.access_key_secret, credentials.security_token):
+            assert value not in debug_logs.text and value not in reprs
 
 
 def test_constructor_misuse_is_a_value_error(cloud):
