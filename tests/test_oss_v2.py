@@ -17,7 +17,7 @@ from credentials import CredentialsProvider, CredentialsToolProvider, StaticCred
 from credentials.managed import ManagedSecretProvider
 from credentials.model import Credentials
 from proxy import ManagedOssCredentialsProvider, OssV2AKExpireHandler, ProxyOssClient
-from tests.helpers import call_through_rotation
+from tests.helpers import call_through_rotation, wait_until
 from tests.oss_v2_helpers import BUCKET, SECRET, get, put, service_error, v2_config
 
 
@@ -69,6 +69,22 @@ def test_plain_client_with_the_managed_provider_and_proxy_client_sign_with_the_m
     assert cloud.count("GetObject", access_key_id=key_id, code="OK") == 1
     assert "secret" not in repr(provider.get_credentials()).lower().replace("access_key_secret=****", "")
     provider.shutdown()
+
+
+def test_a_plain_client_on_the_managed_provider_picks_up_a_scheduled_refresh(cloud, kms_client):
+    cloud.create_secret(SECRET)
+    cloud.create_bucket(BUCKET)
+    provider = ManagedSecretProvider(SECRET, kms_client, refresh_interval=0.2)
+    plain = oss.Client(v2_config(cloud, credentials_provider=ManagedOssCredentialsProvider(
+        credentials_provider=provider)))
+    put(plain, "k", b"v")
+    new_id, _ = cloud.rotate_secret(SECRET, mode="grace")  # the old key still works: only a refresh moves on
+
+    def signed_with_the_new_key() -> bool:
+        put(plain, "k", b"v")
+        return cloud.count("PutObject", access_key_id=new_id, code="OK") > 0
+
+    assert wait_until(signed_with_the_new_key), "the plain client never signed with the refreshed key"
 
 
 def test_revoked_key_heals_with_eight_threads_putting_and_getting(cloud, configured):
