@@ -182,7 +182,8 @@ class ProxyOssClient(ManagedOssClientMixin, oss.Client):
 def sdk_http_client(client: oss.Client) -> Any:
     """PRIVATE REACH into alibabacloud-oss-v2 (1.4): the HTTP client the SDK resolved for this Client, which has no
     public getter. Used only after os.fork(), to drop the parent's pooled connections in the child. Guarded by
-    tests/test_oss_v2.py::test_private_reach_the_sdk_http_client_is_where_we_look (fails clearly on an upgrade)."""
+    tests/test_oss_v2_lifecycle.py::test_private_reach_the_sdk_http_client_is_where_we_look (fails clearly on an
+    upgrade that moves it)."""
     return client._client._options.http_client
 
 
