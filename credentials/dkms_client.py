@@ -37,6 +37,7 @@ class DkmsClient:
         self._lock = threading.Lock()
         self._cooling = cachetools.TTLCache(maxsize=len(self.instances), ttl=cooldown, timer=clock)  # index -> True
         self._last = 0
+        self.quiet_recovery = False  # True under a FallbackKmsClient, which says "answers again" itself
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "dedicated KMS")
 
@@ -77,7 +78,7 @@ class DkmsClient:
                 recovered = self._cooling.pop(index, None) is not None
                 self._last = index
             if recovered:
-                logger.info("dedicated KMS instance %s answers again", self.instances[index].url)
+                logger.log(logging.DEBUG if self.quiet_recovery else logging.INFO,"dedicated KMS instance %s answers again", self.instances[index].url)
             self._cool_down(failed, warn=True)
             return result
         self._cool_down(failed, warn=False)  # the caller reports the outage (or falls back to the regions)
