@@ -35,7 +35,8 @@ class DkmsClient:
         self._gateways = [DkmsGateway(instance, timeouts=(connect_timeout, read_timeout)) for instance in instances]
         self._cooldown_seconds = cooldown
         self._lock = threading.Lock()
-        self._cooling = cachetools.TTLCache(maxsize=len(self.instances), ttl=cooldown, timer=clock)  # index -> True
+        self._cooling: "cachetools.TTLCache[int, bool]" = cachetools.TTLCache(  # index -> True
+            maxsize=len(self.instances), ttl=cooldown, timer=clock)
         self._last = 0
         self.quiet_recovery = False  # True under a FallbackKmsClient, which says "answers again" itself
         _live.add(self)
@@ -78,7 +79,8 @@ class DkmsClient:
                 recovered = self._cooling.pop(index, None) is not None
                 self._last = index
             if recovered:
-                logger.log(logging.DEBUG if self.quiet_recovery else logging.INFO,"dedicated KMS instance %s answers again", self.instances[index].url)
+                logger.log(logging.DEBUG if self.quiet_recovery else logging.INFO,
+                           "dedicated KMS instance %s answers again", self.instances[index].url)
             self._cool_down(failed, warn=True)
             return result
         self._cool_down(failed, warn=False)  # the caller reports the outage (or falls back to the regions)
@@ -107,4 +109,8 @@ class DkmsClient:
 _live: "weakref.WeakSet[DkmsClient]" = weakref.WeakSet()
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [client.after_fork_in_child() for client in list(_live)])
+    def _after_fork_in_child() -> None:
+        for client in list(_live):
+            client.after_fork_in_child()
+
+    os.register_at_fork(after_in_child=_after_fork_in_child)

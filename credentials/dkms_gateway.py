@@ -23,7 +23,7 @@ import platform
 import re
 import ssl
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -181,14 +181,16 @@ def _document(fields: Dict[str, Union[str, List[str]]]) -> Dict[str, Any]:
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """exc and everything it wraps: requests keeps the urllib3 error as an argument, urllib3 the OSError as
     ``reason`` or __context__."""
-    seen, stack = set(), [exc]
+    seen: Set[int] = set()
+    stack: List[Optional[BaseException]] = [exc]
     while stack:
         current = stack.pop()
         if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
         yield current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        reason = getattr(current, "reason", None)
+        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
         stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 

@@ -33,9 +33,11 @@ def build_kms_client(config: KmsConfig, access: Optional[CredentialsProvider] = 
     if not config.dkms_instances:
         return regions(attempts)
     from .dkms_client import DkmsClient
+    from .dkms_config import DkmsInstance
+    instances = [i for i in config.dkms_instances if isinstance(i, DkmsInstance)]  # KmsConfig types them as object
     if not config.endpoints:
-        return DkmsClient(config.dkms_instances, attempts=attempts)
-    return FallbackKmsClient(DkmsClient(config.dkms_instances, attempts=1), regions(1), attempts=attempts)
+        return DkmsClient(instances, attempts=attempts)
+    return FallbackKmsClient(DkmsClient(instances, attempts=1), regions(1), attempts=attempts)
 
 
 class FallbackKmsClient:
@@ -99,4 +101,8 @@ class FallbackKmsClient:
 _live: "weakref.WeakSet[FallbackKmsClient]" = weakref.WeakSet()
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [client.after_fork_in_child() for client in list(_live)])
+    def _after_fork_in_child() -> None:
+        for client in list(_live):
+            client.after_fork_in_child()
+
+    os.register_at_fork(after_in_child=_after_fork_in_child)

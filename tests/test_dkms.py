@@ -430,8 +430,9 @@ def test_the_dkms_modules_are_imported_only_when_configured(cloud, tmp_path):
     kms_file = cloud.write_properties(str(tmp_path / "kms.properties"))
     probe = ("import sys; import credentials, proxy; from credentials.config import read_config; "
              f"read_config({kms_file!r}); "
-             "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', 'credentials.dkms_config', "
-             "'credentials.dkms_gateway', 'credentials.dkms_protobuf') if m in sys.modules]; "
+             "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', "
+             "'credentials.dkms_config', 'credentials.dkms_gateway', 'credentials.dkms_protobuf') "
+             "if m in sys.modules]; "
              "assert not loaded, loaded; print('ok')")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, PYTHONPATH=ROOT))
