@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .errors import ConfigError
+from .kms_endpoint import KmsEndpoint, parse_endpoint
 from .properties import parse_properties
 
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
@@ -18,19 +19,6 @@ CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
 # Every credentials_type the upstream plugin knows, plus the Credentials tool's own.
 CREDENTIALS_TYPES = ("ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn",
                      "credentials_uri", "default")
-
-
-@dataclass(frozen=True)
-class KmsEndpoint:
-    """One place to reach KMS: a region and the host (with port) and scheme to use there."""
-
-    region_id: str
-    host: str
-    protocol: str = "https"
-
-    @property
-    def url(self) -> str:
-        return f"{self.protocol}://{self.host}"
 
 
 @dataclass(frozen=True)
@@ -55,20 +43,6 @@ class KmsConfig:
     def optional(self, key: str) -> Optional[str]:
         value = self.properties.get(key, "").strip()
         return value or None
-
-
-def parse_endpoint(value: str, region_id: str, file: str, key: str) -> KmsEndpoint:
-    """``http://host:port`` is kept as http (local emulators); anything else is https."""
-    value = value.strip()
-    protocol = "https"
-    if value.startswith("http://"):
-        protocol, value = "http", value[len("http://"):]
-    elif value.startswith("https://"):
-        value = value[len("https://"):]
-    value = value.rstrip("/")
-    if not value or "/" in value:
-        raise ConfigError(f"endpoint {value!r} for region {region_id!r} is not a host[:port]", file=file, key=key)
-    return KmsEndpoint(region_id, value, protocol)
 
 
 def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:

@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-from .config import parse_endpoint
 from .errors import ConfigError
+from .kms_endpoint import parse_endpoint
 
 KEY = "cache_client_dkms_config_info"
 ENV_KEY = "client_key_password_from_env_variable"
