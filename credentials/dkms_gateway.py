@@ -61,10 +61,10 @@ def string_to_sign(method: str, headers: Dict[str, str]) -> str:
 
 def user_agent() -> str:
     """The SDK's form (platform and Python), naming this library instead of the SDK."""
+    from importlib import metadata
     try:
-        from importlib.metadata import version
-        ours = version("managed-credentials-sdk-proxy")
-    except Exception:  # noqa: BLE001 - not installed as a distribution (a source checkout on sys.path)
+        ours = metadata.version("managed-credentials-sdk-proxy")
+    except metadata.PackageNotFoundError:  # a source checkout on sys.path, not installed
         ours = "dev"
     return f"AlibabaCloud ({platform.system()}; {platform.machine()}) Python/{platform.python_version()} " \
            f"managed-credentials-sdk-proxy/{ours}"
