@@ -24,7 +24,8 @@ setup(
         # protobuf is the reference the DKMS codec is checked against (tests/test_dkms.py), cryptography>=43 the
         # current stack CI runs on: the test extra is `.[dkms]` plus those, so README's test command is CI's.
         "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=43", "protobuf>=5",
-                 "alibabacloud-ecs20140526>=4"],
+                 "alibabacloud-ecs20140526>=4",
+                 "aliyun-python-sdk-ecs>=4"],  # a generated V1 request class in the ACS conformance matrix
         # Dedicated KMS instances: our own gateway client (credentials/dkms_gateway.py) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.

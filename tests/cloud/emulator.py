@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, dkms, metadata, sts
+from . import credentials_uri, cs, dkms, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -41,6 +41,7 @@ class CloudEmulator:
         metadata.add_to(self)
         credentials_uri.add_to(self)
         dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
+        cs.add_to(self)  # a ROA API (Container Service clusters): cloud.cs, cloud.cs_host
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -56,11 +57,17 @@ class CloudEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop every listener (closing sockets, joining threads). Idempotent."""
+        """Stop every listener (closing sockets, joining threads). Idempotent.
+
+        All at once: each waits up to one poll interval (50 ms) for its serving loop, and a test pays the sum."""
         with self._lock:
             self._started = False
-            for listener in self._listeners.values():
-                listener.stop()
+            stopping = [threading.Thread(target=listener.stop, name="stop-%s" % name, daemon=True)
+                        for name, listener in self._listeners.items()]
+            for thread in stopping:
+                thread.start()
+            for thread in stopping:
+                thread.join(10.0)
 
     def __enter__(self) -> "CloudEmulator":
         return self.start()
@@ -119,6 +126,8 @@ class CloudEmulator:
     ecs_host = property(lambda self: self.host_of("ecs"))
     oss_endpoint = property(lambda self: self.endpoint("oss"))
     oss_host = property(lambda self: self.host_of("oss"))
+    cs_endpoint = property(lambda self: self.endpoint("cs"))
+    cs_host = property(lambda self: self.host_of("cs"))
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 

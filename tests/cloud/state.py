@@ -142,6 +142,10 @@ class CloudState:
                 raise KeyError("secret %r has no live access key" % name)
             return copy.copy(self._keys[secret.key_ids[-1]])
 
+    def secret_names(self) -> List[str]:
+        with self.lock:
+            return sorted(self._secrets)
+
     def get_secret(self, name: str) -> Optional[Secret]:
         with self.lock:
             secret = self._secrets.get(name)
@@ -182,6 +186,17 @@ class CloudState:
             if name in self._buckets:
                 return False
             self._buckets[name] = Bucket(name, time.time())
+            return True
+
+    def delete_bucket(self, name: str) -> Optional[bool]:
+        """True when deleted, False when it holds objects, None when it does not exist."""
+        with self.lock:
+            b = self._buckets.get(name)
+            if b is None:
+                return None
+            if b.objects:
+                return False
+            del self._buckets[name]
             return True
 
     def bucket_exists(self, name: str) -> bool:
@@ -225,9 +240,9 @@ class CloudState:
     # ---- call log ----------------------------------------------------------------------------------------------
 
     def log_call(self, service: str, action: Optional[str], access_key_id: Optional[str], status: int,
-                 code: str) -> None:
+                 code: str, resource: str = "") -> None:
         with self.lock:
-            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time()))
+            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time(), resource))
 
     def calls(self) -> List[CallRecord]:
         with self.lock:
