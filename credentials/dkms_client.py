@@ -30,7 +30,7 @@ import tenacity
 
 from .dkms_config import KEY, DkmsInstance
 from .errors import ConfigError
-from .kms_client import RETRYABLE_CODES, KmsRequestError, transient_retrying
+from .kms_client import RETRYABLE_CODES, KmsRequestError, remaining, transient_retrying, until
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -67,9 +67,10 @@ class DkmsClient:
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "dedicated KMS")
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The secret's current value (with its extended config), or a KmsRequestError."""
-        return self._retrying(self._get_from_any_instance, secret_name)
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The secret's current value (with its extended config), or a KmsRequestError; with ``deadline``
+        (time.monotonic()), connection, reads and retries all end by then."""
+        return until(self._retrying, deadline)(self._get_from_any_instance, secret_name, deadline)
 
     def describe_source(self) -> str:
         """Where the last successful fetch came from (for ``managed-credentials check``)."""
@@ -83,11 +84,11 @@ class DkmsClient:
         ready = [i for i in range(len(self.instances)) if i not in cooling]
         return ready + sorted(cooling)
 
-    def _get_from_any_instance(self, secret_name: str) -> Dict[str, Any]:
+    def _get_from_any_instance(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         last: Optional[KmsRequestError] = None
         for index in self._order():
             try:
-                result = self._get_once(index, secret_name)
+                result = self._get_once(index, secret_name, deadline)
             except KmsRequestError as exc:
                 if not exc.retryable:
                     raise
@@ -110,10 +111,13 @@ class DkmsClient:
         if fresh and len(self.instances) > 1:
             logger.warning("%s; trying the other instances first for the next %.0f s", exc, self._cooldown_seconds)
 
-    def _get_once(self, index: int, secret_name: str) -> Dict[str, Any]:
+    def _get_once(self, index: int, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         sdk, instance = self._sdk, self.instances[index]
         request = sdk.GetSecretValueRequest(secret_name=secret_name, fetch_extended_config=True)
         runtime = sdk.RuntimeOptions(autoretry=False)  # tenacity retries, with backoff and failover
+        if deadline is not None:  # milliseconds, as the SDK takes them
+            runtime.connect_timeout = int(remaining(deadline, self._timeouts[0] / 1000) * 1000) or 1
+            runtime.read_timeout = int(remaining(deadline, self._timeouts[1] / 1000) * 1000) or 1
         try:
             response = self._clients[index].get_secret_value_with_options(request, runtime)
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a KmsRequestError that says what to fix

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import threading
+import time
 import weakref
 from typing import Any, Dict, Optional, Sequence
 
@@ -44,6 +45,24 @@ def is_transient_kms_error(exc: BaseException) -> bool:
     return isinstance(exc, KmsRequestError) and exc.retryable
 
 
+def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Retrying:
+    """``retrying`` that also stops at ``deadline`` (time.monotonic()) and never sleeps past it; each attempt caps
+    its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
+    if deadline is None:
+        return retrying
+    left = max(0.0, deadline - time.monotonic())
+    wait = retrying.wait
+    return retrying.copy(stop=retrying.stop | tenacity.stop_after_delay(left),
+                         wait=lambda state: min(wait(state), remaining(deadline)))
+
+
+def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
+    """Seconds left before ``deadline`` (never below a millisecond), at most ``cap``."""
+    if deadline is None:
+        return cap
+    return min(cap, max(0.001, deadline - time.monotonic()))
+
+
 def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
     """How every GetSecretValue (KMS or a dedicated instance) retries: transient errors only, bounded, with
     exponential backoff and full jitter."""
@@ -78,18 +97,19 @@ class KmsClient:
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError."""
-        return self._retrying(self._get_from_any_endpoint, secret_name)
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError; with ``deadline``
+        (time.monotonic()), connection, reads and retries all end by then."""
+        return until(self._retrying, deadline)(self._get_from_any_endpoint, secret_name, deadline)
 
-    def _get_from_any_endpoint(self, secret_name: str) -> Dict[str, Any]:
+    def _get_from_any_endpoint(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         count = len(self.endpoints)
         start = self._preferred
         last: Optional[KmsRequestError] = None
         for i in range(count):
             index = (start + i) % count
             try:
-                result = self._get_once(self.endpoints[index], secret_name)
+                result = self._get_once(self.endpoints[index], secret_name, deadline)
             except KmsRequestError as exc:
                 if not exc.retryable:
                     raise
@@ -117,7 +137,7 @@ class KmsClient:
                                                       verify=self._verify)
         return client
 
-    def _get_once(self, endpoint: KmsEndpoint, secret_name: str) -> Dict[str, Any]:
+    def _get_once(self, endpoint: KmsEndpoint, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         request = CommonRequest(domain=endpoint.host, version=KMS_API_VERSION, action_name="GetSecretValue")
         request.set_protocol_type(endpoint.protocol)
         request.set_method("POST")
@@ -126,8 +146,8 @@ class KmsClient:
         request.add_query_param("FetchExtendedConfig", "true")
         client = self._sdk_client()
         try:
-            response = client._make_http_response(endpoint.host, request, self._read_timeout,
-                                                  self._connect_timeout, self._signer)
+            response = client._make_http_response(endpoint.host, request, remaining(deadline, self._read_timeout),
+                                                  remaining(deadline, self._connect_timeout), self._signer)
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
             raise KmsRequestError(f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}",

@@ -6,9 +6,11 @@ from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
 from aliyunsdkcore.vendored.requests import Session
 from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 from credentials.acs_signer import ProviderSigner
+from credentials.model import Credentials
 
+from . import errors
 from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
@@ -90,16 +92,29 @@ class ProxyAcsClient(AcsClient):
         return self._source.provider
 
     def get_access_key(self):
-        return self._source.provider.get_credentials().access_key_id
+        return self._credentials().access_key_id
 
     def get_access_secret(self):
-        return self._source.provider.get_credentials().access_key_secret
+        return self._credentials().access_key_secret
+
+    def _credentials(self) -> Credentials:
+        try:
+            return self._source.provider.get_credentials()
+        except CredentialsError as exc:
+            raise errors.for_acs(exc)  # __cause__: the CredentialsError
 
     def _implementation_of_do_action(self, request, signer=None):
-        result = super()._implementation_of_do_action(request, signer)
+        try:
+            result = super()._implementation_of_do_action(request, signer)
+            error = result[3]
+            if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
+                return result
+            return self._reissue(request, signer, result)
+        except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
+            raise errors.for_acs(exc)  # __cause__: the CredentialsError
+
+    def _reissue(self, request, signer, result):
         error = result[3]
-        if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
-            return result
         last = [result]
 
         def attempt():

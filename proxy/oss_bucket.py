@@ -13,8 +13,9 @@ from typing import Optional
 
 import oss2
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 
+from . import errors
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, OssAKExpireHandler
 from .reissue import Reissuer
@@ -32,7 +33,10 @@ class OssCredentialsAdapter:
         self._local = threading.local()
 
     def get_credentials(self):
-        creds = self.provider.get_credentials()
+        try:
+            creds = self.provider.get_credentials()
+        except CredentialsError as exc:  # no key at all: an oss2 ClientError, as the SDK's own client errors are
+            raise errors.for_oss(exc)  # __cause__: the CredentialsError
         self._local.credentials = creds
         return creds
 
