@@ -4,13 +4,12 @@ import logging
 import time
 from typing import Any, Callable, Dict, Optional
 
+from .config import DEFAULT_STARTUP_TIMEOUT  # seconds: the longest a fetch of the first key takes, retries included
 from .errors import CredentialsError
 from .provider import Fetched, RefreshingProvider
 from .secret import DEFAULT_REFRESH_INTERVAL, next_refresh_at, parse_secret_value
 
 logger = logging.getLogger("managed_credentials.credentials")
-
-DEFAULT_STARTUP_TIMEOUT = 10.0  # seconds: the longest a fetch of the first key may take, retries included
 
 
 class ManagedSecretProvider(RefreshingProvider):
