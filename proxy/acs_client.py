@@ -14,7 +14,7 @@ from . import errors
 from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
-from .source import KeySource, reset_http_after_fork
+from .source import KeySource, check_region_id, reset_http_after_fork
 
 
 class _SdkGlobals(dict):
@@ -65,14 +65,21 @@ class ProxyAcsClient(AcsClient):
 
     session = None  # AcsClient.__del__ reads it even when __init__ failed early
 
-    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *,
+    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *misplaced,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
+        if misplaced:
+            raise TypeError("ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "
+                            "region_id, ...) form does not apply, since the key comes from a managed secret. Write "
+                            "ProxyAcsClient('my-ram-secret', region_id='cn-hangzhou'), or ProxyAcsClient("
+                            "credentials_provider=StaticCredentialsProvider(ak, secret), region_id=...); AcsClient's "
+                            "other parameters (auto_retry, max_retry_time, ...) are keywords")
         for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
             if kwargs.get(forbidden) is not None:
                 raise ValueError(f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, "
                                  f"not {forbidden}=")
-        self._source = KeySource(secret_name, credentials_provider)
+        check_region_id(region_id, "ProxyAcsClient")
+        self._source = KeySource(secret_name, credentials_provider, "ProxyAcsClient")
         self._pool_size = pool_size
         try:
             _sdk_init(self, ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)

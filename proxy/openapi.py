@@ -83,7 +83,7 @@ class ManagedCredentialsClient:
 
     def __init__(self, secret_name: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None):
-        self._source = KeySource(secret_name, credentials_provider)
+        self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
