@@ -17,6 +17,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
+from . import redaction
 from .acs_signer import ProviderSigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
@@ -96,6 +97,7 @@ class KmsClient:
         self._client_lock = threading.Lock()
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
+        redaction.install_sdk_log_redaction()  # aliyunsdkcore and its urllib3 log the requests to KMS at DEBUG
 
     def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError; with ``deadline``

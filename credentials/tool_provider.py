@@ -31,6 +31,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from . import redaction
 from .errors import ConfigError, CredentialsError
 from .model import Credentials, mask
 from .provider import INF, Fetched, RefreshingProvider
@@ -446,16 +447,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-# Secrets as they appear in the tool's messages: JSON bodies, query strings, Python reprs.
-_SECRET_VALUE = re.compile(
-    r"""((?:AccessKeySecret|SecurityToken|OIDCToken|BearerToken|access_key_secret|security_token|"""
-    r"""accessKeySecret|securityToken|bearer_token|Signature)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&}'"]+)""",
-    re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Mask secret-looking values (``"AccessKeySecret": "..."``, ``SecurityToken=...``) in a message."""
-    return _SECRET_VALUE.sub(lambda m: m.group(1) + ('"****"' if m.group(2)[:1] in "\"'" else "****"), text)
+# Secrets as they appear in the tool's messages (JSON bodies, query strings, Python reprs): one masking rule for
+# every SDK's logs, in credentials/redaction.py.
+redact = redaction.redact
 
 
 # --- the tool's logging ------------------------------------------------------------------------------------------------
@@ -514,4 +508,5 @@ def _tool() -> None:
         if not _tool_ready:
             import alibabacloud_credentials.provider  # noqa: F401 - attaches the tool's handlers, removed next
             tame_tool_logging()
+            redaction.install_sdk_log_redaction()
             _tool_ready = True

@@ -9,6 +9,7 @@ import weakref
 from typing import Any, Optional, Tuple
 
 from credentials import CredentialsProvider, registry
+from credentials.redaction import install_sdk_log_redaction
 
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1
 
@@ -56,6 +57,7 @@ class KeySource:
 
     def __init__(self, secret_name: Optional[str], credentials_provider: Optional[CredentialsProvider],
                  client: str = "the client"):
+        install_sdk_log_redaction()  # first construction: the SDKs' own log records never show a token
         check_secret_name(secret_name, client)
         if (secret_name is None) == (credentials_provider is None):
             raise ValueError("give exactly one of secret_name= (a KMS managed RAM credential) or "
