@@ -132,11 +132,12 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
         changed = any(items[key] is not value[key] for key in value)
         return (dict(items) if type(value) is dict else _Masked(str(items), repr(items))) if changed else value
     if depth < 4 and isinstance(value, (list, tuple)):
-        items = [_redact_value(item, depth + 1) for item in value]
-        if all(a is b for a, b in zip(items, value)):
+        elements = [_redact_value(item, depth + 1) for item in value]
+        if all(a is b for a, b in zip(elements, value)):
             return value
-        return items if type(value) is list else tuple(items) if type(value) is tuple else _Masked(str(items),
-                                                                                                   repr(items))
+        if type(value) is list:
+            return elements
+        return tuple(elements) if type(value) is tuple else _Masked(str(elements), repr(elements))
     text, representation = str(value), repr(value)
     masked, masked_repr = redact(text), redact(representation)
     return value if masked is text and masked_repr is representation else _Masked(masked, masked_repr)

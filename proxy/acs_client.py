@@ -1,6 +1,6 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
 import types
-from typing import Optional
+from typing import Any, Optional
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
 from aliyunsdkcore.vendored.requests import Session
@@ -120,11 +120,12 @@ class ProxyAcsClient(AcsClient):
         except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
             raise errors.for_acs(exc)  # __cause__: the CredentialsError
 
-    def _reissue(self, request, signer, result):
+    def _reissue(self, request: Any, signer: Any, result: tuple) -> tuple:
+        """``result`` failed with an expired key: refresh, re-sign and re-send (the Reissuer's rule)."""
         error = result[3]
         last = [result]
 
-        def attempt():
+        def attempt() -> tuple:
             outcome = super(ProxyAcsClient, self)._implementation_of_do_action(request, signer)
             last[0] = outcome
             if outcome[3] is not None:

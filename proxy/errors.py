@@ -158,10 +158,10 @@ def for_tea(error: CredentialsError) -> CredentialsError:
 NOTE_ATTRIBUTE = "managed_credentials_note"
 
 _noted_lock = threading.Lock()
-_noted: Dict[type, type] = {}
+_noted: Dict[Type[BaseException], type] = {}
 
 
-def _noted_class(base: type) -> type:
+def _noted_class(base: Type[BaseException]) -> type:
     """``base`` with a ``__str__`` that ends with the note; looks like ``base`` to tracebacks and pickle."""
     with _noted_lock:
         made = _noted.get(base)
@@ -220,7 +220,3 @@ def same_key_note(provider: CredentialsProvider, key: Optional[Credentials]) -> 
     key_id = mask(key.access_key_id) if key is not None else "<none>"
     return (f"managed credentials: {source_of(provider)} still holds the key the service rejected ({key_id}): "
             f"rotate the secret, or enable the key again")
-
-
-def is_typed(error: BaseException, sdk_class: Type[BaseException]) -> bool:
-    return isinstance(error, sdk_class) and isinstance(error, CredentialsError)
