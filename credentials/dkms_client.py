@@ -18,7 +18,7 @@ import tenacity
 
 from .dkms_config import DkmsInstance
 from .dkms_gateway import DkmsGateway
-from .kms_client import KmsRequestError, transient_retrying
+from .kms_client import KmsRequestError, remaining, transient_retrying, until
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -42,9 +42,10 @@ class DkmsClient:
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "dedicated KMS")
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The secret's current value (with its extended config), or a KmsRequestError."""
-        return self._retrying(self.get_from_any_instance, secret_name)
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The secret's current value (with its extended config), or a KmsRequestError; with ``deadline``
+        (time.monotonic()), connection, reads and retries all end by then."""
+        return until(self._retrying, deadline)(self.get_from_any_instance, secret_name, deadline)
 
     def describe_source(self) -> str:
         """Where the last successful fetch came from (for ``managed-credentials check``)."""
@@ -63,13 +64,13 @@ class DkmsClient:
         ready = [i for i in range(len(self.instances)) if i not in cooling]
         return ready + sorted(cooling)
 
-    def get_from_any_instance(self, secret_name: str) -> Dict[str, Any]:
+    def get_from_any_instance(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         """One pass over the instances, no retry: the first answer, a final error at once, or the last transient
         error when every instance failed."""
         failed: List[Tuple[int, KmsRequestError]] = []
         for index in self._order():
             try:
-                result = self._gateways[index].get_secret_value(secret_name)
+                result = self._gateways[index].get_secret_value(secret_name, deadline)
             except KmsRequestError as exc:
                 if not exc.retryable:
                     raise

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .dkms_config import DkmsInstance
 from .dkms_protobuf import decode_error, decode_get_secret_value_response, encode_get_secret_value_request
-from .kms_client import RETRYABLE_CODES, KmsRequestError
+from .kms_client import RETRYABLE_CODES, KmsRequestError, remaining
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -97,10 +97,12 @@ class DkmsGateway:
         headers["authorization"] = "Bearer " + base64.b64encode(signature).decode("ascii")
         return headers
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The secret (with its extended config) shaped like KMS GetSecretValue JSON, or a KmsRequestError."""
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The secret (with its extended config) shaped like KMS GetSecretValue JSON, or a KmsRequestError; with
+        ``deadline`` (time.monotonic()), the connect and read timeouts are cut to the time left."""
         body = encode_get_secret_value_request(secret_name, fetch_extended_config=True)
-        status, answer = self._post(body, secret_name)
+        connect, read = self._timeouts
+        status, answer = self._post(body, secret_name, (remaining(deadline, connect), remaining(deadline, read)))
         if 200 <= status < 300:
             try:
                 return _document(decode_get_secret_value_response(answer))
@@ -110,13 +112,13 @@ class DkmsGateway:
                                       code="MalformedResponse", status=status, retryable=True) from None
         raise self._refusal(status, answer, secret_name)
 
-    def _post(self, body: bytes, secret_name: str) -> Tuple[int, bytes]:
+    def _post(self, body: bytes, secret_name: str, timeouts: Tuple[float, float]) -> Tuple[int, bytes]:
         request = requests.Request("POST", self.instance.url + "/", headers=self.headers_for(body), data=body)
         prepared = request.prepare()  # session.send: no session-level headers are added, as with the SDK
         session = self._session
         try:
             settings = session.merge_environment_settings(prepared.url, {}, False, self._verify, None)
-            response = session.send(prepared, timeout=self._timeouts, allow_redirects=False, **settings)
+            response = session.send(prepared, timeout=timeouts, allow_redirects=False, **settings)
             answer = response.content
         except (requests.RequestException, OSError) as exc:
             raise self._connection_error(exc, secret_name) from None

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Union
 import tenacity
 
 from .config import KmsConfig
-from .kms_client import KmsClient, KmsRequestError, transient_retrying
+from .kms_client import KmsClient, KmsRequestError, transient_retrying, until
 from .provider import CredentialsProvider
 
 logger = logging.getLogger("managed_credentials.credentials")
@@ -54,20 +54,21 @@ class FallbackKmsClient:
         self._retrying = transient_retrying(attempts, wait, "KMS (dedicated instances, then regions)")
         _live.add(self)
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The secret's current value, from an instance if one answers, else from the regions."""
-        return self._retrying(self._fetch_once, secret_name)
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The secret's current value, from an instance if one answers, else from the regions; with ``deadline``
+        (time.monotonic()), everything ends by then."""
+        return until(self._retrying, deadline)(self._fetch_once, secret_name, deadline)
 
     def describe_source(self) -> str:
         """Where the last successful fetch came from (for ``managed-credentials check``)."""
         source = self._last.describe_source()
         return (f"shared {source} (every dedicated KMS instance failed)" if self._last is self.regions else source)
 
-    def _fetch_once(self, secret_name: str) -> Dict[str, Any]:
+    def _fetch_once(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         failure = "every one is in its cooldown after failing"
         if self.instances.any_ready():
             try:
-                result = self.instances.get_from_any_instance(secret_name)
+                result = self.instances.get_from_any_instance(secret_name, deadline)
             except KmsRequestError as exc:
                 if not exc.retryable:
                     raise
@@ -75,7 +76,7 @@ class FallbackKmsClient:
             else:
                 self._switch(on_regions=False, why="")
                 return result
-        result = self.regions.get_secret_value(secret_name)
+        result = self.regions.get_secret_value(secret_name, deadline)
         self._switch(on_regions=True, why=failure)
         return result
 
