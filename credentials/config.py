@@ -3,7 +3,9 @@
 Parsed and validated in one place so every mistake is reported with the file
 and the key to fix, before any network call.
 """
+import difflib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -19,9 +21,35 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
 CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
 
+logger = logging.getLogger("managed_credentials.credentials")
+
 # Every credentials_type the upstream plugin knows, plus the Credentials tool's own.
 CREDENTIALS_TYPES = ("ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn",
                      "credentials_uri", "default")
+
+#: Every key this library reads, in the order the README and the .example file document them. The one list: a
+#: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
+KNOWN_KEYS: Tuple[str, ...] = (
+    "credentials_type", "credentials_access_key_id", "credentials_access_secret",
+    "credentials_security_token", "credentials_role_arn", "credentials_role_session_name",
+    "credentials_policy", "credentials_sts_endpoint", "credentials_role_name",
+    "credentials_disable_imds_v1", "credentials_oidc_provider_arn",
+    "credentials_oidc_token_file_path", "credentials_uri", "client_key_private_key_path",
+    "client_key_password_from_env_variable", "client_key_password_from_file_path",
+    "cache_client_region_id", "cache_client_dkms_config_info", "secret_names", "startup_timeout_seconds",
+)
+
+#: Keys the older plugin (0.1.4) reads that we accept and deliberately ignore (documented in the .example file):
+#: credentials_type=token's pair (a type we do not offer: it is a ConfigError of credentials_type), and the
+#: monitor periods of its own background scheduler, which this library does not have.
+IGNORED_LEGACY_KEYS: Tuple[str, ...] = (
+    "credentials_access_token_id", "credentials_access_token",
+    "monitor_period_milliseconds", "monitor_customer_milliseconds",
+)
+
+STARTUP_TIMEOUT_KEY = "startup_timeout_seconds"
+DEFAULT_STARTUP_TIMEOUT = 10.0  # seconds (credentials/managed.py uses the same default)
+MAX_STARTUP_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,7 @@ class KmsConfig:
     endpoints: Tuple[KmsEndpoint, ...] = ()
     dkms_instances: Tuple[object, ...] = ()
     secret_names: Tuple[str, ...] = ()
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT  # seconds: see ManagedSecretProvider
     client_key: Optional["ClientKey"] = None  # credentials_type=client_key: opened when the file is read
 
     def require(self, key: str) -> str:
@@ -107,11 +136,65 @@ def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
     return tuple(names)
 
 
+def _parse_startup_timeout(properties: Dict[str, str], file: str) -> float:
+    raw = properties.get(STARTUP_TIMEOUT_KEY, "").strip()
+    if not raw:
+        return DEFAULT_STARTUP_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_STARTUP_TIMEOUT:  # also false for nan
+        raise ConfigError(f"expected a number of seconds above 0 and at most {MAX_STARTUP_TIMEOUT:g} (the longest a "
+                          f"client's constructor waits for the first key), e.g. 10; not {raw!r}", file=file,
+                          key=STARTUP_TIMEOUT_KEY)
+    return value
+
+
+def unknown_keys(properties: Dict[str, str]) -> List[Tuple[str, Optional[str]]]:
+    """(key, the closest known key or None) for each key this library does not read, in file order.
+
+    Keys named by a dedicated instance's ``passwordFromFilePathName`` are known: that item reads them.
+    """
+    known = set(KNOWN_KEYS) | set(IGNORED_LEGACY_KEYS) | _keys_named_by_dkms_items(properties)
+    return [(key, _closest(key)) for key in properties if key not in known]
+
+
+def _closest(key: str) -> Optional[str]:
+    matches = difflib.get_close_matches(key.lower(), KNOWN_KEYS, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _keys_named_by_dkms_items(properties: Dict[str, str]) -> set:
+    try:
+        items = json.loads(properties.get("cache_client_dkms_config_info", "") or "[]")
+    except ValueError:
+        return set()
+    if not isinstance(items, list):
+        return set()
+    return {item["passwordFromFilePathName"] for item in items
+            if isinstance(item, dict) and isinstance(item.get("passwordFromFilePathName"), str)}
+
+
+def _unknown_key_errors(properties: Dict[str, str], file: str) -> List[ConfigError]:
+    errors = []
+    for key, closest in unknown_keys(properties):
+        hint = f"; did you mean {closest}?" if closest else ""
+        errors.append(ConfigError(f"unknown key, ignored{hint} (the keys are listed in "
+                                  "managed_credentials_providers.properties.example)", file=file, key=key))
+    return errors
+
+
 def _parse_type(properties: Dict[str, str], file: str) -> str:
     ctype = properties.get("credentials_type", "").strip()
     dkms_given = bool(properties.get("cache_client_dkms_config_info", "").strip())
     if not ctype and not dkms_given:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
         raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
+                          key="credentials_type")
+    if not ctype and properties.get("cache_client_region_id", "").strip():
+        raise ConfigError("missing; cache_client_region_id beside cache_client_dkms_config_info names the regions "
+                          "fetched from when every dedicated KMS instance fails, and this key says how to reach them "
+                          f"(one of {', '.join(CREDENTIALS_TYPES)}); or remove cache_client_region_id", file=file,
                           key="credentials_type")
     if ctype and ctype not in CREDENTIALS_TYPES:
         raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
@@ -136,8 +219,16 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder.
 
     Raises the first mistake; given a ``problems`` list, appends every independent mistake to it instead (the
-    check command reports them all) and returns what could be read.
+    check command reports them all) and returns what could be read. An unknown key is not fatal: without
+    ``problems`` it is logged, one warning per key, naming the file and the closest known key; with ``problems``
+    it is reported there (the check command fails on it).
     """
+    for unknown in _unknown_key_errors(properties, file):
+        if problems is None:
+            logger.warning("%s", unknown)
+        else:
+            problems.append(unknown)
+
     def step(parse, default):
         if problems is None:
             return parse()
@@ -159,8 +250,10 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     names_raw = properties.get("secret_names")
     names = step(lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (),
                  ())
+    startup_timeout = step(lambda: _parse_startup_timeout(properties, file), DEFAULT_STARTUP_TIMEOUT)
     return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints or (),
-                     dkms_instances=dkms or (), secret_names=names, client_key=client_key)
+                     dkms_instances=dkms or (), secret_names=names, startup_timeout=startup_timeout,
+                     client_key=client_key)
 
 
 def _fail(message: str, file: str, key: str):
@@ -217,11 +310,5 @@ if hasattr(os, "register_at_fork"):
 
 
 def properties_keys() -> List[str]:
-    """The keys this library reads (documented in the .example file)."""
-    return ["credentials_type", "credentials_access_key_id", "credentials_access_secret",
-            "credentials_security_token", "credentials_role_arn", "credentials_role_session_name",
-            "credentials_policy", "credentials_sts_endpoint", "credentials_role_name",
-            "credentials_disable_imds_v1", "credentials_oidc_provider_arn",
-            "credentials_oidc_token_file_path", "credentials_uri", "client_key_private_key_path",
-            "client_key_password_from_env_variable", "client_key_password_from_file_path",
-            "cache_client_region_id", "cache_client_dkms_config_info", "secret_names"]
+    """The keys this library reads (documented in the .example file): KNOWN_KEYS."""
+    return list(KNOWN_KEYS)

@@ -26,6 +26,7 @@ class CredentialsError(RuntimeError):
     def __init__(self, message: str, *, secret_name: Optional[str] = None, code: Optional[str] = None):
         self.secret_name = secret_name
         self.code = code
+        self.reason = message  # what went wrong, without the secret's name and the code
         prefix = f"secret {secret_name!r}: " if secret_name else ""
         suffix = f" (error code {code})" if code else ""
         super().__init__(f"{prefix}{message}{suffix}")

@@ -9,6 +9,7 @@ import logging
 import os
 import ssl
 import threading
+import time
 import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
@@ -18,6 +19,7 @@ from aliyunsdkcore.auth.algorithm import sha_hmac1, sha_hmac256
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
+from . import redaction
 from .acs_signer import ProviderSigner
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
@@ -45,6 +47,24 @@ class KmsRequestError(CredentialsError):
 def is_transient_kms_error(exc: BaseException) -> bool:
     """Connection errors, 5xx and throttling: retried with backoff; everything else is final."""
     return isinstance(exc, KmsRequestError) and exc.retryable
+
+
+def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Retrying:
+    """``retrying`` that also stops at ``deadline`` (time.monotonic()) and never sleeps past it; each attempt caps
+    its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
+    if deadline is None:
+        return retrying
+    left = max(0.0, deadline - time.monotonic())
+    wait = retrying.wait
+    return retrying.copy(stop=retrying.stop | tenacity.stop_after_delay(left),
+                         wait=lambda state: min(wait(state), remaining(deadline)))
+
+
+def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
+    """Seconds left before ``deadline`` (never below a millisecond), at most ``cap``."""
+    if deadline is None:
+        return cap
+    return min(cap, max(0.001, deadline - time.monotonic()))
 
 
 def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
@@ -92,19 +112,21 @@ class KmsClient:
         self._client_lock = threading.Lock()
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
+        redaction.install_sdk_log_redaction()  # aliyunsdkcore and its urllib3 log the requests to KMS at DEBUG
 
-    def get_secret_value(self, secret_name: str) -> Dict[str, Any]:
-        """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError."""
-        return self._retrying(self._get_from_any_endpoint, secret_name)
+    def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
+        """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError; with ``deadline``
+        (time.monotonic()), connection, reads and retries all end by then."""
+        return until(self._retrying, deadline)(self._get_from_any_endpoint, secret_name, deadline)
 
-    def _get_from_any_endpoint(self, secret_name: str) -> Dict[str, Any]:
+    def _get_from_any_endpoint(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         count = len(self.endpoints)
         start = self._preferred
         last: Optional[KmsRequestError] = None
         for i in range(count):
             index = (start + i) % count
             try:
-                result = self._get_once(self.endpoints[index], secret_name)
+                result = self._get_once(self.endpoints[index], secret_name, deadline)
             except KmsRequestError as exc:
                 if not exc.retryable:
                     raise
@@ -144,12 +166,12 @@ class KmsClient:
         request.add_query_param("FetchExtendedConfig", "true")
         return request
 
-    def _get_once(self, endpoint: KmsEndpoint, secret_name: str) -> Dict[str, Any]:
+    def _get_once(self, endpoint: KmsEndpoint, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         request = self._request(endpoint, secret_name)
         client = self._sdk_client(endpoint)
         try:
-            response = client._make_http_response(endpoint.host, request, self._read_timeout,
-                                                  self._connect_timeout, self._signer)
+            response = client._make_http_response(endpoint.host, request, remaining(deadline, self._read_timeout),
+                                                  remaining(deadline, self._connect_timeout), self._signer)
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
             raise _transport_error(exc, endpoint, secret_name) from None

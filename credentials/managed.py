@@ -1,8 +1,10 @@
 """ManagedSecretProvider: the key held in a KMS managed RAM credential secret."""
+import inspect
 import logging
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
+from .config import DEFAULT_STARTUP_TIMEOUT  # seconds: the longest a fetch of the first key takes, retries included
 from .errors import CredentialsError
 from .provider import Fetched, RefreshingProvider
 from .secret import DEFAULT_REFRESH_INTERVAL, next_refresh_at, parse_secret_value
@@ -16,13 +18,21 @@ class ManagedSecretProvider(RefreshingProvider):
     A secret that does not exist or that KMS will not give us fails here, at
     construction, with the KMS error code. A passing outage or malformed
     SecretData at construction only fails the first use if still unresolved.
+
+    ``startup_timeout`` (seconds, default 10; properties key ``startup_timeout_seconds``) bounds every fetch made
+    while there is no key yet, connection, reads and retries together: a constructor never waits longer. When it
+    passes, the constructor logs one error and returns; calls then raise CredentialsError (in the SDK's own
+    exception type, through the proxies) until a later fetch succeeds. None: no bound but the KMS client's own.
     """
 
-    def __init__(self, secret_name: str, kms_client=None, *, refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
-                 clock: Callable[[], float] = time.time, backoff_cap: float = 30.0, fetch_now: bool = True,
-                 background: bool = True):
+    def __init__(self, secret_name: str, kms_client: Any = None, *,
+                 refresh_interval: float = DEFAULT_REFRESH_INTERVAL, clock: Callable[[], float] = time.time,
+                 backoff_cap: float = 30.0, fetch_now: bool = True, background: bool = True,
+                 startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT):
         if not isinstance(secret_name, str) or not secret_name.strip():
             raise ValueError("secret_name must be a non-empty string")
+        if startup_timeout is not None and not startup_timeout > 0:
+            raise ValueError("startup_timeout must be a positive number of seconds (or None)")
         super().__init__(name=secret_name, clock=clock, backoff_cap=backoff_cap, background=background)
         self.secret_name = secret_name
         if kms_client is None:
@@ -30,29 +40,47 @@ class ManagedSecretProvider(RefreshingProvider):
             kms_client = default_kms_client()
         self._kms = kms_client
         self._refresh_interval = refresh_interval
+        self._startup_timeout = startup_timeout
+        self._kms_takes_deadline = _takes_deadline(kms_client)
         self.version_id: Optional[str] = None
         if fetch_now:
             self._initial_fetch()
 
     def _initial_fetch(self) -> None:
+        started = time.monotonic()
         try:
             self.refresh()
         except CredentialsError as exc:
             from .kms_client import KmsRequestError
             if isinstance(exc, KmsRequestError) and not exc.retryable:
                 raise  # unknown secret, access denied: the configuration must change
-            logger.error("%s", exc)
+            elapsed = time.monotonic() - started
+            timeout = self._startup_timeout
+            waited = (f" after {elapsed:.1f} s (the start-up timeout, startup_timeout_seconds={timeout:g})"
+                      if timeout is not None and self._kms_takes_deadline and elapsed >= timeout - 0.05 else "")
+            logger.error("%s; no key yet%s: calls fail until a fetch succeeds (tried again at a call, after a "
+                         "backoff)", exc, waited)
 
     def _fetch(self) -> Fetched:
-        document = self._kms.get_secret_value(self.secret_name)
-        try:
-            value = parse_secret_value(document, self.secret_name)
-        except CredentialsError as exc:
-            logger.error("%s; keeping the last good key", exc)
-            raise
+        document = self._get_secret_value()
+        value = parse_secret_value(document, self.secret_name)
         self.version_id = value.version_id
         logger.debug("%s: fetched version %s", self.secret_name, value.version_id)
         return Fetched(value.credentials, next_refresh_at(value, self._clock(), self._refresh_interval))
 
+    def _get_secret_value(self) -> Dict[str, Any]:
+        """GetSecretValue; while there is no key yet, bounded by the start-up timeout (every caller is waiting)."""
+        if self._startup_timeout is None or not self._kms_takes_deadline or self._slot.credentials is not None:
+            return self._kms.get_secret_value(self.secret_name)
+        return self._kms.get_secret_value(self.secret_name, deadline=time.monotonic() + self._startup_timeout)
+
     def __repr__(self) -> str:
         return f"ManagedSecretProvider({self.secret_name!r})"
+
+
+def _takes_deadline(kms_client: Any) -> bool:
+    """Whether the client's get_secret_value() takes ``deadline=`` (ours do; a test's fake may not)."""
+    try:
+        return "deadline" in inspect.signature(kms_client.get_secret_value).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False

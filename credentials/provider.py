@@ -41,6 +41,11 @@ class CredentialsProvider(abc.ABC):
         loop then calls it in a worker thread; on a warm cache it skips that hop)."""
         return None
 
+    def last_error(self) -> Optional[CredentialsError]:
+        """Why the latest fetch failed, or None when it succeeded (or nothing was fetched): lets a client that gives
+        up healing say why."""
+        return None
+
     def close(self) -> None:
         """Stop background work. Idempotent."""
 
@@ -229,13 +234,22 @@ class RefreshingProvider(CredentialsProvider):
         delay = self._backoff(self._streak)
         self._not_before = now + delay
         slot = self._slot
+        usable = slot.credentials is not None and now < slot.must_refresh_at
         if slot.credentials is not None:  # keep the good key; try again in the background later
             self._slot = _Slot(slot.credentials, min(slot.must_refresh_at, now + delay), slot.must_refresh_at)
-        if self._streak == 1:
-            logger.warning("%s: cannot refresh credentials (%s); keeping the last good key and retrying "
-                           "with backoff", self.name, exc)
+        self._report_failure(exc, usable)
+
+    def _report_failure(self, exc: CredentialsError, usable: bool) -> None:
+        """One line per outage, and only where nobody else reports it: without a usable key the failure is raised
+        to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here."""
+        if self._streak == 1 and usable:
+            logger.log(failure_level(exc), "%s: cannot refresh credentials (%s); keeping the last good key and "
+                       "retrying with backoff", self.name, exc)
         else:
-            logger.debug("%s: refresh attempt %d failed: %s", self.name, self._streak, exc)
+            logger.debug("%s: fetch attempt %d failed: %s", self.name, self._streak, exc)
+
+    def last_error(self) -> Optional[CredentialsError]:
+        return self._last_error
 
     def _backoff(self, streak: int) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * (2 ** min(streak - 1, 30)))
@@ -286,6 +300,14 @@ class RefreshingProvider(CredentialsProvider):
         slot = self._slot
         self._init_locks()
         self._slot = slot
+
+
+def failure_level(exc: CredentialsError) -> int:
+    """ERROR for what needs a person (a malformed secret, a refusal that no retry changes); WARNING for what passes
+    by itself (an outage, a timeout, throttling)."""
+    if exc.code == "MalformedSecretData" or getattr(exc, "retryable", True) is False:
+        return logging.ERROR
+    return logging.WARNING
 
 
 def _unexpected(exc: BaseException, name: str) -> CredentialsError:

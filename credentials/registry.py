@@ -31,7 +31,8 @@ def get_secret_provider(secret_name: str):
         provider = _providers.get(secret_name)
         if provider is None or provider.closed:
             from .managed import ManagedSecretProvider
-            provider = ManagedSecretProvider(secret_name, default_kms_client())
+            provider = ManagedSecretProvider(secret_name, default_kms_client(),
+                                             startup_timeout=default_config().startup_timeout)
             _providers[secret_name] = provider
         return provider
 

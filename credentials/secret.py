@@ -38,9 +38,10 @@ def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValu
         raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name,
                                code="MalformedSecretData")
     for field in ("AccessKeyId", "AccessKeySecret"):
-        value = data.get(field)
-        if not isinstance(value, str) or not value.strip():
-            raise CredentialsError(f"SecretData lacks {field}", secret_name=secret_name, code="MalformedSecretData")
+        problem = _field_problem(data, field)
+        if problem:
+            raise CredentialsError(f"SecretData field {field} {problem}", secret_name=secret_name,
+                                   code="MalformedSecretData")
     credentials = Credentials(data["AccessKeyId"].strip(), data["AccessKeySecret"].strip())
     return SecretValue(credentials, _str_or_none(document.get("VersionId")),
                        _parse_interval(document.get("RotationInterval")),
@@ -58,6 +59,23 @@ def next_refresh_at(value: SecretValue, now: float, default_interval: float = DE
     window = min(MAX_ROTATION_JITTER, interval * 0.1)
     after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + rand.uniform(0.0, window)
     return min(periodic, after_rotation)
+
+
+_JSON_TYPES = ((bool, "a JSON boolean"), ((int, float), "a JSON number"), (dict, "a JSON object"),
+               (list, "a JSON array"), (type(None), "null"))
+
+
+def _field_problem(data: Dict[str, Any], field: str) -> Optional[str]:
+    """What is wrong with one required field, in words that never show its value (None: nothing)."""
+    if field not in data:
+        return "is missing"
+    value = data[field]
+    if not isinstance(value, str):
+        kind = next((name for types, name in _JSON_TYPES if isinstance(value, types)), type(value).__name__)
+        return f"is not a string (it is {kind})"
+    if not value.strip():
+        return "is empty"
+    return None
 
 
 def _str_or_none(value: Any) -> Optional[str]:

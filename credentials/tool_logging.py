@@ -1,22 +1,16 @@
 """Taming the Credentials tool's logging: its duplicate handlers go, secrets in its records are masked, and the
 records it emits during one of our fetches are dropped (our layer reports that fetch's outcome itself)."""
 import logging
-import re
 import threading
+
+from . import redaction
 
 TOOL_LOGGER = "credentials"  # the name the Credentials tool logs under (it collides with our package name)
 
 
-# Secrets as they appear in the tool's messages: JSON bodies, query strings, Python reprs.
-_SECRET_VALUE = re.compile(
-    r"""((?:AccessKeySecret|SecurityToken|OIDCToken|BearerToken|access_key_secret|security_token|"""
-    r"""accessKeySecret|securityToken|bearer_token|Signature)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&}'"]+)""",
-    re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Mask secret-looking values (``"AccessKeySecret": "..."``, ``SecurityToken=...``) in a message."""
-    return _SECRET_VALUE.sub(lambda m: m.group(1) + ('"****"' if m.group(2)[:1] in "\"'" else "****"), text)
+# Secrets as they appear in the tool's messages (JSON bodies, query strings, Python reprs): one masking rule for
+# every SDK's logs, in credentials/redaction.py.
+redact = redaction.redact
 
 
 # --- the tool's logging ------------------------------------------------------------------------------------------------
@@ -75,4 +69,5 @@ def _tool() -> None:
         if not _tool_ready:
             import alibabacloud_credentials.provider  # noqa: F401 - attaches the tool's handlers, removed next
             tame_tool_logging()
+            redaction.install_sdk_log_redaction()
             _tool_ready = True

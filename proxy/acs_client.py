@@ -1,18 +1,20 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
 import types
-from typing import Optional
+from typing import Any, Optional
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
 from aliyunsdkcore.vendored.requests import Session
 from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 from credentials.acs_signer import ProviderSigner
+from credentials.model import Credentials
 
+from . import errors
 from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
-from .source import KeySource, reset_http_after_fork
+from .source import KeySource, check_region_id, reset_http_after_fork
 
 
 class _SdkGlobals(dict):
@@ -63,14 +65,21 @@ class ProxyAcsClient(AcsClient):
 
     session = None  # AcsClient.__del__ reads it even when __init__ failed early
 
-    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *,
+    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *misplaced,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
+        if misplaced:
+            raise TypeError("ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "
+                            "region_id, ...) form does not apply, since the key comes from a managed secret. Write "
+                            "ProxyAcsClient('my-ram-secret', region_id='cn-hangzhou'), or ProxyAcsClient("
+                            "credentials_provider=StaticCredentialsProvider(ak, secret), region_id=...); AcsClient's "
+                            "other parameters (auto_retry, max_retry_time, ...) are keywords")
         for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
             if kwargs.get(forbidden) is not None:
                 raise ValueError(f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, "
                                  f"not {forbidden}=")
-        self._source = KeySource(secret_name, credentials_provider)
+        check_region_id(region_id, "ProxyAcsClient")
+        self._source = KeySource(secret_name, credentials_provider, "ProxyAcsClient")
         self._pool_size = pool_size
         try:
             _sdk_init(self, ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
@@ -90,19 +99,33 @@ class ProxyAcsClient(AcsClient):
         return self._source.provider
 
     def get_access_key(self):
-        return self._source.provider.get_credentials().access_key_id
+        return self._credentials().access_key_id
 
     def get_access_secret(self):
-        return self._source.provider.get_credentials().access_key_secret
+        return self._credentials().access_key_secret
+
+    def _credentials(self) -> Credentials:
+        try:
+            return self._source.provider.get_credentials()
+        except CredentialsError as exc:
+            raise errors.for_acs(exc)  # __cause__: the CredentialsError
 
     def _implementation_of_do_action(self, request, signer=None):
-        result = super()._implementation_of_do_action(request, signer)
+        try:
+            result = super()._implementation_of_do_action(request, signer)
+            error = result[3]
+            if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
+                return result
+            return self._reissue(request, signer, result)
+        except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
+            raise errors.for_acs(exc)  # __cause__: the CredentialsError
+
+    def _reissue(self, request: Any, signer: Any, result: tuple) -> tuple:
+        """``result`` failed with an expired key: refresh, re-sign and re-send (the Reissuer's rule)."""
         error = result[3]
-        if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
-            return result
         last = [result]
 
-        def attempt():
+        def attempt() -> tuple:
             outcome = super(ProxyAcsClient, self)._implementation_of_do_action(request, signer)
             last[0] = outcome
             if outcome[3] is not None:

@@ -29,10 +29,11 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type
 from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
 from credentials.tool_provider import tame_tool_logging
 
+from . import errors
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, TeaAKExpireHandler
 from .reissue import Reissuer
@@ -82,44 +83,57 @@ class ManagedCredentialsClient:
 
     def __init__(self, secret_name: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None):
-        self._source = KeySource(secret_name, credentials_provider)
+        self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
         return self._source.provider
 
-    # --- what tea-openapi calls -----------------------------------------------------------------------------
+    # --- what tea-openapi calls (older versions call the getters one by one) -------------------------------------
+    # Without a key they raise tea's own client-side exception, which is a CredentialsError too (proxy/errors.py).
     def get_credential(self) -> ManagedCredentialModel:
-        return _model(self._snapshot(self._source.provider.get_credentials()))
+        return _model(self._snapshot(self._credentials()))
 
     async def get_credential_async(self) -> ManagedCredentialModel:
-        return _model(self._snapshot(await _current(self._source.provider)))
+        return _model(self._snapshot(await self._credentials_async()))
 
     def get_access_key_id(self) -> str:
-        return self._source.provider.get_credentials().access_key_id
+        return self._credentials().access_key_id
 
     def get_access_key_secret(self) -> str:
-        return self._source.provider.get_credentials().access_key_secret
+        return self._credentials().access_key_secret
 
     def get_security_token(self) -> Optional[str]:
-        return self._source.provider.get_credentials().security_token
+        return self._credentials().security_token
 
     async def get_access_key_id_async(self) -> str:
-        return (await _current(self._source.provider)).access_key_id
+        return (await self._credentials_async()).access_key_id
 
     async def get_access_key_secret_async(self) -> str:
-        return (await _current(self._source.provider)).access_key_secret
+        return (await self._credentials_async()).access_key_secret
 
     async def get_security_token_async(self) -> Optional[str]:
-        return (await _current(self._source.provider)).security_token
+        return (await self._credentials_async()).security_token
 
     def get_type(self) -> str:
-        return "sts" if self._source.provider.get_credentials().security_token else "access_key"
+        return "sts" if self._credentials().security_token else "access_key"
 
     def get_bearer_token(self) -> None:
         return None
 
     # --- ours -------------------------------------------------------------------------------------------------
+    def _credentials(self) -> Credentials:
+        try:
+            return self._source.provider.get_credentials()
+        except CredentialsError as exc:
+            raise errors.for_tea(exc)  # __cause__: the CredentialsError
+
+    async def _credentials_async(self) -> Credentials:
+        try:
+            return await _current(self._source.provider)
+        except CredentialsError as exc:
+            raise errors.for_tea(exc)  # __cause__: the CredentialsError
+
     def _snapshot(self, credentials: Credentials) -> Credentials:
         _SIGNED.set((id(self), credentials))
         return credentials

@@ -13,12 +13,13 @@ from typing import Callable, Optional, Tuple
 
 import oss2
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 
+from . import errors
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, OssAKExpireHandler
 from .reissue import Reissuer
-from .source import KeySource, reset_http_after_fork
+from .source import KeySource, check_secret_name, reset_http_after_fork
 
 
 class OssCredentialsAdapter:
@@ -32,7 +33,10 @@ class OssCredentialsAdapter:
         self._local = threading.local()
 
     def get_credentials(self):
-        creds = self.provider.get_credentials()
+        try:
+            creds = self.provider.get_credentials()
+        except CredentialsError as exc:  # no key at all: an oss2 ClientError, as the SDK's own client errors are
+            raise errors.for_oss(exc)  # __cause__: the CredentialsError
         self._local.credentials = creds
         return creds
 
@@ -107,7 +111,7 @@ class _ManagedOssClient:
         if "auth" in kwargs:
             raise ValueError(f"{type(self).__name__} takes its key from secret_name= or credentials_provider=, "
                              "not auth=")
-        self._source = KeySource(secret_name, credentials_provider)
+        self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
         try:
             self._adapter = OssCredentialsAdapter(self._source.provider)
             init(make_auth(self._adapter, auth_version, kwargs.get("region")))
@@ -152,6 +156,7 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
     def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
                  bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+        check_secret_name(secret_name, "ProxyBucket")  # before the others: oss2.Bucket's (auth, ...) form
         if not endpoint or not bucket_name:
             raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
         self._connect(lambda auth: oss2.Bucket.__init__(self, auth, endpoint, bucket_name, **kwargs),
@@ -167,6 +172,7 @@ class ProxyService(_ManagedOssClient, oss2.Service):
     def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+        check_secret_name(secret_name, "ProxyService")
         if not endpoint:
             raise ValueError("ProxyService needs endpoint=")
         self._connect(lambda auth: oss2.Service.__init__(self, auth, endpoint, **kwargs),

@@ -6,7 +6,10 @@ fails with an expired-key error, each further attempt refreshes the provider
 re-issues the same request, signed anew. A refresh that brings back the very
 key that just failed is not worth a request: the attempt fails at once and
 tenacity waits a short jittered time before the next. After ``max_refreshes``
-the SDK's own exception is raised unchanged; any other error is raised at once.
+the SDK's own exception is raised; any other error is raised at once. When the
+re-issue is given up because the refresh failed (or brought back the rejected
+key), that exception's str() ends with why, and its __cause__ is the
+CredentialsError (proxy/errors.py).
 
 tenacity is imported at the first re-issue, not at import: a client whose calls
 succeed never needs it, and importing it costs a process several milliseconds.
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
 
+from .errors import explain, refresh_failed_note, same_key_note
 from .handlers import AKExpireHandler
 
 if TYPE_CHECKING:
@@ -123,17 +127,17 @@ class Reissuer:
         """A key to re-issue with (single-flight: one fetch for every caller that saw ``state.stale``)."""
         try:
             return self.provider.refresh(stale=state.stale)
-        except CredentialsError as exc:
-            logger.warning("key %s was rejected and no new key could be fetched: %s", mask(_key_id(state.stale)),
-                           exc)
+        except CredentialsError as exc:  # the provider logged the failure; the SDK error says it to the caller
+            logger.debug("key %s was rejected and no new key could be fetched: %s", mask(_key_id(state.stale)), exc)
             state.final = True
-            raise state.error from None
+            raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc
 
     def _ready_to_resend(self, state: _Call, fresh: Credentials) -> None:
         """Raise the SDK error instead when re-sending cannot help or could harm."""
         state.same_key = fresh == state.stale
         if state.same_key:
             logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
+            self._explain_same_key(state)
             raise state.error
         if state.rewind is not None and not state.rewind():
             logger.warning("key %s was rejected and the request body cannot be sent again (a consumed, "
@@ -143,6 +147,21 @@ class Reissuer:
             raise state.error
         logger.info("key %s was rejected (%s); re-issuing with key %s", mask(_key_id(state.stale)),
                     _describe(state.error), mask(fresh.access_key_id))
+
+    def _explain_same_key(self, state: _Call) -> None:
+        """Say why the rejected key is all there is: the provider's last fetch failed (it kept the old key), or the
+        secret still holds that key. Nothing when another thread has meanwhile brought a new key."""
+        last_error = getattr(self.provider, "last_error", None)
+        cause = last_error() if callable(last_error) else None
+        if cause is not None:
+            explain(state.error, refresh_failed_note(self.provider, cause), cause)
+            return
+        if not getattr(self.provider, "secret_name", None):
+            return
+        without_waiting = getattr(self.provider, "credentials_without_waiting", None)
+        current = without_waiting() if callable(without_waiting) else None
+        if current is None or current == state.stale:
+            explain(state.error, same_key_note(self.provider, state.stale), None)
 
     def _attempt(self, state: _Call, attempt: Callable[[], object]):
         try:

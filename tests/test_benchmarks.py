@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPECTED = {"cpu_acs", "cpu_oss_put", "cpu_oss_get", "acs_per_call", "oss_put", "oss_get", "oss_v2_put", "oss_v2_get",
-            "cpu_oss_v2_put", "cpu_oss_v2_get", "provider_single", "provider_threads", "clients_acs", "clients_oss", "startup", "rotation_recovery", "fleet"}
+EXPECTED = {"cpu_acs", "cpu_oss_put", "cpu_oss_get", "acs_per_call", "oss_put", "oss_get", "provider_single",
+            "provider_threads", "clients_acs", "clients_oss", "startup", "rotation_recovery", "fleet", "dkms_fetch_cpu",
+            "oss_v2_put", "oss_v2_get", "cpu_oss_v2_put", "cpu_oss_v2_get"}
 
 
 def _run(argv, tmp_path):

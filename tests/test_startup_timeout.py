@@ -1,0 +1,121 @@
+"""Bounded start-up (issue 11 d): a KMS that accepts connections and never answers delays a constructor by the
+start-up timeout only (connection, reads and retries together), never by the KMS client's 4 attempts x 6 s.
+
+The "hang" is the emulator's injected delay of 60 s: each request is accepted, read, and left unanswered for
+longer than any test waits. Every test sets a short timeout; the default (10 s) is checked without waiting for it.
+"""
+import logging
+import time
+
+import pytest
+from aliyunsdkcore.acs_exception.exceptions import ClientException
+
+from credentials import ConfigError, ConfigLoader, CredentialsError, StaticCredentialsProvider, registry
+from credentials.config import KmsEndpoint, read_config
+from credentials.kms_client import KmsClient, KmsRequestError
+from credentials.managed import ManagedSecretProvider
+from proxy import ProxyAcsClient
+from tests.cloud.records import write_properties_file
+from tests.helpers import describe_regions, wait_until
+
+SECRET = "app-key"
+HANG = 60.0  # seconds the emulator holds each KMS request: "never answers", as far as a test can tell
+SDK_READ_TIMEOUT = 6.0  # KmsClient's default read timeout: one unanswered attempt alone would take this long
+
+
+def properties_with(cloud, tmp_path, *extra):
+    key_id, key_secret = cloud.kms_access_key
+    return write_properties_file(str(tmp_path / "managed_credentials_providers.properties"), [
+        "credentials_type=ak", f"credentials_access_key_id={key_id}", f"credentials_access_secret={key_secret}",
+        f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]',
+        *extra])
+
+
+@pytest.fixture
+def registry_on(cloud, tmp_path):
+    """Point the registry at a properties file written by the test (given its extra lines)."""
+    def use(*extra):
+        ConfigLoader.set_config_name(properties_with(cloud, tmp_path, *extra))
+        registry.reset()
+    yield use
+    registry.reset()
+    ConfigLoader.set_config_name(None)
+
+
+def test_a_hanging_kms_delays_the_constructor_by_the_startup_timeout_then_calls_raise_the_sdk_error(
+        cloud, registry_on, caplog, record_property):
+    """startup_timeout_seconds=0.5: the constructor returns while KMS still holds the request (far sooner than one
+    6 s read timeout), logs one error saying the start-up timeout passed, and the first call raises the SDK's
+    ClientException (a CredentialsError too) at once; when KMS answers again, the same client works."""
+    cloud.create_secret(SECRET)
+    registry_on("startup_timeout_seconds=0.5")
+    cloud.kms_fault(delay=HANG)
+    caplog.set_level(logging.INFO, logger="managed_credentials")
+    start = time.monotonic()
+    client = ProxyAcsClient(SECRET, timeout=5)
+    took = time.monotonic() - start
+    record_property("constructor", f"{took:.2f} s with startup_timeout_seconds=0.5 and KMS hanging")
+    assert took < SDK_READ_TIMEOUT, took  # not even one attempt's read timeout: the deadline cut it
+    lines = [r for r in caplog.records if r.name.startswith("managed_credentials") and r.levelno >= logging.WARNING]
+    assert [r.levelno for r in lines] == [logging.ERROR], [r.getMessage() for r in lines]
+    assert SECRET in lines[0].getMessage() and "startup_timeout_seconds=0.5" in lines[0].getMessage()
+
+    with pytest.raises(ClientException) as info:
+        client.do_action_with_exception(describe_regions(cloud))
+    assert isinstance(info.value, CredentialsError) and info.value.secret_name == SECRET
+
+    cloud.clear_faults()
+    assert wait_until(lambda: _works(cloud, client), deadline=10.0)
+    client.shutdown()
+
+
+def _works(cloud, client):
+    try:
+        client.do_action_with_exception(describe_regions(cloud))
+        return True
+    except ClientException:
+        return False
+
+
+def test_the_provider_argument_bounds_a_kms_client_with_the_default_timeouts(cloud):
+    """ManagedSecretProvider(startup_timeout=0.3) over a KmsClient left at its defaults (4 attempts, 6 s reads):
+    construction ends long before a single read timeout; a fetch made later, with a key in hand, has no such
+    bound (it runs in the background, or for a caller whose key was rejected)."""
+    cloud.create_secret(SECRET)
+    kms = KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
+                    StaticCredentialsProvider(*cloud.kms_access_key))
+    cloud.kms_fault(delay=HANG)
+    start = time.monotonic()
+    provider = ManagedSecretProvider(SECRET, kms, startup_timeout=0.3)
+    assert time.monotonic() - start < SDK_READ_TIMEOUT
+    with pytest.raises(CredentialsError):
+        provider.get_credentials()
+    provider.close()
+
+
+def test_the_kms_client_deadline_covers_retries_and_every_attempt(cloud):
+    """KmsClient.get_secret_value(deadline=...): the retries stop at the deadline and each attempt's connect and
+    read timeouts are cut to what is left (tenacity stop_after_delay, waits capped by the time left)."""
+    cloud.create_secret(SECRET)
+    kms = KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
+                    StaticCredentialsProvider(*cloud.kms_access_key), attempts=10)
+    cloud.kms_fault(delay=HANG)
+    start = time.monotonic()
+    with pytest.raises(KmsRequestError) as info:
+        kms.get_secret_value(SECRET, deadline=time.monotonic() + 0.4)
+    assert time.monotonic() - start < SDK_READ_TIMEOUT
+    assert info.value.retryable and info.value.code == "SDK.HttpError"
+    cloud.clear_faults()
+    assert kms.get_secret_value(SECRET, deadline=time.monotonic() + 5.0)["SecretName"] == SECRET
+
+
+def test_the_startup_timeout_defaults_to_ten_seconds_and_is_validated(cloud, tmp_path):
+    assert read_config(properties_with(cloud, tmp_path)).startup_timeout == 10.0
+    assert ManagedSecretProvider.__init__.__kwdefaults__["startup_timeout"] == 10.0
+    assert read_config(properties_with(cloud, tmp_path, "startup_timeout_seconds=2.5")).startup_timeout == 2.5
+    for bad in ("0", "-1", "ten", "nan", "601"):
+        with pytest.raises(ConfigError) as info:
+            read_config(properties_with(cloud, tmp_path, f"startup_timeout_seconds={bad}"))
+        assert info.value.key == "startup_timeout_seconds" and str(tmp_path) in str(info.value)
+    with pytest.raises(ValueError):
+        ManagedSecretProvider(SECRET, object(), startup_timeout=0)
