@@ -8,7 +8,9 @@ Two cases, one rule each:
   ``get_error_code()`` = ``ManagedCredentials.Unavailable``), ``OssCredentialsUnavailable`` (an
   ``oss2.exceptions.ClientError``, status -1) and ``TeaCredentialsUnavailable`` (tea-openapi's ``ClientException``,
   ``code`` = ``ManagedCredentials.Unavailable``; ``Tea.exceptions.TeaException`` on tea-openapi versions without
-  it). ``except ClientException:`` / ``except oss2.exceptions.OssError:`` / ``except TeaException:`` blocks written
+  it) and ``OssV2CredentialsUnavailable`` (OSS SDK V2's ``OperationError``, ``unwrap()`` a
+  ``CredentialsFetchError``, as a plain V2 client raises it). ``except ClientException:`` /
+  ``except oss2.exceptions.OssError:`` / ``except TeaException:`` / ``except OperationError:`` blocks written
   for the plain SDK catch them, and so does ``except CredentialsError:``. ``secret_name`` is set; ``__cause__`` is
   the original CredentialsError, whose ``code`` is the KMS (or source) error code. ``code`` of the ACS and OSS
   errors is that code too (neither SDK gives its client errors a ``code``); tea's ``code`` is its own attribute.
@@ -115,6 +117,26 @@ def _tea_class() -> type:
     return _public(TeaCredentialsUnavailable)
 
 
+@functools.lru_cache(maxsize=None)
+def _oss_v2_class() -> type:
+    from alibabacloud_oss_v2.exceptions import CredentialsFetchError, OperationError
+
+    class OssV2CredentialsUnavailable(OperationError, CredentialsError):  # type: ignore[misc]
+        """No key for a ProxyOssClient call: the OperationError around a CredentialsFetchError that a plain OSS SDK
+        V2 client raises (``unwrap()`` gives the CredentialsFetchError), and a CredentialsError."""
+
+        def __init__(self, cause: CredentialsError, name: str = ""):
+            OperationError.__init__(self, name=name, error=CredentialsFetchError(error=cause))
+            message = f"operation error {name}: {unavailable_message(cause)}" if name else unavailable_message(cause)
+            _share_cause(self, cause, message)
+            self.code = cause.code
+
+        def __reduce__(self) -> tuple:
+            return type(self), (self.__cause__, self.kwargs.get("name", ""))
+
+    return _public(OssV2CredentialsUnavailable)
+
+
 def _public(cls: type) -> type:
     """Name the class as ``proxy.errors.<Name>`` (module __getattr__ makes it there), so that pickle finds it."""
     cls.__module__ = __name__
@@ -123,7 +145,7 @@ def _public(cls: type) -> type:
 
 
 _CLASSES = {"AcsCredentialsUnavailable": _acs_class, "OssCredentialsUnavailable": _oss_class,
-            "TeaCredentialsUnavailable": _tea_class}
+            "TeaCredentialsUnavailable": _tea_class, "OssV2CredentialsUnavailable": _oss_v2_class}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: the classes exist once asked for
@@ -151,6 +173,12 @@ def for_oss(error: CredentialsError) -> CredentialsError:
 def for_tea(error: CredentialsError) -> CredentialsError:
     """``error`` as a V2 (tea-openapi) client raises it (tea's client-side exception too)."""
     return _typed(_tea_class, error)
+
+
+def for_oss_v2(error: CredentialsError, operation: str = "") -> CredentialsError:
+    """``error`` as ProxyOssClient / ProxyAsyncOssClient raise it (OSS SDK V2's OperationError too)."""
+    cls = _oss_v2_class()
+    return error if isinstance(error, cls) else cls(error, operation)
 
 
 # --- healing given up: the service's error says why ----------------------------------------------------------------

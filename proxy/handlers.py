@@ -76,11 +76,15 @@ class OssV2AKExpireHandler(AKExpireHandler):
 
 
 def unwrap_oss_v2_error(exception: BaseException) -> BaseException:
-    """The innermost error of OSS SDK V2's wrappers (OperationError, UploadError, ...: each has ``unwrap()``)."""
+    """The innermost error of OSS SDK V2's wrappers: OperationError, UploadError, ... have ``unwrap()``;
+    CredentialsFetchError keeps its ``error=`` only in the ``kwargs`` every SDK error has."""
     error = exception
     for _ in range(8):  # the SDK nests two or three deep; bounded against a wrapper that unwraps to itself
         unwrap = getattr(error, "unwrap", None)
         inner = unwrap() if callable(unwrap) else None
+        if inner is None:
+            kwargs = getattr(error, "kwargs", None)
+            inner = kwargs.get("error") if isinstance(kwargs, dict) else None
         if not isinstance(inner, BaseException) or inner is error:
             break
         error = inner

@@ -32,10 +32,11 @@ from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without 
 
 import alibabacloud_oss_v2 as oss
 
-from credentials import CredentialsProvider
+from credentials import CredentialsError, CredentialsProvider
 
+from . import errors
 from .bodies import body_rewinder
-from .handlers import AKExpireHandler, OssV2AKExpireHandler
+from .handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
 from .reissue import Reissuer
 from .source import reset_http_after_fork
 
@@ -77,6 +78,16 @@ def request_body_rewinder(args: Tuple[Any, ...], kwargs: dict) -> Optional[Calla
         return None if isinstance(body, _PLAIN_BODIES) else body_rewinder((body,))
     values: Iterable[Any] = itertools.chain(args, kwargs.values()) if kwargs else args
     return body_rewinder(getattr(value, "body", None) for value in values)
+
+
+def credentials_unavailable(exc: BaseException) -> Optional[BaseException]:
+    """The SDK's OperationError around a CredentialsFetchError around our CredentialsError (no key could be had), as
+    an error that is both (proxy/errors.py); None for any other error."""
+    if isinstance(exc, oss.exceptions.OperationError) and not isinstance(exc, CredentialsError):
+        inner = unwrap_oss_v2_error(exc)
+        if isinstance(inner, CredentialsError):
+            return errors.for_oss_v2(inner, exc.kwargs.get("name", ""))
+    return None
 
 
 def public_request_methods(cls: type) -> Iterable[Tuple[str, Callable[..., Any]]]:
@@ -131,12 +142,18 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         rewind = request_body_rewinder(args, kwargs)  # before anything is read
         token = ACTIVE.set(client)
         try:
-            return method(client, *args, **kwargs)  # the first attempt runs bare: a success pays no more
-        except Exception as exc:
-            reissuer = client._reissuer
-            if not reissuer.is_expired_key_error(exc):
+            try:
+                return method(client, *args, **kwargs)  # the first attempt runs bare: a success pays no more
+            except Exception as exc:
+                reissuer = client._reissuer
+                if not reissuer.is_expired_key_error(exc):
+                    raise
+                return reissuer.reissue(exc, lambda: method(client, *args, **kwargs), rewind)
+        except oss.exceptions.OperationError as exc:
+            typed = credentials_unavailable(exc)
+            if typed is None:
                 raise
-            return reissuer.reissue(exc, lambda: method(client, *args, **kwargs), rewind)
+            raise typed from typed.__cause__
         finally:
             ACTIVE.reset(token)
 

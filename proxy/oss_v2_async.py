@@ -17,10 +17,12 @@ import logging
 from typing import Any, Awaitable, Callable, Optional
 
 from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
-from .oss_v2 import ACTIVE, ManagedOssClientMixin, public_request_methods, request_body_rewinder
+from .oss_v2 import (ACTIVE, ManagedOssClientMixin, credentials_unavailable, public_request_methods,
+                     request_body_rewinder)
 
 from alibabacloud_oss_v2.aio import AsyncClient
 from alibabacloud_oss_v2.config import Config
+from alibabacloud_oss_v2.exceptions import OperationError
 
 from credentials import CredentialsProvider
 
@@ -49,6 +51,11 @@ def _reissuing_async(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awa
         try:
             await warm(client._managed)
             return await client._reissuer.call_async(lambda: method(client, *args, **kwargs), rewind)
+        except OperationError as exc:
+            typed = credentials_unavailable(exc)
+            if typed is None:
+                raise
+            raise typed from typed.__cause__
         finally:
             ACTIVE.reset(token)
 

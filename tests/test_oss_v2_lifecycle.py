@@ -90,3 +90,34 @@ def test_without_the_extra_the_import_says_what_to_install_and_other_proxies_wor
                            "OssV2AKExpireHandler; print('alibabacloud_oss_v2' in sys.modules)"],
                           cwd=root, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=root))
     assert lazy.stdout.strip() == "False", lazy.stdout + lazy.stderr
+
+
+def test_no_key_is_the_sdks_operation_error_and_a_credentials_error(cloud, kms_client):
+    import asyncio
+
+    from alibabacloud_oss_v2.exceptions import CredentialsFetchError, OperationError
+
+    from credentials import CredentialsError
+    from credentials.managed import ManagedSecretProvider
+    from proxy import ProxyAsyncOssClient
+
+    cloud.create_secret("app-key")
+    cloud.create_bucket(BUCKET)
+    cloud.kms_down()
+    provider = ManagedSecretProvider("app-key", kms_client, fetch_now=False)
+    client = ProxyOssClient(v2_config(cloud), credentials_provider=provider)
+    with pytest.raises(OperationError) as exc_info:
+        put(client, "k", b"v")
+    error = exc_info.value
+    assert isinstance(error, CredentialsError) and isinstance(error.unwrap(), CredentialsFetchError)
+    assert error.secret_name == "app-key" and isinstance(error.__cause__, CredentialsError)
+    assert "PutObject" in str(error) and "no key could be obtained" in str(error)
+
+    async def async_put():
+        async with ProxyAsyncOssClient(v2_config(cloud), credentials_provider=provider) as aclient:
+            await aclient.put_object(oss.PutObjectRequest(bucket=BUCKET, key="k", body=b"v"))
+
+    with pytest.raises(OperationError) as exc_info:
+        asyncio.run(async_put())
+    assert isinstance(exc_info.value, CredentialsError)
+    cloud.kms_up()
