@@ -119,10 +119,16 @@ def test_typed_errors_survive_pickling():
     from proxy import errors
     cause = CredentialsError("SecretData field AccessKeySecret is missing", secret_name=SECRET,
                              code="MalformedSecretData")
-    for make in (errors.for_acs, errors.for_oss, errors.for_tea):
-        error = make(cause)
-        back = pickle.loads(pickle.dumps(error))
-        assert type(back) is type(error) and str(back) == str(error) and back.secret_name == SECRET
+    from credentials.kms_client import KmsRequestError
+    unreachable = KmsRequestError("KMS could not be reached", secret_name=SECRET, code="ConnectionError", status=None,
+                                  retryable=True)
+    for cause in (cause, unreachable):  # KmsRequestError's fields are keyword-only: the default pickling fails
+        for make in (errors.for_acs, errors.for_oss, errors.for_tea):
+            error = make(cause)
+            back = pickle.loads(pickle.dumps(error))
+            assert type(back) is type(error) and str(back) == str(error) and back.secret_name == SECRET
+        back_cause = pickle.loads(pickle.dumps(cause))
+        assert type(back_cause) is type(cause) and back_cause.__dict__ == cause.__dict__
 
 
 # ---- healing given up: the service's own error, saying why ---------------------------------------------------------
