@@ -192,6 +192,11 @@ def _key_id(credentials: Optional[Credentials]) -> Optional[str]:
 
 
 def _describe(exc: BaseException) -> str:
+    """``ServerException InvalidAccessKeyId.NotFound``; OSS SDK V2's OperationError by the ServiceError inside."""
+    unwrap = getattr(exc, "unwrap", None)
+    inner = unwrap() if callable(unwrap) else None
+    if isinstance(inner, BaseException) and inner is not exc:
+        return f"{type(exc).__name__} ({_describe(inner)})"
     code = getattr(exc, "code", None)
     if not isinstance(code, str):
         getter = getattr(exc, "get_error_code", None)

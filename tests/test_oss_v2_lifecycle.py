@@ -121,3 +121,14 @@ def test_no_key_is_the_sdks_operation_error_and_a_credentials_error(cloud, kms_c
         asyncio.run(async_put())
     assert isinstance(exc_info.value, CredentialsError)
     cloud.kms_up()
+
+
+def test_the_reissue_log_line_names_the_service_code_inside_an_operation_error():
+    """'key LTAI****abcd was rejected (OperationError (ServiceError InvalidAccessKeyId))': the on-call sees why."""
+    from alibabacloud_oss_v2.exceptions import OperationError, ServiceError
+
+    from proxy.reissue import _describe
+    refused = ServiceError(status_code=403, code="InvalidAccessKeyId", message="revoked", request_id="r", ec="",
+                           timestamp=None, request_target="")
+    assert _describe(OperationError(name="PutObject", error=refused)) == (
+        "OperationError (ServiceError InvalidAccessKeyId)")
