@@ -16,6 +16,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
+from ._acs_compat import make_http_response
 from .acs_signer import ProviderSigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
@@ -126,8 +127,8 @@ class KmsClient:
         request.add_query_param("FetchExtendedConfig", "true")
         client = self._sdk_client()
         try:
-            response = client._make_http_response(endpoint.host, request, self._read_timeout,
-                                                  self._connect_timeout, self._signer)
+            response = make_http_response(client, endpoint.host, request, self._read_timeout,
+                                          self._connect_timeout, self._signer)
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
             raise KmsRequestError(f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}",

@@ -21,6 +21,7 @@ Server-sent-event calls (``call_sseapi``) stream their answer and are not re-iss
 """
 import asyncio
 import contextvars
+import copy
 import functools
 import logging
 import threading
@@ -33,6 +34,7 @@ from credentials import CredentialsProvider
 from credentials.model import Credentials, mask
 from credentials.tool_provider import tame_tool_logging
 
+from ._tea_compat import endpoint_of
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, TeaAKExpireHandler
 from .reissue import Reissuer
@@ -185,6 +187,16 @@ def _reissuing_async(name: str) -> Callable[..., Any]:
     return method
 
 
+def _with_credential(config: Any, credential: ManagedCredentialsClient) -> Any:
+    """The caller's Config with ``credential=`` ours (tea-openapi's public way in): a shallow copy when it carries
+    none, so the caller's object is left as it was."""
+    if config is None or getattr(config, "credential", None) is credential:
+        return config
+    configured = copy.copy(config)
+    configured.credential = credential
+    return configured
+
+
 class ProxyOpenApiClient(OpenApiClient):
     """A tea-openapi Client (V2 SDKs) whose key comes from the provider layer and heals on rotation.
 
@@ -219,8 +231,7 @@ class ProxyOpenApiClient(OpenApiClient):
         self._reissuer = Reissuer(credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(),
                                   credential.last_signed)
         self._shut_down = False
-        super().__init__(config)
-        self._credential = credential
+        super().__init__(_with_credential(config, credential))
 
     @classmethod
     def for_product(cls, product_client_class: Type[OpenApiClient]) -> type:
@@ -259,7 +270,7 @@ class ProxyOpenApiClient(OpenApiClient):
         self.shutdown()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={self._endpoint!r})"
+        return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={endpoint_of(self)!r})"
 
 
 for _name in _SYNC_METHODS:
