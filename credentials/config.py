@@ -7,11 +7,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from .errors import ConfigError
 from .kms_endpoint import KmsEndpoint, parse_endpoint
 from .properties import parse_properties
+
+if TYPE_CHECKING:
+    from .dkms_config import DkmsInstance
 
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
 CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
@@ -29,7 +32,7 @@ class KmsConfig:
     credentials_type: str
     properties: Dict[str, str] = field(repr=False)
     endpoints: Tuple[KmsEndpoint, ...] = ()
-    dkms_instances: Tuple[object, ...] = ()
+    dkms_instances: Tuple["DkmsInstance", ...] = ()
     secret_names: Tuple[str, ...] = ()
 
     def require(self, key: str) -> str:
@@ -50,7 +53,7 @@ def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
     expected = 'expected a JSON list of objects with "regionId", e.g. [{"regionId":"cn-hangzhou"}]'
     try:
         items = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); {expected}", file=file, key=key) from None
     if not isinstance(items, list) or not items:
         raise ConfigError(f"not a non-empty list; {expected}", file=file, key=key)
@@ -89,7 +92,7 @@ def _parse_type(properties: Dict[str, str], file: str) -> str:
     return ctype
 
 
-def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple[object, ...]:
+def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple["DkmsInstance", ...]:
     raw = properties.get("cache_client_dkms_config_info", "").strip()
     if not raw:
         return ()
@@ -103,7 +106,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     Raises the first mistake; given a ``problems`` list, appends every independent mistake to it instead (the
     check command reports them all) and returns what could be read.
     """
-    def step(parse, default):
+    def step(parse: Callable[[], Any], default: Any) -> Any:
         if problems is None:
             return parse()
         try:
@@ -127,7 +130,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
                      dkms_instances=dkms or (), secret_names=names)
 
 
-def _fail(message: str, file: str, key: str):
+def _fail(message: str, file: str, key: str) -> NoReturn:
     raise ConfigError(message, file=file, key=key)
 
 

@@ -160,7 +160,13 @@ def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEnd
                           secret_name=secret_name, code=code or f"HTTP{status}", status=status, retryable=retryable)
 
 
-_live = weakref.WeakSet()
+_live: "weakref.WeakSet[KmsClient]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_live):
+        client.after_fork_in_child()
+
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [client.after_fork_in_child() for client in list(_live)])
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,7 +1,7 @@
 """ManagedSecretProvider: the key held in a KMS managed RAM credential secret."""
 import logging
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .errors import CredentialsError
 from .provider import Fetched, RefreshingProvider
@@ -18,9 +18,9 @@ class ManagedSecretProvider(RefreshingProvider):
     SecretData at construction only fails the first use if still unresolved.
     """
 
-    def __init__(self, secret_name: str, kms_client=None, *, refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+    def __init__(self, secret_name: str, kms_client: Any = None, *, refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
                  clock: Callable[[], float] = time.time, backoff_cap: float = 30.0, fetch_now: bool = True,
-                 background: bool = True):
+                 background: bool = True) -> None:
         if not isinstance(secret_name, str) or not secret_name.strip():
             raise ValueError("secret_name must be a non-empty string")
         super().__init__(name=secret_name, clock=clock, backoff_cap=backoff_cap, background=background)

@@ -41,13 +41,13 @@ class CredentialsProvider(abc.ABC):
         loop then calls it in a worker thread; on a warm cache it skips that hop)."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a provider without background work has nothing to stop
         """Stop background work. Idempotent."""
 
-    def __enter__(self):
+    def __enter__(self) -> "CredentialsProvider":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -76,7 +76,8 @@ class StaticCredentialsProvider(CredentialsProvider):
         return f"StaticCredentialsProvider({self._credentials!r})"
 
 
-_live = weakref.WeakSet()  # every RefreshingProvider, so a forked child can reset their locks
+# Every RefreshingProvider, so a forked child can reset their locks.
+_live: "weakref.WeakSet[RefreshingProvider]" = weakref.WeakSet()
 
 
 def mandatory_margin(lifetime: float) -> float:

@@ -19,7 +19,7 @@ def redact(text: str) -> str:
     return _SECRET_VALUE.sub(lambda m: m.group(1) + ('"****"' if m.group(2)[:1] in "\"'" else "****"), text)
 
 
-# --- the tool's logging ------------------------------------------------------------------------------------------------
+# --- the tool's logging -----------------------------------------------------------------------------------------------
 
 _local = threading.local()
 
@@ -27,10 +27,10 @@ _local = threading.local()
 class _quiet_tool:
     """While our fetch runs in this thread, the tool's own log records are dropped: we report the outcome."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         _local.depth = getattr(_local, "depth", 0) + 1
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         _local.depth -= 1
 
 

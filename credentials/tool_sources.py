@@ -22,7 +22,7 @@ class _Source:
     build: Callable[[], Any]  # a new tool ICredentialsProvider
 
 
-def _http_options(spec: Mapping[str, Any]):
+def _http_options(spec: Mapping[str, Any]) -> Any:
     from alibabacloud_credentials.http import HttpOptions
     return HttpOptions(proxy=spec.get("proxy"), connect_timeout=spec.get("connect_timeout"),
                        read_timeout=spec.get("timeout"))
@@ -49,7 +49,7 @@ def explicit_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> _Source:
         sts_region, vpc = env.get("ALIBABA_CLOUD_STS_REGION"), _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
                                                                       "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
 
-        def ram_role():
+        def ram_role() -> Any:
             from alibabacloud_credentials.provider import RamRoleArnCredentialsProvider
             return RamRoleArnCredentialsProvider(
                 credentials_provider=_static(spec["access_key_id"], spec["access_key_secret"],
@@ -80,7 +80,7 @@ def _http_options_lazy(spec: Mapping[str, Any]) -> Callable[[], Any]:
     return lambda: _http_options(spec)
 
 
-def _static(access_key_id: str, access_key_secret: str, security_token: Optional[str]):
+def _static(access_key_id: str, access_key_secret: str, security_token: Optional[str]) -> Any:
     from alibabacloud_credentials.provider import StaticAKCredentialsProvider, StaticSTSCredentialsProvider
     if security_token:
         return StaticSTSCredentialsProvider(access_key_id=access_key_id, access_key_secret=access_key_secret,
@@ -95,7 +95,7 @@ def _oidc_source(role_arn: str, provider_arn: str, token_file: str, session_name
     sts_region = env.get("ALIBABA_CLOUD_STS_REGION")
     vpc = _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"), "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
 
-    def oidc():
+    def oidc() -> Any:
         from alibabacloud_credentials.provider import OIDCRoleArnCredentialsProvider
         return OIDCRoleArnCredentialsProvider(
             role_arn=role_arn, oidc_provider_arn=provider_arn, oidc_token_file_path=token_file,
@@ -106,13 +106,14 @@ def _oidc_source(role_arn: str, provider_arn: str, token_file: str, session_name
 
 def _ecs_source(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
                 http_options: Callable[[], Any]) -> _Source:
-    def ecs():
+    def ecs() -> Any:
         return _ecs_provider(role_name, disable_imds_v1, host, http_options())
     where = f"ECS instance metadata{' at ' + host if host else ''}"
     return _Source(f"{where}, role {role_name}" if role_name else f"{where}, attached role", ecs)
 
 
-def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str], http_options=None):
+def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
+                  http_options: Any = None) -> Any:
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
     provider = EcsRamRoleCredentialsProvider(role_name=role_name or "", disable_imds_v1=disable_imds_v1,
                                              http_options=http_options, async_update_enabled=False)
@@ -123,7 +124,7 @@ def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optiona
 
 
 def _uri_source(uri: str, http_options: Callable[[], Any]) -> _Source:
-    def url():
+    def url() -> Any:
         from alibabacloud_credentials.provider import URLCredentialsProvider
         return URLCredentialsProvider(uri=uri, http_options=http_options())
     return _Source(f"credentials URI {_without_query(uri)}", url)
@@ -174,7 +175,7 @@ class _SourceUnavailable(Exception):
 
 
 def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str], imds: Optional[str],
-                 disable_v1: bool):
+                 disable_v1: bool) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
     try:
@@ -192,7 +193,8 @@ def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str],
     return with_sts_endpoint(cli_profile_provider(path, name, config), sts_endpoint)
 
 
-def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str], disable_v1: bool):
+def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str],
+                 disable_v1: bool) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
     section = load_ini(path).get(profile)

@@ -3,6 +3,8 @@
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi.
 """
+from typing import Any, List
+
 from .handlers import AKExpireHandler, OssAKExpireHandler, SdkCoreAKExpireHandler, TeaAKExpireHandler
 
 __all__ = ["ProxyAcsClient", "ProxyBucket", "ProxyService", "AKExpireHandler", "SdkCoreAKExpireHandler",
@@ -17,7 +19,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):  # PEP 562
+def __getattr__(name: str) -> Any:  # PEP 562
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'proxy' has no attribute {name!r}")
@@ -27,5 +29,5 @@ def __getattr__(name):  # PEP 562
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

@@ -1,5 +1,5 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
 from aliyunsdkcore.vendored.requests import Session
@@ -31,7 +31,7 @@ class ProxyAcsClient(AcsClient):
 
     def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *,
                  credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
+                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs: Any) -> None:
         for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
             if kwargs.get(forbidden) is not None:
                 raise ValueError(f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, "
@@ -56,22 +56,22 @@ class ProxyAcsClient(AcsClient):
     def credentials_provider(self) -> CredentialsProvider:
         return self._source.provider
 
-    def get_access_key(self):
+    def get_access_key(self) -> str:
         return self._source.provider.get_credentials().access_key_id
 
-    def get_access_secret(self):
+    def get_access_secret(self) -> str:
         return self._source.provider.get_credentials().access_key_secret
 
     # Overrides the SDK's private hook around its request loop: see credentials/_acs_compat.DO_ACTION_HOOK (guarded
     # by tests/test_compat.py).
-    def _implementation_of_do_action(self, request, signer=None):
+    def _implementation_of_do_action(self, request: Any, signer: Any = None) -> Tuple[Any, Any, Any, Any]:
         result = super()._implementation_of_do_action(request, signer)
         error = result[3]
         if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
             return result
         last = [result]
 
-        def attempt():
+        def attempt() -> Tuple[Any, Any, Any, Any]:
             outcome = super(ProxyAcsClient, self)._implementation_of_do_action(request, signer)
             last[0] = outcome
             if outcome[3] is not None:
@@ -97,7 +97,7 @@ class ProxyAcsClient(AcsClient):
     def __enter__(self) -> "ProxyAcsClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def _after_fork_in_child(self) -> None:

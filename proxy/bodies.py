@@ -5,15 +5,16 @@ that point, and a body that cannot be replayed (a consumed non-seekable stream, 
 re-issue, so nothing partial is ever sent.
 """
 import io
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))  # sent as they are, any number of times
+# Sent as they are, any number of times.
+_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))
 
 
-def body_rewinder(values: Iterable[object]) -> Optional[Callable[[], bool]]:
+def body_rewinder(values: Iterable[Any]) -> Optional[Callable[[], bool]]:
     """For a call's arguments (or their bodies): None when nothing needs rewinding; otherwise a function that
     rewinds every stream and returns True, or returns False when some body cannot be sent again."""
-    marks: List[Tuple[object, int]] = []
+    marks: List[Tuple[Any, int]] = []
     replayable = True
     for value in values:
         if isinstance(value, _PLAIN_VALUES):

@@ -25,7 +25,7 @@ import copy
 import functools
 import logging
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, NoReturn, Optional, Tuple, Type
 
 from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
@@ -61,7 +61,7 @@ class ManagedCredentialModel(CredentialModel):
 
     __str__ = __repr__
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("credentials are not picklable: pass a provider, not the key")
 
 
@@ -138,7 +138,7 @@ class ManagedCredentialsClient:
     def __enter__(self) -> "ManagedCredentialsClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def __repr__(self) -> str:
@@ -170,7 +170,7 @@ def _stream_rewinder(args: tuple, kwargs: dict) -> Optional[Callable[[], bool]]:
 
 
 def _reissuing(name: str) -> Callable[..., Any]:
-    def method(self, *args, **kwargs):
+    def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return self._reissuer.call(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
@@ -179,7 +179,7 @@ def _reissuing(name: str) -> Callable[..., Any]:
 
 
 def _reissuing_async(name: str) -> Callable[..., Any]:
-    async def method(self, *args, **kwargs):
+    async def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return await self._reissuer.call_async(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
@@ -211,7 +211,7 @@ class ProxyOpenApiClient(OpenApiClient):
     _product_classes: Dict[type, type] = {}
     _product_lock = threading.Lock()
 
-    def __init__(self, config, secret_name: Optional[str] = None, *,
+    def __init__(self, config: Any, secret_name: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None):
         for field_name in ("access_key_id", "access_key_secret", "security_token", "bearer_token"):
@@ -266,7 +266,7 @@ class ProxyOpenApiClient(OpenApiClient):
     def __enter__(self) -> "ProxyOpenApiClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def __repr__(self) -> str:

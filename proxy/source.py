@@ -1,7 +1,7 @@
 """Where a proxy client's key comes from: a managed secret (shared registry) or a given provider."""
 import os
 import weakref
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from credentials import CredentialsProvider, registry
 
@@ -9,7 +9,7 @@ from credentials import CredentialsProvider, registry
 class KeySource:
     """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one."""
 
-    def __init__(self, secret_name: Optional[str], credentials_provider: Optional[CredentialsProvider]):
+    def __init__(self, secret_name: Optional[str], credentials_provider: Optional[CredentialsProvider]) -> None:
         if (secret_name is None) == (credentials_provider is None):
             raise ValueError("give exactly one of secret_name= (a KMS managed RAM credential) or "
                              "credentials_provider= (a credentials.CredentialsProvider)")
@@ -35,10 +35,10 @@ class KeySource:
         return f"secret {self.secret_name!r}" if self.secret_name else repr(self.provider)
 
 
-_forkable = weakref.WeakSet()
+_forkable: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
-def reset_http_after_fork(client) -> None:
+def reset_http_after_fork(client: Any) -> None:
     """Register a client whose ``_after_fork_in_child()`` gives it fresh HTTP connections in a forked child."""
     _forkable.add(client)
 
