@@ -4,17 +4,20 @@ Its own module so that the shared-KMS configuration (config.py) and the dedicate
 both read endpoints without importing each other.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 from .errors import ConfigError
 
 
 @dataclass(frozen=True)
 class KmsEndpoint:
-    """One place to reach KMS: a region and the host (with port) and scheme to use there."""
+    """One place to reach KMS: a region and the host (with port) and scheme to use there. ``ca_file`` (a KMS
+    instance endpoint's ``caFilePath``) is the CA its certificate is verified against instead of the default."""
 
     region_id: str
     host: str
     protocol: str = "https"
+    ca_file: Optional[str] = None
 
     @property
     def url(self) -> str:
