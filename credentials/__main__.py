@@ -22,7 +22,7 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
         config = read_config(path, problems)
     except ConfigError as exc:  # the file itself cannot be read
         problems.append(exc)
-    if config is not None and config.credentials_type and not config.dkms_instances:
+    if config is not None and config.credentials_type and (config.endpoints or not config.dkms_instances):
         from .kms_access import kms_access_provider
         try:
             access = kms_access_provider(config)
@@ -36,6 +36,8 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
     assert config is not None  # no problem: the file was read
     how = (f"{len(config.dkms_instances)} dedicated KMS instance(s)" if config.dkms_instances
            else f"credentials_type={config.credentials_type}")
+    if config.dkms_instances and config.endpoints:
+        how += f", then {len(config.endpoints)} region(s) with credentials_type={config.credentials_type}"
     print(f"config {config.file}: OK ({how})", file=out)
     names = secret_names or list(config.secret_names)
     if not names:
@@ -63,11 +65,8 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
 
 
 def _kms_client(config: KmsConfig, access: Any) -> Any:
-    if config.dkms_instances:
-        from .dkms_client import DkmsClient
-        return DkmsClient(config.dkms_instances, attempts=2)
-    from .kms_client import KmsClient
-    return KmsClient(config.endpoints, access, attempts=2)
+    from .kms_fallback import build_kms_client
+    return build_kms_client(config, access, attempts=2)
 
 
 def _source(client: Any) -> str:

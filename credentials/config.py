@@ -114,6 +114,11 @@ def _parse_type(properties: Dict[str, str], file: str) -> str:
     if not ctype and not dkms_given:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
         raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
                           key="credentials_type")
+    if not ctype and properties.get("cache_client_region_id", "").strip():
+        raise ConfigError("missing; cache_client_region_id beside cache_client_dkms_config_info names the regions "
+                          "fetched from when every dedicated KMS instance fails, and this key says how to reach them "
+                          f"(one of {', '.join(CREDENTIALS_TYPES)}); or remove cache_client_region_id", file=file,
+                          key="credentials_type")
     if ctype and ctype not in CREDENTIALS_TYPES:
         raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
                           key="credentials_type")

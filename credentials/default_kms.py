@@ -42,14 +42,8 @@ def default_kms_client() -> Any:
     global _kms_client
     with lock:
         if _kms_client is None:
-            config = default_config()
-            if config.dkms_instances:  # the client keys sign; no credentials_type is needed
-                from .dkms_client import DkmsClient
-                _kms_client = DkmsClient(config.dkms_instances)
-            else:
-                from .kms_access import kms_access_provider
-                from .kms_client import KmsClient
-                _kms_client = KmsClient(config.endpoints, kms_access_provider(config))
+            from .kms_fallback import build_kms_client  # instances, regions, or instances then regions
+            _kms_client = build_kms_client(default_config())
         return _kms_client
 
 

@@ -42,7 +42,7 @@ class DkmsInstance:
     endpoint: str  # host[:port]; the gateway speaks https only
     client_key_file: str
     key_id: str
-    private_key: str = field(repr=False, compare=False)  # base64 PKCS#1 DER: what the DKMS SDK signs with
+    private_key: str = field(repr=False, compare=False)  # base64 PKCS#1 DER; dkms_gateway.py loads it once
     ca_file: Optional[str] = None
     ignore_ssl_certs: bool = False
     file: str = ""  # the properties file

@@ -1,6 +1,6 @@
 """A dedicated KMS instance: the upstream plugin's cache_client_dkms_config_info form, a client key, failover.
 
-    pip install -e '.[dkms]'        # the alibabacloud-dkms-gcs SDK (see the README for the pins it brings)
+    pip install -e .                # nothing more: '.[dkms]' still works and only asks for cryptography>=42
     python samples/dkms_config.py
 
 Against the local emulator it issues a client key (clientKey_<id>.json and its password file, as the console
@@ -51,5 +51,5 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except ConfigError as exc:  # e.g. the DKMS extra is not installed: the message says what to do
+    except ConfigError as exc:  # e.g. a client key file that does not open: the message says what to fix
         sys.exit(f"dkms_config: {exc}")

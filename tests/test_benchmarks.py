@@ -7,7 +7,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED = {"cpu_acs", "cpu_oss_put", "cpu_oss_get", "acs_per_call", "oss_put", "oss_get", "provider_single",
-            "provider_threads", "clients_acs", "clients_oss", "startup", "rotation_recovery", "fleet"}
+            "provider_threads", "clients_acs", "clients_oss", "startup", "rotation_recovery", "fleet", "dkms_fetch_cpu"}
 
 
 def _run(argv, tmp_path):

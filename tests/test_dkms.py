@@ -1,6 +1,6 @@
-"""Dedicated KMS instances: the upstream plugin's DKMS properties form, the real alibabacloud-dkms-gcs SDK over
-HTTPS against the emulator's instance gateways (tests/cloud/dkms.py), failover with a cooldown, and every
-configuration mistake named without the password."""
+"""Dedicated KMS instances: the upstream plugin's DKMS properties form, our gateway client over HTTPS against the
+emulator's instance gateways (tests/cloud/dkms.py), failover with a cooldown, and every configuration mistake named
+without the password. tests/wire/dkms_fidelity.py checks the wire against the official alibabacloud-dkms-gcs SDK."""
 import json
 import logging
 import os
@@ -364,6 +364,20 @@ def test_the_gateway_checks_the_signature_against_the_issued_public_key(cloud, t
     assert cloud.count("GetSecretValue", access_key_id=mine.key_id, code="SignatureNotMatch") == 1
 
 
+def test_the_client_key_is_parsed_once_not_for_every_request(cloud, tmp_path, monkeypatch):
+    """The official SDK parsed the key's PEM for every request (about 40 ms of CPU each); ours loads it once."""
+    from cryptography.hazmat.primitives import serialization
+    cloud.create_secret("app-key")
+    client = DkmsClient(read_config(properties(cloud, tmp_path)).dkms_instances, wait=FAST)
+    parsed = []
+    for name in ("load_der_private_key", "load_pem_private_key"):
+        original = getattr(serialization, name)
+        monkeypatch.setattr(serialization, name, lambda *a, _o=original, _n=name, **k: parsed.append(_n) or _o(*a, **k))
+    for _ in range(5):
+        assert client.get_secret_value("app-key")["SecretName"] == "app-key"
+    assert parsed == [] and cloud.count("GetSecretValue", service="dkms", code="OK") == 5
+
+
 # ---- TLS, logging, fork --------------------------------------------------------------------------------------------
 
 def test_ignore_ssl_certs_logs_exactly_one_warning(cloud, tmp_path, use, caplog):
@@ -383,22 +397,18 @@ def test_ignore_ssl_certs_logs_exactly_one_warning(cloud, tmp_path, use, caplog)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_child_gets_new_sdk_clients_and_sessions(cloud, tmp_path, use):
-    from Tea.core import TeaCore
+def test_forked_child_gets_new_http_sessions(cloud, tmp_path, use):
     cloud.create_secret("app-key")
     use(properties(cloud, tmp_path))
     client = registry.default_kms_client()
-    client.get_secret_value("app-key")
-    prefix = "https://%s:" % cloud.dkms.host()
-    assert any(k.startswith(prefix) for k in TeaCore._sessions)
-    parent_clients = list(client._clients)
+    client.get_secret_value("app-key")  # the parent now holds a pooled keep-alive connection
+    parent_sessions = [gateway._session for gateway in client._gateways]
     pid = os.fork()
     if pid == 0:  # the child: report through the exit status, never return into pytest
         code = 1
         try:
-            fresh = not any(k.startswith(prefix) for k in TeaCore._sessions)
-            new = all(a is not b for a, b in zip(client._clients, parent_clients))
-            code = 0 if fresh and new and client.get_secret_value("app-key")["SecretName"] == "app-key" else 2
+            new = all(g._session is not s for g, s in zip(client._gateways, parent_sessions))
+            code = 0 if new and client.get_secret_value("app-key")["SecretName"] == "app-key" else 2
         finally:
             os._exit(code)
     for _ in range(3):
@@ -430,49 +440,106 @@ def test_secrets_never_in_logs_or_reprs(cloud, tmp_path, use, debug_logs):
         assert value not in shown
 
 
-def test_the_dkms_sdk_is_imported_only_when_configured(cloud, tmp_path):
+def test_the_dkms_modules_are_imported_only_when_configured(cloud, tmp_path):
     kms_file = cloud.write_properties(str(tmp_path / "kms.properties"))
     probe = ("import sys; import credentials, proxy; from credentials.config import read_config; "
              f"read_config({kms_file!r}); "
-             "loaded = [m for m in ('sdk', 'openapi', 'openapi_util', 'OpenSSL', 'google.protobuf', "
-             "'credentials.dkms_client', 'credentials.dkms_config') if m in sys.modules]; "
+             "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', "
+             "'credentials.dkms_config', 'credentials.dkms_gateway', 'credentials.dkms_protobuf') "
+             "if m in sys.modules]; "
              "assert not loaded, loaded; print('ok')")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
 
 
-def test_a_module_shadowing_the_sdk_is_named(cloud, tmp_path):
-    """The SDK's top-level modules are called sdk, openapi, openapi_util: an application's own `sdk` wins on
-    sys.path, and that is what the error must say."""
+def test_application_modules_named_like_the_old_sdk_do_not_matter(cloud, tmp_path):
+    """alibabacloud-dkms-gcs installed top-level modules named sdk, openapi and openapi_util, so an application's
+    own `sdk` broke dedicated KMS; our client imports none of them."""
+    cloud.create_secret("app-key")
     path = properties(cloud, tmp_path)
-    shadow = tmp_path / "app" / "sdk"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("")
-    (shadow / "client.py").write_text("class Client:\n    pass\n")
-    probe = ("from credentials import ConfigError; from credentials.config import read_config; "
-             "from credentials.dkms_client import DkmsClient\n"
-             f"try:\n    DkmsClient(read_config({path!r}).dkms_instances)\n"
-             "except ConfigError as exc:\n    print(exc)\n")
+    for name in ("sdk", "openapi", "openapi_util"):
+        shadow = tmp_path / "app" / name
+        shadow.mkdir(parents=True)
+        (shadow / "__init__.py").write_text("raise ImportError('the application\'s own module')\n")
+    probe = ("from credentials.config import read_config; from credentials.dkms_client import DkmsClient\n"
+             f"print(DkmsClient(read_config({path!r}).dkms_instances).get_secret_value('app-key')['SecretName'])\n")
     result = subprocess.run([sys.executable, "-c", probe], cwd=str(tmp_path), capture_output=True, text=True,
-                            timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(shadow.parent), ROOT])))
-    assert result.returncode == 0, result.stderr
-    assert "shadows it" in result.stdout and str(shadow) in result.stdout and path in result.stdout, result.stdout
+                            timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "app"), ROOT])))
+    assert result.returncode == 0 and result.stdout.strip() == "app-key", result.stdout + result.stderr
 
 
-# ---- the emulator's protobuf against the SDK's generated classes ---------------------------------------------------
+# ---- the protobuf codecs (ours and the emulator's) against Google's protobuf runtime --------------------------------
 
-def test_emulator_protobuf_matches_the_sdk_wire_format():
-    from openapi_util.protobuf import api_pb2
-    request = api_pb2.GetSecretValueRequest(SecretName="app-key", VersionStage="ACSCurrent", FetchExtendedConfig=True)
-    assert decode_message(request.SerializeToString()) == {1: [b"app-key"], 2: [b"ACSCurrent"], 4: [1]}
-    response = api_pb2.GetSecretValueResponse()
-    response.ParseFromString(encode_message([(1, "app-key"), (3, '{"AccessKeyId":"x"}'), (5, "ACSCurrent"),
-                                             (5, "ACSPrevious"), (13, "604800s"), (12, "")]))
-    assert (response.SecretName, response.SecretData, list(response.VersionStages), response.RotationInterval) == \
-        ("app-key", '{"AccessKeyId":"x"}', ["ACSCurrent", "ACSPrevious"], "604800s")
-    error = api_pb2.Error()
-    error.ParseFromString(encode_message([(1, 404), (2, "Unauthorized"), (3, "no such key"), (4, "RID")]))
-    assert (error.StatusCode, error.ErrorCode, error.RequestId) == (404, "Unauthorized", "RID")
+def _reference_messages():
+    """The SDK's api.proto messages (alibabacloud-dkms-gcs 1.0.2, openapi_util/protobuf/api_pb2.py), built with the
+    protobuf runtime from their field numbers and types."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    field = descriptor_pb2.FieldDescriptorProto
+    string, boolean, int32, one, many = (field.TYPE_STRING, field.TYPE_BOOL, field.TYPE_INT32, field.LABEL_OPTIONAL,
+                                         field.LABEL_REPEATED)
+    messages = {
+        "GetSecretValueRequest": [("SecretName", string, one), ("VersionStage", string, one),
+                                  ("VersionId", string, one), ("FetchExtendedConfig", boolean, one)],
+        "GetSecretValueResponse": [(name, string, many if name == "VersionStages" else one) for name in
+                                   ("SecretName", "SecretType", "SecretData", "SecretDataType", "VersionStages",
+                                    "VersionId", "CreateTime", "RequestId", "LastRotationDate", "NextRotationDate",
+                                    "ExtendedConfig", "AutomaticRotation", "RotationInterval")],
+        "Error": [("StatusCode", int32, one), ("ErrorCode", string, one), ("ErrorMessage", string, one),
+                  ("RequestId", string, one)],
+    }
+    proto = descriptor_pb2.FileDescriptorProto(name="dkms_api_reference.proto", package="dkmsref", syntax="proto3")
+    for name, fields in messages.items():
+        message = proto.message_type.add(name=name)
+        for number, (field_name, kind, label) in enumerate(fields, start=1):
+            message.field.add(name=field_name, number=number, type=kind, label=label)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"dkmsref.{name}")) for name in messages}
+
+
+def test_our_request_body_is_what_protobuf_serializes():
+    from credentials.dkms_protobuf import encode_get_secret_value_request
+    request = _reference_messages()["GetSecretValueRequest"]
+    for name, stage, version, extended in [("app-key", None, None, True), ("app-key", "ACSCurrent", None, False),
+                                           ("s" * 300, "ACSPrevious", "v-ü-1", True), ("n", None, None, False)]:
+        expected = request(SecretName=name, VersionStage=stage or "", VersionId=version or "",
+                           FetchExtendedConfig=extended).SerializeToString()
+        assert encode_get_secret_value_request(name, stage, version, extended) == expected
+    parsed = request()
+    parsed.ParseFromString(encode_get_secret_value_request("app-key", fetch_extended_config=True))
+    assert (parsed.SecretName, parsed.FetchExtendedConfig) == ("app-key", True)
+
+
+def test_we_read_what_protobuf_and_the_emulator_write():
+    from credentials.dkms_protobuf import decode_error, decode_get_secret_value_response
+    messages = _reference_messages()
+    answer = messages["GetSecretValueResponse"](SecretName="app-key", SecretData='{"AccessKeyId":"x"}',
+                                                 VersionStages=["ACSCurrent", "ACSPrevious"], VersionId="v1",
+                                                 RotationInterval="604800s", ExtendedConfig='{"ü":1}')
+    decoded = decode_get_secret_value_response(answer.SerializeToString())
+    assert (decoded["SecretName"], decoded["SecretData"], decoded["VersionStages"], decoded["RotationInterval"],
+            decoded["ExtendedConfig"], decoded["NextRotationDate"]) == \
+        ("app-key", '{"AccessKeyId":"x"}', ["ACSCurrent", "ACSPrevious"], "604800s", '{"ü":1}', "")
+    emulated = encode_message([(1, "app-key"), (3, "data"), (5, "ACSCurrent"), (5, "ACSPrevious"), (13, "604800s")])
+    assert decode_get_secret_value_response(emulated)["VersionStages"] == ["ACSCurrent", "ACSPrevious"]
+    reference = messages["GetSecretValueResponse"]()
+    reference.ParseFromString(emulated)
+    assert list(reference.VersionStages) == ["ACSCurrent", "ACSPrevious"] and reference.RotationInterval == "604800s"
+    for status in (404, 401, 503, -1):
+        error = messages["Error"](StatusCode=status, ErrorCode="Unauthorized", ErrorMessage="no such key",
+                                  RequestId="RID")
+        assert decode_error(error.SerializeToString()) == {"StatusCode": status, "ErrorCode": "Unauthorized",
+                                                           "ErrorMessage": "no such key", "RequestId": "RID"}
+    emulated_error = encode_message([(1, 404), (2, "Unauthorized"), (3, "no such key"), (4, "RID")])
+    assert decode_error(emulated_error)["ErrorCode"] == "Unauthorized"
+    assert decode_message(messages["GetSecretValueRequest"](SecretName="a", FetchExtendedConfig=True)
+                          .SerializeToString()) == {1: [b"a"], 4: [1]}
+
+
+@pytest.mark.parametrize("data", [b"\x0a\x05ab", b"\x0a", b"\x80", b"\x1a\x02\xff\xfe", b"\x08\x01", b"\x07",
+                                  b"\x00\x00"])
+def test_malformed_answers_are_value_errors(data):
+    from credentials.dkms_protobuf import decode_get_secret_value_response
     with pytest.raises(ValueError):
-        decode_message(b"\x0a\x05ab")  # a length past the end
+        decode_get_secret_value_response(data)

@@ -20,6 +20,7 @@ rotation and the call log are the emulator's CloudState, shared with the KMS end
     key = cloud.dkms.issue_client_key(folder) # key.key_file, key.password_file, key.key_id, key.password
     cloud.write_dkms_properties(path)         # the upstream plugin's DKMS form, for every gateway
     cloud.dkms.fault("dkms", status=503)      # or cloud.service_down("dkms"): connection refused
+    cloud.dkms.start_recording()              # cloud.dkms.recorded: every request's headers and body, as sent
     cloud.count("GetSecretValue", service="dkms-2")
 
 Standard library only, except `cryptography` (already needed by tls.py), imported when keys are made or checked.
@@ -130,6 +131,17 @@ class ClientKeyFiles:
     password: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as a gateway received it (cloud.dkms.start_recording()): for wire comparisons."""
+    gateway: str
+    method: str
+    path: str
+    headers: Tuple[Tuple[str, str], ...]  # as sent: names in the client's case, in the client's order
+    body: bytes
+    string_to_sign: str  # what the emulator verifies the signature over
+
+
 class DkmsError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__("%s %s: %s" % (status, code, message))
@@ -153,6 +165,7 @@ class DkmsGatewayService:
         status, code = 200, "OK"
         try:
             body = self._read(request)
+            self._gateways.record(self.name, request, body)
             self._apply_fault(request)
             self._authenticate(request, body)
             if api_name != "GetSecretValue":
@@ -263,6 +276,22 @@ class DkmsGateways:
         self._lock = threading.Lock()
         self.names: List[str] = []
         self.client_key: Optional[ClientKeyFiles] = None  # the last one write_properties issued
+        self.recorded: Optional[List[RecordedRequest]] = None  # None: not recording
+
+    # ---- recording -----------------------------------------------------------------------------------------------
+
+    def start_recording(self) -> List[RecordedRequest]:
+        """Keep every request the gateways receive from now on (headers and body), in `recorded`."""
+        with self._lock:
+            self.recorded = []
+            return self.recorded
+
+    def record(self, gateway: str, request: Request, body: bytes) -> None:
+        with self._lock:
+            if self.recorded is not None:
+                self.recorded.append(RecordedRequest(gateway, request.method, request.path,
+                                                     tuple(request.headers.items()), body,
+                                                     string_to_sign(request.method, request.lower_headers())))
 
     # ---- instances -----------------------------------------------------------------------------------------------
 
