@@ -8,6 +8,12 @@ import os
 import re
 import sys
 
+# Not pinned to its lower bound, and why. requests (>=2.21, alibabacloud-tea's floor): requests before 2.30 brings
+# urllib3 1.x, which fails the emulator's TLS on 127.0.0.1 ("check_hostname requires server_hostname") when the
+# Credentials tool calls STS there; a real endpoint is reached by name. requests is not one of the SDKs this step
+# is for (aliyun-python-sdk-core, oss2, alibabacloud-tea-openapi, alibabacloud-credentials).
+OVERRIDES = {"requests": ">=2.30"}
+
 SETUP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
 
 
@@ -25,7 +31,8 @@ def main() -> int:
         if not match:
             print(f"setup.py: {requirement!r} has no >= lower bound", file=sys.stderr)
             return 1
-        print(f"{match.group(1)}=={match.group(2)}")
+        name = match.group(1)
+        print(f"{name}{OVERRIDES[name]}" if name in OVERRIDES else f"{name}=={match.group(2)}")
     return 0
 
 
