@@ -21,7 +21,8 @@ setup(
         "alibabacloud-credentials>=1.0.4,<2",
         "cachetools>=5,<9",
         "tenacity>=8.2,<10",
-        "requests>=2.21",  # already installed with oss2; the DKMS gateway client uses it directly (alibabacloud-tea: >=2.21)
+        # Already installed with oss2; the DKMS gateway client uses it directly. 2.21: alibabacloud-tea's floor.
+        "requests>=2.21",
     ],
     extras_require={
         # protobuf is the reference the DKMS codec is checked against (tests/test_dkms.py), cryptography>=43 the
