@@ -13,12 +13,16 @@ setup(
     packages=["credentials", "proxy"],
     package_data={"credentials": ["py.typed"], "proxy": ["py.typed"]},
     install_requires=[
-        "aliyun-python-sdk-core>=2.13,<3",
+        "aliyun-python-sdk-core>=2.13.33,<3",  # AcsClient(pool_size=) and DEFAULT_POOL_CONNECTIONS from 2.13.33
         "oss2>=2.17,<3",
-        "alibabacloud-tea-openapi>=0.3.12,<0.5",
+        "alibabacloud-tea-openapi>=0.3.13,<0.5",  # 0.3.12 pins alibabacloud-credentials<1
+        # Imported directly (CredentialsToolProvider, proxy/openapi.py); CLIProfileCredentialsProvider(profile_file=)
+        # from 1.0.4. The lower bounds are tested: .ci/oldest-versions.
+        "alibabacloud-credentials>=1.0.4,<2",
         "cachetools>=5,<9",
         "tenacity>=8.2,<10",
-        "requests>=2.20",  # already installed with oss2; the DKMS gateway client uses it directly
+        # Already installed with oss2; the DKMS gateway client uses it directly. 2.21: alibabacloud-tea's floor.
+        "requests>=2.21",
     ],
     extras_require={
         # protobuf is the reference the DKMS codec is checked against (tests/test_dkms.py), cryptography>=43 the

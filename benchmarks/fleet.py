@@ -154,10 +154,12 @@ def measure(settings: Settings) -> List[Figure]:
                        for seed in range(IDEAL_DRAWS)])
     everyone = all(f["processes_refreshed_after_rotation"] == f["processes"] for f in fleets)
     processes = settings.fleet_processes
-    measured = (f"rotation window ({MAX_ROTATION_JITTER / 60:.0f} min), 1 s bins: peak {peak.median:.0f}/s, mean {mean.median:.1f}/s, "
+    measured = (f"rotation window ({MAX_ROTATION_JITTER / 60:.0f} min), 1 s bins: peak {peak.median:.0f}/s, "
+                f"mean {mean.median:.1f}/s, "
                 f"peak/mean {ratio.median:.2f} (fleets {ratio.low:.2f}..{ratio.high:.2f}, n={ratio.n}; the best "
                 f"any independent jitter can do, one uniform draw per process: {ideal.median:.2f}, IQR "
-                f"{ideal.q1:.2f}..{ideal.q3:.2f}, n={ideal.n}); 10 s bins: {ratio10.median:.2f}; whole {fleets[0]['simulated_s'] / 3600:.0f} h: peak "
+                f"{ideal.q1:.2f}..{ideal.q3:.2f}, n={ideal.n}); 10 s bins: {ratio10.median:.2f}; "
+                f"whole {fleets[0]['simulated_s'] / 3600:.0f} h: peak "
                 f"{whole_peak.median:.0f}/s, mean {whole_mean.median:.2f}/s; after the rotation every process "
                 f"refreshed within {latest:.0f} s (median {median_delay:.0f} s); without jitter: "
                 f"{processes:,} in one second")
@@ -169,4 +171,5 @@ def measure(settings: Settings) -> List[Figure]:
                    verdict(ratio.median <= TARGET_PEAK_TO_MEAN and everyone), data),
             Figure("fleet_10s", title + ", 10 s bins", "peak <= 2 x mean (rotation window, 10 s bins)",
                    f"peak/mean {ratio10.median:.2f} (fleets {ratio10.low:.2f}..{ratio10.high:.2f})",
-                   verdict(ratio10.median <= TARGET_PEAK_TO_MEAN and everyone), {"peak_to_mean_10s": ratio10.as_dict()})]
+                   verdict(ratio10.median <= TARGET_PEAK_TO_MEAN and everyone),
+                   {"peak_to_mean_10s": ratio10.as_dict()})]

@@ -3,6 +3,8 @@
 Importing this package starts no thread and touches no network; the KMS and
 Credentials-tool machinery is loaded at first use.
 """
+from typing import Any
+
 from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials
@@ -18,7 +20,7 @@ __all__ = ["Credentials", "CredentialsProvider", "ConfigLoader", "StaticCredenti
            "ConfigError", "RefreshingProvider"]
 
 
-def __getattr__(name):  # PEP 562: keep `import credentials` cheap
+def __getattr__(name: str) -> Any:  # PEP 562: keep `import credentials` cheap
     if name == "ManagedSecretProvider":
         from .managed import ManagedSecretProvider
         return ManagedSecretProvider

@@ -7,14 +7,14 @@ status 0 when everything works, 1 otherwise, for deploy scripts.
 import argparse
 import sys
 import time
-from typing import List, Optional
+from typing import Any, List, Optional, TextIO
 
-from .config import ConfigLoader, read_config
+from .config import ConfigLoader, KmsConfig, read_config
 from .errors import ConfigError, CredentialsError
 from .model import mask
 
 
-def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -> int:
+def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys.stdout) -> int:
     path = config_path or ConfigLoader.get_config_name()
     problems: List[ConfigError] = []
     config, access = None, None
@@ -33,6 +33,7 @@ def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -
         print(f"config error: {problem}", file=out)
     if problems:
         return 1
+    assert config is not None  # no problem: the file was read
     how = (f"{len(config.dkms_instances)} dedicated KMS instance(s)" if config.dkms_instances
            else f"credentials_type={config.credentials_type}")
     if config.dkms_instances and config.endpoints:
@@ -63,12 +64,12 @@ def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -
     return 1 if failures else 0
 
 
-def _kms_client(config, access):
+def _kms_client(config: KmsConfig, access: Any) -> Any:
     from .kms_fallback import build_kms_client
     return build_kms_client(config, access, attempts=2)
 
 
-def _source(client) -> str:
+def _source(client: Any) -> str:
     describe = getattr(client, "describe_source", None)
     return describe() if callable(describe) else type(client).__name__
 

@@ -6,7 +6,7 @@ signed the last request of each thread is remembered, so a caller that sees an
 expired-key error can tell the provider exactly which key was stale.
 """
 import threading
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 from aliyunsdkcore.auth.signers.signer import Signer
 
@@ -18,11 +18,11 @@ _TOKEN_HEADER = "x-acs-security-token"
 
 
 class ProviderSigner(Signer):
-    def __init__(self, provider: CredentialsProvider):
+    def __init__(self, provider: CredentialsProvider) -> None:
         self.provider = provider
         self._local = threading.local()
 
-    def sign(self, region_id, request):
+    def sign(self, region_id: str, request: Any) -> Tuple[Any, Any]:
         creds = self.provider.get_credentials()
         self._local.credentials = creds
         _set_security_token(request, creds.security_token)
@@ -35,7 +35,7 @@ class ProviderSigner(Signer):
         return getattr(self._local, "credentials", None)
 
 
-def _set_security_token(request, token: Optional[str]) -> None:
+def _set_security_token(request: Any, token: Optional[str]) -> None:
     """Add the token of an STS key, and remove one left by a previous key: a request object may be re-signed."""
     if request.get_style() == "RPC":
         params = request.get_query_params()

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from .errors import ConfigError
 from .kms_endpoint import KmsEndpoint, parse_endpoint
@@ -17,6 +17,7 @@ from .properties import parse_properties
 
 if TYPE_CHECKING:
     from .client_key import ClientKey
+    from .dkms_config import DkmsInstance
 
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
 CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
@@ -60,7 +61,7 @@ class KmsConfig:
     credentials_type: str
     properties: Dict[str, str] = field(repr=False)
     endpoints: Tuple[KmsEndpoint, ...] = ()
-    dkms_instances: Tuple[object, ...] = ()
+    dkms_instances: Tuple["DkmsInstance", ...] = ()
     secret_names: Tuple[str, ...] = ()
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT  # seconds: see ManagedSecretProvider
     client_key: Optional["ClientKey"] = None  # credentials_type=client_key: opened when the file is read
@@ -83,7 +84,7 @@ def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
     expected = 'expected a JSON list of objects with "regionId", e.g. [{"regionId":"cn-hangzhou"}]'
     try:
         items = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); {expected}", file=file, key=key) from None
     if not isinstance(items, list) or not items:
         raise ConfigError(f"not a non-empty list; {expected}", file=file, key=key)
@@ -202,7 +203,7 @@ def _parse_type(properties: Dict[str, str], file: str) -> str:
     return ctype
 
 
-def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple[object, ...]:
+def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple["DkmsInstance", ...]:
     raw = properties.get("cache_client_dkms_config_info", "").strip()
     if not raw:
         return ()
@@ -229,7 +230,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         else:
             problems.append(unknown)
 
-    def step(parse, default):
+    def step(parse: Callable[[], Any], default: Any) -> Any:
         if problems is None:
             return parse()
         try:
@@ -256,7 +257,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
                      client_key=client_key)
 
 
-def _fail(message: str, file: str, key: str):
+def _fail(message: str, file: str, key: str) -> NoReturn:
     raise ConfigError(message, file=file, key=key)
 
 

@@ -18,12 +18,13 @@ import binascii
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, cast
 
 from .errors import ConfigError
 from .kms_endpoint import parse_endpoint
 
 KEY = "cache_client_dkms_config_info"
+Fail = Callable[..., ConfigError]  # builds the ConfigError for a message (and a key)
 ENV_KEY = "client_key_password_from_env_variable"
 FILE_KEY = "client_key_password_from_file_path"
 ITEM_KEYS = ("regionId", "endpoint", "clientKeyFile", "passwordFromFilePath", "passwordFromFilePathName",
@@ -61,7 +62,7 @@ def parse_dkms_instances(raw: str, properties: Dict[str, str], file: str) -> Tup
     """The validated instances, in the order given (tried in that order)."""
     try:
         items = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); expected e.g. {EXAMPLE}",
                           file=file, key=KEY) from None
     if not isinstance(items, list) or not items:
@@ -78,12 +79,12 @@ def _parse_item(i: int, item: Any, properties: Dict[str, str], file: str) -> Dkm
     unknown = sorted(set(item) - set(ITEM_KEYS))
     if unknown:
         raise fail(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(ITEM_KEYS)}")
-    region_id = _string(item, "regionId", fail, required=True)
-    endpoint_text = _string(item, "endpoint", fail, required=True)
+    region_id = cast(str, _string(item, "regionId", fail, required=True))
+    endpoint_text = cast(str, _string(item, "endpoint", fail, required=True))
     endpoint = parse_endpoint(endpoint_text, region_id, file, KEY)
     if endpoint.protocol != "https":
         raise fail(f"endpoint {endpoint_text!r}: an instance gateway is reached over https only")
-    key_file = _string(item, "clientKeyFile", fail, required=True)
+    key_file = cast(str, _string(item, "clientKeyFile", fail, required=True))
     ignore_ssl = item.get("ignoreSslCerts", False)
     if isinstance(ignore_ssl, str) and ignore_ssl.strip().lower() in ("true", "false"):
         ignore_ssl = ignore_ssl.strip().lower() == "true"
@@ -99,7 +100,7 @@ def _parse_item(i: int, item: Any, properties: Dict[str, str], file: str) -> Dkm
                         file, i)
 
 
-def _string(item: Dict[str, Any], name: str, fail, required: bool = False) -> Optional[str]:
+def _string(item: Dict[str, Any], name: str, fail: Fail, required: bool = False) -> Optional[str]:
     value = item.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -110,7 +111,7 @@ def _string(item: Dict[str, Any], name: str, fail, required: bool = False) -> Op
     return value.strip()
 
 
-def _password(item: Dict[str, Any], properties: Dict[str, str], fail) -> Tuple[str, str]:
+def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> Tuple[str, str]:
     """(password, where it came from): the item's own source first (environment variable, then file, as
     upstream), else the top-level keys."""
     env_name = _string(item, "passwordFromEnvVariable", fail)
@@ -136,7 +137,7 @@ def _password(item: Dict[str, Any], properties: Dict[str, str], fail) -> Tuple[s
                           FILE_KEY)
 
 
-def _read_password(env_name: Optional[str], path: Optional[str], fail_env, fail_path, env_field: str,
+def _read_password(env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str,
                    path_field: str) -> Tuple[str, str]:
     if env_name:
         value = os.environ.get(env_name, "")
@@ -157,7 +158,7 @@ def _read_password(env_name: Optional[str], path: Optional[str], fail_env, fail_
     return value, f"the password file {path} ({path_field})"
 
 
-def open_client_key(path: str, password: str, source: str, fail,
+def open_client_key(path: str, password: str, source: str, fail: Fail,
                     path_field: str = "clientKeyFile") -> Tuple[str, str]:
     """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
     is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
@@ -171,7 +172,7 @@ def open_client_key(path: str, password: str, source: str, fail,
         raise fail(f"cannot read {path_field} {path}: {exc.__class__.__name__}") from None
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise fail(f"{path_field} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
     if not isinstance(document, dict):
         raise fail(f"{path_field} {path} is not a JSON object; {expected}")

@@ -117,7 +117,7 @@ class DkmsGateway:
         prepared = request.prepare()  # session.send: no session-level headers are added, as with the SDK
         session = self._session
         try:
-            settings = session.merge_environment_settings(prepared.url, {}, False, self._verify, None)
+            settings = session.merge_environment_settings(str(prepared.url), {}, False, self._verify, None)
             response = session.send(prepared, timeout=timeouts, allow_redirects=False, **settings)
             answer = response.content
         except (requests.RequestException, OSError) as exc:

@@ -74,7 +74,8 @@ def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> Cred
         raise ConfigError(message, file=config.file, key=key) from None
 
 
-def _tool_spec(config: KmsConfig, tool_type: str, required: Tuple[str, ...], optional: Tuple[str, ...] = ()):
+def _tool_spec(config: KmsConfig, tool_type: str, required: Tuple[str, ...],
+               optional: Tuple[str, ...] = ()) -> Dict[str, object]:
     spec: Dict[str, object] = {"type": tool_type}
     for field_name in required:
         spec[field_name] = config.require(TOOL_KEYS[field_name])

@@ -20,6 +20,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
 from . import redaction
+from ._acs_compat import make_http_response
 from .acs_signer import ProviderSigner
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
@@ -170,8 +171,8 @@ class KmsClient:
         request = self._request(endpoint, secret_name)
         client = self._sdk_client(endpoint)
         try:
-            response = client._make_http_response(endpoint.host, request, remaining(deadline, self._read_timeout),
-                                                  remaining(deadline, self._connect_timeout), self._signer)
+            response = make_http_response(client, endpoint.host, request, remaining(deadline, self._read_timeout),
+                                          remaining(deadline, self._connect_timeout), self._signer)
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
             raise _transport_error(exc, endpoint, secret_name) from None
@@ -228,7 +229,13 @@ def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEnd
                           secret_name=secret_name, code=code or f"HTTP{status}", status=status, retryable=retryable)
 
 
-_live = weakref.WeakSet()
+_live: "weakref.WeakSet[KmsClient]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_live):
+        client.after_fork_in_child()
+
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [client.after_fork_in_child() for client in list(_live)])
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -28,7 +28,7 @@ class ManagedSecretProvider(RefreshingProvider):
     def __init__(self, secret_name: str, kms_client: Any = None, *,
                  refresh_interval: float = DEFAULT_REFRESH_INTERVAL, clock: Callable[[], float] = time.time,
                  backoff_cap: float = 30.0, fetch_now: bool = True, background: bool = True,
-                 startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT):
+                 startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT) -> None:
         if not isinstance(secret_name, str) or not secret_name.strip():
             raise ValueError("secret_name must be a non-empty string")
         if startup_timeout is not None and not startup_timeout > 0:

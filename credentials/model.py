@@ -1,6 +1,6 @@
 """The immutable values: the credentials every provider hands out, and the records a provider caches them in."""
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, NoReturn, Optional, Tuple
 
 
 def mask(access_key_id: Optional[str]) -> str:
@@ -42,7 +42,7 @@ class Credentials:
     def get_security_token(self) -> Optional[str]:
         return self.security_token
 
-    def __reduce__(self):  # pickling a secret into a queue or a cache file is almost always a leak
+    def __reduce__(self) -> NoReturn:  # pickling a secret into a queue or a cache file is almost always a leak
         raise TypeError("Credentials are not picklable: pass a provider, not the key")
 
 
@@ -50,19 +50,19 @@ class _Frozen:
     """A small immutable record. Plain ``__slots__`` classes rather than frozen dataclasses: each dataclass costs
     about a millisecond of import time, and these are read on every call."""
 
-    __slots__ = ()
+    __slots__: Tuple[str, ...] = ()
 
-    def __init__(self, *values) -> None:
+    def __init__(self, *values: Any) -> None:
         for name, value in zip(self.__slots__, values):
             object.__setattr__(self, name, value)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> NoReturn:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)

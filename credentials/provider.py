@@ -46,13 +46,13 @@ class CredentialsProvider(abc.ABC):
         up healing say why."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a provider without background work has nothing to stop
         """Stop background work. Idempotent."""
 
-    def __enter__(self):
+    def __enter__(self) -> "CredentialsProvider":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -81,7 +81,8 @@ class StaticCredentialsProvider(CredentialsProvider):
         return f"StaticCredentialsProvider({self._credentials!r})"
 
 
-_live = weakref.WeakSet()  # every RefreshingProvider, so a forked child can reset their locks
+# Every RefreshingProvider, so a forked child can reset their locks.
+_live: "weakref.WeakSet[RefreshingProvider]" = weakref.WeakSet()
 
 
 def mandatory_margin(lifetime: float) -> float:

@@ -6,20 +6,23 @@ per rotation. Clients hold a reference count; the last to shut down closes it.
 """
 import atexit
 import logging
-from typing import Dict
+from typing import TYPE_CHECKING, Dict
 
 from . import default_kms
 from .default_kms import default_config, default_kms_client  # noqa: F401 - callers reach them here too
 from .errors import ConfigError, CredentialsError
 
+if TYPE_CHECKING:
+    from .managed import ManagedSecretProvider
+
 logger = logging.getLogger("managed_credentials.credentials")
 
-_providers: Dict[str, object] = {}
+_providers: Dict[str, "ManagedSecretProvider"] = {}
 _holders: Dict[str, int] = {}
 _preloaded = False
 
 
-def get_secret_provider(secret_name: str):
+def get_secret_provider(secret_name: str) -> "ManagedSecretProvider":
     """The one shared provider for this managed secret in this process, configured from the properties file."""
     if not isinstance(secret_name, str) or not secret_name.strip():
         raise ConfigError("the secret name is empty", key="secret_name")
@@ -37,7 +40,7 @@ def get_secret_provider(secret_name: str):
         return provider
 
 
-def acquire(secret_name: str):
+def acquire(secret_name: str) -> "ManagedSecretProvider":
     """A client's hold on the shared provider: released by ``release()`` when the client shuts down."""
     with default_kms.lock:
         provider = get_secret_provider(secret_name)

@@ -49,15 +49,16 @@ def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValu
 
 
 def next_refresh_at(value: SecretValue, now: float, default_interval: float = DEFAULT_REFRESH_INTERVAL,
-                    rand: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+                    rand: Optional[random.Random] = None) -> float:
     """When to fetch again: shortly after the next rotation, spread by jitter so a fleet does not stampede KMS,
     and at the latest after a jittered default interval (a manual rotation has no schedule)."""
-    periodic = now + default_interval * rand.uniform(0.5, 1.0)
+    uniform = rand.uniform if rand is not None else random.uniform
+    periodic = now + default_interval * uniform(0.5, 1.0)
     if value.next_rotation is None:
         return periodic
     interval = value.rotation_interval or default_interval
     window = min(MAX_ROTATION_JITTER, interval * 0.1)
-    after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + rand.uniform(0.0, window)
+    after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)
     return min(periodic, after_rotation)
 
 

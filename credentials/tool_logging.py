@@ -13,7 +13,7 @@ TOOL_LOGGER = "credentials"  # the name the Credentials tool logs under (it coll
 redact = redaction.redact
 
 
-# --- the tool's logging ------------------------------------------------------------------------------------------------
+# --- the tool's logging -----------------------------------------------------------------------------------------------
 
 _local = threading.local()
 
@@ -21,10 +21,10 @@ _local = threading.local()
 class _quiet_tool:
     """While our fetch runs in this thread, the tool's own log records are dropped: we report the outcome."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         _local.depth = getattr(_local, "depth", 0) + 1
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         _local.depth -= 1
 
 

@@ -62,7 +62,7 @@ class CredentialsToolProvider(RefreshingProvider):
     """
 
     def __init__(self, config: Any = None, *, name: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
-                 **kwargs):
+                 **kwargs: Any) -> None:
         env = dict(os.environ if environ is None else environ)
         if config is None:
             self.credentials_type = "default"
@@ -105,7 +105,7 @@ class CredentialsToolProvider(RefreshingProvider):
 
 # --- results ---------------------------------------------------------------------------------------------------------
 
-def _convert(tool_credentials) -> Credentials:
+def _convert(tool_credentials: Any) -> Credentials:
     if tool_credentials is None:
         raise CredentialsError("the source returned no credentials")
     key_id = tool_credentials.get_access_key_id()

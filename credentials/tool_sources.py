@@ -4,11 +4,14 @@ Each source builds a *new* tool provider per fetch (the tool has no public force
 provider is built without its background scheduler thread and can be pointed at another metadata host; profiles
 can be pointed at another STS endpoint.
 """
+import json
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional
 
+from ._credentials_tool_compat import (cli_profile_provider, ini_profile_provider, load_ini, set_metadata_host,
+                                       with_sts_endpoint)
 from .errors import ConfigError
 from .tool_config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _duration, _flag, _need, host_of
 
@@ -19,7 +22,7 @@ class _Source:
     build: Callable[[], Any]  # a new tool ICredentialsProvider
 
 
-def _http_options(spec: Mapping[str, Any]):
+def _http_options(spec: Mapping[str, Any]) -> Any:
     from alibabacloud_credentials.http import HttpOptions
     return HttpOptions(proxy=spec.get("proxy"), connect_timeout=spec.get("connect_timeout"),
                        read_timeout=spec.get("timeout"))
@@ -46,7 +49,7 @@ def explicit_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> _Source:
         sts_region, vpc = env.get("ALIBABA_CLOUD_STS_REGION"), _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
                                                                       "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
 
-        def ram_role():
+        def ram_role() -> Any:
             from alibabacloud_credentials.provider import RamRoleArnCredentialsProvider
             return RamRoleArnCredentialsProvider(
                 credentials_provider=_static(spec["access_key_id"], spec["access_key_secret"],
@@ -77,7 +80,7 @@ def _http_options_lazy(spec: Mapping[str, Any]) -> Callable[[], Any]:
     return lambda: _http_options(spec)
 
 
-def _static(access_key_id: str, access_key_secret: str, security_token: Optional[str]):
+def _static(access_key_id: str, access_key_secret: str, security_token: Optional[str]) -> Any:
     from alibabacloud_credentials.provider import StaticAKCredentialsProvider, StaticSTSCredentialsProvider
     if security_token:
         return StaticSTSCredentialsProvider(access_key_id=access_key_id, access_key_secret=access_key_secret,
@@ -92,7 +95,7 @@ def _oidc_source(role_arn: str, provider_arn: str, token_file: str, session_name
     sts_region = env.get("ALIBABA_CLOUD_STS_REGION")
     vpc = _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"), "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
 
-    def oidc():
+    def oidc() -> Any:
         from alibabacloud_credentials.provider import OIDCRoleArnCredentialsProvider
         return OIDCRoleArnCredentialsProvider(
             role_arn=role_arn, oidc_provider_arn=provider_arn, oidc_token_file_path=token_file,
@@ -103,29 +106,25 @@ def _oidc_source(role_arn: str, provider_arn: str, token_file: str, session_name
 
 def _ecs_source(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
                 http_options: Callable[[], Any]) -> _Source:
-    def ecs():
+    def ecs() -> Any:
         return _ecs_provider(role_name, disable_imds_v1, host, http_options())
     where = f"ECS instance metadata{' at ' + host if host else ''}"
     return _Source(f"{where}, role {role_name}" if role_name else f"{where}, attached role", ecs)
 
 
-_MANGLED_HOST = "_EcsRamRoleCredentialsProvider__metadata_service_host"
-
-
-def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str], http_options=None):
+def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
+                  http_options: Any = None) -> Any:
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
     provider = EcsRamRoleCredentialsProvider(role_name=role_name or "", disable_imds_v1=disable_imds_v1,
                                              http_options=http_options, async_update_enabled=False)
-    if host:
-        if not hasattr(provider, _MANGLED_HOST):
-            raise ConfigError("this version of the Credentials tool cannot be pointed at another metadata host; "
-                              "use its proxy option instead", key="host")
-        setattr(provider, _MANGLED_HOST, host)
+    if host and not set_metadata_host(provider, host):
+        raise ConfigError("this version of the Credentials tool cannot be pointed at another metadata host; "
+                          "use its proxy option instead", key="host")
     return provider
 
 
 def _uri_source(uri: str, http_options: Callable[[], Any]) -> _Source:
-    def url():
+    def url() -> Any:
         from alibabacloud_credentials.provider import URLCredentialsProvider
         return URLCredentialsProvider(uri=uri, http_options=http_options())
     return _Source(f"credentials URI {_without_query(uri)}", url)
@@ -176,13 +175,11 @@ class _SourceUnavailable(Exception):
 
 
 def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str], imds: Optional[str],
-                 disable_v1: bool):
+                 disable_v1: bool) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
-    from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
-    from alibabacloud_credentials.provider.cli_profile import _load_config
     try:
-        config = _load_config(path)
+        config = _read_json(path)
     except (OSError, ValueError) as exc:
         raise _SourceUnavailable(f"cannot read {path}: {type(exc).__name__}") from None
     name = profile or (config.get("current") if isinstance(config, dict) else None)
@@ -193,29 +190,23 @@ def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str],
         raise _SourceUnavailable(f"no profile {name!r} in {path}")
     if entry.get("mode") == "EcsRamRole":  # built here: no scheduler thread, our metadata host
         return _ecs_provider(entry.get("ram_role_name"), disable_v1, imds)
-    inner = CLIProfileCredentialsProvider(profile_name=name, profile_file=path)._get_credentials_provider(config, name)
-    return _with_sts_endpoint(inner, sts_endpoint)
+    return with_sts_endpoint(cli_profile_provider(path, name, config), sts_endpoint)
 
 
-def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str], disable_v1: bool):
+def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str],
+                 disable_v1: bool) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
-    from alibabacloud_credentials.provider import ProfileCredentialsProvider
-    from alibabacloud_credentials.provider.profile import _load_ini
-    section = _load_ini(path).get(profile)
+    section = load_ini(path).get(profile)
     if section is None:
         raise _SourceUnavailable(f"no profile [{profile}] in {path}")
     if section.get("type") == "ecs_ram_role":
         return _ecs_provider(section.get("role_name"), disable_v1, imds)
-    inner = ProfileCredentialsProvider(profile_file=path, profile_name=profile)._get_credentials_provider(section)
-    return _with_sts_endpoint(inner, sts_endpoint)
+    return with_sts_endpoint(ini_profile_provider(path, profile, section), sts_endpoint)
 
 
-def _with_sts_endpoint(provider, endpoint: Optional[str]):
-    """Profiles name only an STS region; $ALIBABA_CLOUD_STS_ENDPOINT (as the aliyun CLI honours it) wins."""
-    node = provider
-    while endpoint and node is not None:
-        if hasattr(node, "_sts_endpoint"):
-            node._sts_endpoint = endpoint
-        node = getattr(node, "_credentials_provider", None)
-    return provider
+def _read_json(path: str) -> Any:
+    """config.json as the tool reads it (its private ``cli_profile._load_config`` is these three lines)."""
+    with open(path, mode="r") as handle:
+        content = handle.read()
+    return json.loads(content)

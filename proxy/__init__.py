@@ -4,6 +4,8 @@ Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
 (alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
 """
+from typing import Any, List
+
 from .handlers import (AKExpireHandler, OssAKExpireHandler, OssV2AKExpireHandler, SdkCoreAKExpireHandler,
                        TeaAKExpireHandler)
 
@@ -23,7 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):  # PEP 562
+def __getattr__(name: str) -> Any:  # PEP 562
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'proxy' has no attribute {name!r}")
@@ -33,5 +35,5 @@ def __getattr__(name):  # PEP 562
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

@@ -1,12 +1,13 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
-import types
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
 from aliyunsdkcore.vendored.requests import Session
 from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
 
 from credentials import CredentialsError, CredentialsProvider
+from credentials._acs_compat import (forget_key, install_endpoint_resolver, install_signer,
+                                      sdk_init_without_endpoint_tables)
 from credentials.acs_signer import ProviderSigner
 from credentials.model import Credentials
 
@@ -17,42 +18,7 @@ from .reissue import Reissuer
 from .source import KeySource, check_region_id, reset_http_after_fork
 
 
-class _SdkGlobals(dict):
-    """The globals of aliyunsdkcore.client as its functions see them, with a few names overridden: every other
-    name is looked up in the live module, so a later patch of the module is still seen."""
-
-    def __init__(self, module_globals: dict, **overrides):
-        super().__init__(overrides, __builtins__=module_globals["__builtins__"])
-        self._module_globals = module_globals
-
-    def __missing__(self, name):
-        return self._module_globals[name]
-
-
-def _skip_endpoint_tables(client, *args, **kwargs) -> None:
-    return None
-
-
-def _sdk_init_without_endpoint_tables():
-    """AcsClient.__init__ as the SDK wrote it, except that it builds no DefaultEndpointResolver.
-
-    That resolver parses aliyunsdkcore's endpoint tables into each new client (about
-    4 ms and 380 KiB), and ProxyAcsClient replaces it at once with one shared copy
-    (endpoints.py). Running the SDK's own constructor code, with that one name bound to
-    a stub, keeps every other attribute it sets; an SDK whose constructor does not name
-    the resolver gets its constructor unchanged.
-    """
-    init = AcsClient.__init__
-    if "DefaultEndpointResolver" not in init.__code__.co_names:
-        return init
-    clone = types.FunctionType(init.__code__, _SdkGlobals(init.__globals__,
-                                                          DefaultEndpointResolver=_skip_endpoint_tables),
-                               init.__name__, init.__defaults__, init.__closure__)
-    clone.__kwdefaults__ = init.__kwdefaults__
-    return clone
-
-
-_sdk_init = _sdk_init_without_endpoint_tables()
+_sdk_init = sdk_init_without_endpoint_tables()  # the SDK's constructor, minus the per-client endpoint tables
 
 
 class ProxyAcsClient(AcsClient):
@@ -65,9 +31,9 @@ class ProxyAcsClient(AcsClient):
 
     session = None  # AcsClient.__del__ reads it even when __init__ failed early
 
-    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *misplaced,
+    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *misplaced: Any,
                  credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs):
+                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs: Any) -> None:
         if misplaced:
             raise TypeError("ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "
                             "region_id, ...) form does not apply, since the key comes from a managed secret. Write "
@@ -86,11 +52,12 @@ class ProxyAcsClient(AcsClient):
         except BaseException:
             self._source.release()
             raise
-        self._ak = self._secret = None  # no key lives on the client object
-        self._signer = ProviderSigner(self._source.provider)
-        self._endpoint_resolver = SharedTablesEndpointResolver(self)
+        forget_key(self)  # no key lives on the client object
+        signer = ProviderSigner(self._source.provider)
+        install_signer(self, signer)
+        install_endpoint_resolver(self, SharedTablesEndpointResolver(self))
         self._reissuer = Reissuer(self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(),
-                                  self._signer.last_signed)
+                                  signer.last_signed)
         self._shut_down = False
         reset_http_after_fork(self)
 
@@ -98,10 +65,10 @@ class ProxyAcsClient(AcsClient):
     def credentials_provider(self) -> CredentialsProvider:
         return self._source.provider
 
-    def get_access_key(self):
+    def get_access_key(self) -> str:
         return self._credentials().access_key_id
 
-    def get_access_secret(self):
+    def get_access_secret(self) -> str:
         return self._credentials().access_key_secret
 
     def _credentials(self) -> Credentials:
@@ -110,7 +77,9 @@ class ProxyAcsClient(AcsClient):
         except CredentialsError as exc:
             raise errors.for_acs(exc)  # __cause__: the CredentialsError
 
-    def _implementation_of_do_action(self, request, signer=None):
+    # Overrides the SDK's private hook around its request loop: see credentials/_acs_compat.DO_ACTION_HOOK (guarded
+    # by tests/test_compat.py).
+    def _implementation_of_do_action(self, request: Any, signer: Any = None) -> Tuple[Any, Any, Any, Any]:
         try:
             result = super()._implementation_of_do_action(request, signer)
             error = result[3]
@@ -120,12 +89,12 @@ class ProxyAcsClient(AcsClient):
         except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
             raise errors.for_acs(exc)  # __cause__: the CredentialsError
 
-    def _reissue(self, request: Any, signer: Any, result: tuple) -> tuple:
+    def _reissue(self, request: Any, signer: Any, result: Tuple[Any, Any, Any, Any]) -> Tuple[Any, Any, Any, Any]:
         """``result`` failed with an expired key: refresh, re-sign and re-send (the Reissuer's rule)."""
         error = result[3]
         last = [result]
 
-        def attempt() -> tuple:
+        def attempt() -> Tuple[Any, Any, Any, Any]:
             outcome = super(ProxyAcsClient, self)._implementation_of_do_action(request, signer)
             last[0] = outcome
             if outcome[3] is not None:
@@ -151,7 +120,7 @@ class ProxyAcsClient(AcsClient):
     def __enter__(self) -> "ProxyAcsClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def _after_fork_in_child(self) -> None:
@@ -161,4 +130,4 @@ class ProxyAcsClient(AcsClient):
         self.session.mount("http://", HTTPAdapter(*adapter_args))
 
     def __repr__(self) -> str:
-        return f"ProxyAcsClient({self._source.describe()}, region_id={self._region_id!r})"
+        return f"ProxyAcsClient({self._source.describe()}, region_id={self.get_region_id()!r})"

@@ -11,7 +11,8 @@ inside: that stream is rewound, and the wrapper's own position is put back with 
 import io
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))  # sent as they are, any number of times
+# Sent as they are, any number of times.
+_PLAIN_VALUES = (bytes, bytearray, str, memoryview, int, float, dict, type(None))
 
 # unwrap(value) -> (the stream inside, a function that puts the wrapper's own state back), or None for no wrapper.
 Unwrap = Callable[[object], Optional[Tuple[object, Callable[[], None]]]]

@@ -7,6 +7,7 @@ service that calls with the client's own key) stays per client.
 """
 import os
 import threading
+from typing import Any, Optional, Tuple
 
 from aliyunsdkcore.endpoint.chained_endpoint_resolver import ChainedEndpointResolver
 from aliyunsdkcore.endpoint.default_endpoint_resolver import DefaultEndpointResolver
@@ -17,7 +18,7 @@ from aliyunsdkcore.endpoint.location_service_endpoint_resolver import LocationSe
 from aliyunsdkcore.endpoint.user_customized_endpoint_resolver import UserCustomizedEndpointResolver
 
 _lock = threading.Lock()
-_tables = None
+_tables: Optional[Tuple[LocalConfigRegionalEndpointResolver, LocalConfigGlobalEndpointResolver]] = None
 
 
 def _reset_lock_after_fork() -> None:
@@ -29,7 +30,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
-def _shared_tables():
+def _shared_tables() -> Tuple[LocalConfigRegionalEndpointResolver, LocalConfigGlobalEndpointResolver]:
     global _tables
     with _lock:
         if _tables is None:
@@ -40,12 +41,12 @@ def _shared_tables():
 class SharedTablesEndpointResolver:
     """The same chain as aliyunsdkcore's DefaultEndpointResolver, in the same order."""
 
-    def __init__(self, client):
+    def __init__(self, client: Any) -> None:
         self._client = client
         self._customized = UserCustomizedEndpointResolver()
-        self._chain = None
+        self._chain: Optional[ChainedEndpointResolver] = None
 
-    def resolve(self, request):
+    def resolve(self, request: Any) -> Any:
         chain = self._chain
         if chain is None:
             regional, global_ = _shared_tables()
@@ -54,5 +55,5 @@ class SharedTablesEndpointResolver:
                 EndpointResolverRules(), global_, LocationServiceEndpointResolver(self._client)])
         return chain.resolve(request)
 
-    def put_endpoint_entry(self, region_id, product_code, endpoint):
+    def put_endpoint_entry(self, region_id: str, product_code: str, endpoint: str) -> None:
         self._customized.put_endpoint_entry(region_id, product_code, endpoint)

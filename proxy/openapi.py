@@ -21,10 +21,11 @@ Server-sent-event calls (``call_sseapi``) stream their answer and are not re-iss
 """
 import asyncio
 import contextvars
+import copy
 import functools
 import logging
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, NoReturn, Optional, Tuple, Type
 
 from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
@@ -34,6 +35,7 @@ from credentials.model import Credentials, mask
 from credentials.tool_provider import tame_tool_logging
 
 from . import errors
+from ._tea_compat import endpoint_of
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, TeaAKExpireHandler
 from .reissue import Reissuer
@@ -60,7 +62,7 @@ class ManagedCredentialModel(CredentialModel):
 
     __str__ = __repr__
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("credentials are not picklable: pass a provider, not the key")
 
 
@@ -150,7 +152,7 @@ class ManagedCredentialsClient:
     def __enter__(self) -> "ManagedCredentialsClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def __repr__(self) -> str:
@@ -182,7 +184,7 @@ def _stream_rewinder(args: tuple, kwargs: dict) -> Optional[Callable[[], bool]]:
 
 
 def _reissuing(name: str) -> Callable[..., Any]:
-    def method(self, *args, **kwargs):
+    def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return self._reissuer.call(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
@@ -191,12 +193,22 @@ def _reissuing(name: str) -> Callable[..., Any]:
 
 
 def _reissuing_async(name: str) -> Callable[..., Any]:
-    async def method(self, *args, **kwargs):
+    async def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return await self._reissuer.call_async(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
     return method
+
+
+def _with_credential(config: Any, credential: ManagedCredentialsClient) -> Any:
+    """The caller's Config with ``credential=`` ours (tea-openapi's public way in): a shallow copy when it carries
+    none, so the caller's object is left as it was."""
+    if config is None or getattr(config, "credential", None) is credential:
+        return config
+    configured = copy.copy(config)
+    configured.credential = credential
+    return configured
 
 
 class ProxyOpenApiClient(OpenApiClient):
@@ -213,7 +225,7 @@ class ProxyOpenApiClient(OpenApiClient):
     _product_classes: Dict[type, type] = {}
     _product_lock = threading.Lock()
 
-    def __init__(self, config, secret_name: Optional[str] = None, *,
+    def __init__(self, config: Any, secret_name: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None,
                  ak_expire_handler: Optional[AKExpireHandler] = None):
         for field_name in ("access_key_id", "access_key_secret", "security_token", "bearer_token"):
@@ -233,8 +245,7 @@ class ProxyOpenApiClient(OpenApiClient):
         self._reissuer = Reissuer(credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(),
                                   credential.last_signed)
         self._shut_down = False
-        super().__init__(config)
-        self._credential = credential
+        super().__init__(_with_credential(config, credential))
 
     @classmethod
     def for_product(cls, product_client_class: Type[OpenApiClient]) -> type:
@@ -269,11 +280,11 @@ class ProxyOpenApiClient(OpenApiClient):
     def __enter__(self) -> "ProxyOpenApiClient":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={self._endpoint!r})"
+        return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={endpoint_of(self)!r})"
 
 
 for _name in _SYNC_METHODS:

@@ -9,11 +9,12 @@ adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 import functools
 import itertools
 import threading
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import oss2
 
 from credentials import CredentialsError, CredentialsProvider
+from credentials.model import Credentials
 
 from . import errors
 from .bodies import body_rewinder
@@ -28,11 +29,11 @@ class OssCredentialsAdapter:
     Our Credentials already has oss2's getters (get_access_key_id, ...), so no copy is made per request.
     """
 
-    def __init__(self, provider: CredentialsProvider):
+    def __init__(self, provider: CredentialsProvider) -> None:
         self.provider = provider
         self._local = threading.local()
 
-    def get_credentials(self):
+    def get_credentials(self) -> Credentials:
         try:
             creds = self.provider.get_credentials()
         except CredentialsError as exc:  # no key at all: an oss2 ClientError, as the SDK's own client errors are
@@ -40,11 +41,11 @@ class OssCredentialsAdapter:
         self._local.credentials = creds
         return creds
 
-    def last_signed(self):
+    def last_signed(self) -> Optional[Credentials]:
         return getattr(self._local, "credentials", None)
 
 
-def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optional[str]):
+def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optional[str]) -> Any:
     if auth_version == "v4":
         if not region:
             raise ValueError("auth_version='v4' needs region= (e.g. region='cn-hangzhou')")
@@ -77,12 +78,12 @@ _NOT_REISSUED = frozenset({"sign_url", "sign_rtmp_url", "get_object_with_url", "
                            "put_object_with_url", "put_object_with_url_from_file"})
 
 
-def _reissuing(method):
+def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a public oss2.Bucket method. Only the outermost call of a thread re-issues (put_object_from_file
     calls put_object: one budget per user call, not one per layer)."""
 
     @functools.wraps(method)
-    def call(bucket, *args, **kwargs):
+    def call(bucket: Any, *args: Any, **kwargs: Any) -> Any:
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
@@ -106,7 +107,9 @@ class _ManagedOssClient:
     """What ProxyBucket and ProxyService share: the key source, oss2's provider auth over it, the re-issue rule,
     and the lifecycle (shutdown, context manager, fresh connections after fork)."""
 
-    def _connect(self, init, secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs) -> None:
+    def _connect(self, init: Callable[[Any], None], secret_name: Optional[str],
+                 credentials_provider: Optional[CredentialsProvider], ak_expire_handler: Optional[AKExpireHandler],
+                 auth_version: str, kwargs: Dict[str, Any]) -> None:
         """Run the oss2 constructor ``init(auth)`` with an auth that reads our provider."""
         if "auth" in kwargs:
             raise ValueError(f"{type(self).__name__} takes its key from secret_name= or credentials_provider=, "
@@ -138,10 +141,10 @@ class _ManagedOssClient:
         if self._own_session:
             self.session.session.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
     def _after_fork_in_child(self) -> None:
@@ -155,7 +158,8 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
 
     def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
                  bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1",
+                 **kwargs: Any) -> None:
         check_secret_name(secret_name, "ProxyBucket")  # before the others: oss2.Bucket's (auth, ...) form
         if not endpoint or not bucket_name:
             raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
@@ -171,7 +175,8 @@ class ProxyService(_ManagedOssClient, oss2.Service):
 
     def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None, *,
                  credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1", **kwargs):
+                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1",
+                 **kwargs: Any) -> None:
         check_secret_name(secret_name, "ProxyService")
         if not endpoint:
             raise ValueError("ProxyService needs endpoint=")
@@ -179,7 +184,7 @@ class ProxyService(_ManagedOssClient, oss2.Service):
                       secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs)
 
 
-def _wrap_public_methods(cls, base) -> None:
+def _wrap_public_methods(cls: type, base: type) -> None:
     for name in dir(base):
         attr = getattr(base, name)
         if not name.startswith("_") and callable(attr) and name not in _NOT_REISSUED and not isinstance(attr, type):

@@ -15,7 +15,7 @@ tenacity is imported at the first re-issue, not at import: a client whose calls
 succeed never needs it, and importing it costs a process several milliseconds.
 """
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
@@ -65,7 +65,7 @@ class Reissuer:
             retrying = self._retrying_object = tenacity.Retrying(**self._retry_rule(tenacity))
         return retrying
 
-    def _retry_rule(self, tenacity) -> dict:
+    def _retry_rule(self, tenacity: Any) -> Dict[str, Any]:
         if self._same_key_wait is None:
             self._same_key_wait = tenacity.wait_random(*SAME_KEY_WAIT_RANGE)
         return dict(retry=self._should_reissue, stop=tenacity.stop_after_attempt(self.max_refreshes),
@@ -79,7 +79,7 @@ class Reissuer:
             logger.exception("ak_expire_handler %r failed while judging %s", self.handler, type(exc).__name__)
             return False
 
-    def call(self, attempt: Callable[[], object], rewind: Optional[Callable[[], bool]] = None):
+    def call(self, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]] = None) -> Any:
         """Run ``attempt`` (which raises the SDK exception on failure), re-issuing it on expired keys."""
         try:
             return attempt()
@@ -88,13 +88,14 @@ class Reissuer:
                 raise
             return self.reissue(exc, attempt, rewind)
 
-    def reissue(self, error: BaseException, attempt: Callable[[], object],
-                rewind: Optional[Callable[[], bool]] = None):
+    def reissue(self, error: BaseException, attempt: Callable[[], Any],
+                rewind: Optional[Callable[[], bool]] = None) -> Any:
         """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         return self._retrying(self._refresh_and_reissue, state, attempt)
 
-    async def call_async(self, attempt: Callable[[], Awaitable], rewind: Optional[Callable[[], bool]] = None):
+    async def call_async(self, attempt: Callable[[], Awaitable[Any]],
+                         rewind: Optional[Callable[[], bool]] = None) -> Any:
         """``call`` for coroutines (tea-openapi's ``*_async`` methods): the same rule; the refresh, which may
         wait for KMS, runs in a worker thread so that the event loop is never blocked."""
         try:
@@ -108,11 +109,11 @@ class Reissuer:
         return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(self._refresh_and_reissue_async, state,
                                                                          attempt)
 
-    def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], object]):
+    def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         self._ready_to_resend(state, self._refresh(state))
         return self._attempt(state, attempt)
 
-    async def _refresh_and_reissue_async(self, state: _Call, attempt: Callable[[], Awaitable]):
+    async def _refresh_and_reissue_async(self, state: _Call, attempt: Callable[[], Awaitable[Any]]) -> Any:
         import asyncio
         fresh = await asyncio.get_running_loop().run_in_executor(None, self._refresh, state)
         self._ready_to_resend(state, fresh)
@@ -163,7 +164,7 @@ class Reissuer:
         if current is None or current == state.stale:
             explain(state.error, same_key_note(self.provider, state.stale), None)
 
-    def _attempt(self, state: _Call, attempt: Callable[[], object]):
+    def _attempt(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         try:
             return attempt()
         except Exception as exc:
@@ -184,7 +185,8 @@ class Reissuer:
 
     def _wait(self, retry_state: "tenacity.RetryCallState") -> float:
         state: _Call = retry_state.args[0]
-        return self._same_key_wait(retry_state) if state.same_key else 0.0
+        same_key_wait = self._same_key_wait  # set by _retry_rule before the first wait
+        return same_key_wait(retry_state) if state.same_key and same_key_wait is not None else 0.0
 
 
 def _key_id(credentials: Optional[Credentials]) -> Optional[str]:

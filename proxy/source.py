@@ -56,7 +56,7 @@ class KeySource:
     """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one."""
 
     def __init__(self, secret_name: Optional[str], credentials_provider: Optional[CredentialsProvider],
-                 client: str = "the client"):
+                 client: str = "the client") -> None:
         install_sdk_log_redaction()  # first construction: the SDKs' own log records never show a token
         check_secret_name(secret_name, client)
         if (secret_name is None) == (credentials_provider is None):
@@ -84,10 +84,10 @@ class KeySource:
         return f"secret {self.secret_name!r}" if self.secret_name else repr(self.provider)
 
 
-_forkable = weakref.WeakSet()
+_forkable: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
-def reset_http_after_fork(client) -> None:
+def reset_http_after_fork(client: Any) -> None:
     """Register a client whose ``_after_fork_in_child()`` gives it fresh HTTP connections in a forked child."""
     _forkable.add(client)
 

@@ -537,7 +537,7 @@ def test_call_log_and_reset(cloud_emulator):
 def test_write_properties_and_lifecycle(tmp_path):
     cloud = CloudEmulator()
     with pytest.raises(RuntimeError):
-        cloud.kms_endpoint  # not started
+        _ = cloud.kms_endpoint  # not started
     with cloud:
         path = cloud.write_properties(str(tmp_path / "p.properties"), secret_names=["a", "b"])
         text = open(path).read().splitlines()

@@ -6,9 +6,14 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
-from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config, OpenApiRequest, Params
-from darabonba.runtime import RuntimeOptions
+
+try:
+    from alibabacloud_tea_openapi.exceptions import ClientException
+    from darabonba.runtime import RuntimeOptions
+except ImportError:  # tea-openapi 0.3.x, the oldest setup.py allows (.ci/oldest-versions)
+    from alibabacloud_tea_util.models import RuntimeOptions
+    from Tea.exceptions import TeaException as ClientException
 
 from credentials import StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider

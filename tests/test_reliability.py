@@ -247,7 +247,8 @@ def test_kms_outage_with_a_valid_key_keeps_calls_working(cloud, caplog, leak_gua
         end_outage(cloud, kind)
         # Reads start the background refresh: keep calling until one has fetched again (the emulator counts the
         # answer as it sends it; the provider stores it, and says so, a moment later).
-        assert wait_until(lambda: acs_call(cloud, client) and cloud.count("GetSecretValue", code="OK") > fetched and
+        assert wait_until(lambda fetched=fetched, seen=seen: acs_call(cloud, client) and
+                          cloud.count("GetSecretValue", code="OK") > fetched and
                           any("fetched again after" in r.getMessage() for r in caplog.records[seen:]),
                           deadline=3.0), "the background refresh did not resume after KMS came back"
         oss_call(bucket)

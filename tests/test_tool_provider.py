@@ -253,7 +253,7 @@ def test_forced_refreshes_that_bring_the_same_key_back_off(cloud, env, tmp_path)
     assert cloud.count("GetRoleCredentials", service="metadata") <= 3
 
 
-# --- ECS metadata: IMDSv2, v1 fallback, knobs ---------------------------------------------------------------------------
+# --- ECS metadata: IMDSv2, v1 fallback, knobs -------------------------------------------------------------------------
 
 def test_ecs_role_uses_imds_v2_tokens(cloud, env):
     cloud.metadata.require_token = True
@@ -290,7 +290,7 @@ def test_ecs_role_through_the_tools_proxy_option(cloud, env):
     assert provider.get_credentials().security_token
 
 
-# --- the default chain, in the tool's order ------------------------------------------------------------------------------
+# --- the default chain, in the tool's order ---------------------------------------------------------------------------
 
 def _chain_sources(cloud, env, tmp_path, first):
     """Configure every source of the chain from `first` on; return the key id each source should give."""
@@ -366,7 +366,7 @@ def test_default_chain_with_no_source_names_every_source_it_tried(cloud, env):
     assert not cloud.calls
 
 
-# --- errors from the source, and secrets --------------------------------------------------------------------------------
+# --- errors from the source, and secrets ------------------------------------------------------------------------------
 
 def test_an_unknown_oidc_token_is_a_credentials_error_with_the_sts_code(cloud, env, tmp_path):
     config = tool_config("oidc_role_arn", cloud, tmp_path)
@@ -410,7 +410,7 @@ def test_no_secret_in_logs_reprs_or_errors_of_a_working_provider(cloud, env, tmp
         assert value not in text
 
 
-# --- logging ---------------------------------------------------------------------------------------------------------------
+# --- logging ----------------------------------------------------------------------------------------------------------
 
 def test_the_tools_log_lines_are_not_repeated(tmp_path):
     """Importing the tool attaches three StreamHandlers to logger "credentials": each line would print 3 times."""
@@ -449,7 +449,7 @@ def test_importing_credentials_does_not_import_the_tool():
     assert result.stdout.strip() == "ok", result.stdout + result.stderr
 
 
-# --- bad configuration ------------------------------------------------------------------------------------------------------
+# --- bad configuration ------------------------------------------------------------------------------------------------
 
 BAD_PROPERTIES = [
     # (credentials_type, keys given, the key the error must name)

@@ -279,4 +279,4 @@ class CloudEmulator:
         return self.dkms.write_properties(path, **options)
 
     def __repr__(self):
-        return "<CloudEmulator %s>" % ", ".join(repr(l) for l in self._listeners.values())
+        return "<CloudEmulator %s>" % ", ".join(repr(listener) for listener in self._listeners.values())

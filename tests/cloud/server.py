@@ -283,7 +283,8 @@ class _Server(http.server.ThreadingHTTPServer):
             self.listener._untrack(request)
 
     def handle_error(self, request, client_address):
-        logger.debug("%s: connection error from %s", self.listener.name, client_address, exc_info=True)
+        logger.debug("%s: connection error from %s", self.listener.name, client_address,
+                     exc_info=True)  # noqa: LOG014 - socketserver calls handle_error() inside its except block
 
 
 def _candidate_ports() -> List[int]:
