@@ -18,7 +18,7 @@ import tenacity
 
 from .dkms_config import DkmsInstance
 from .dkms_gateway import DkmsGateway
-from .kms_client import KmsRequestError, remaining, transient_retrying, until
+from .kms_client import KmsRequestError, transient_retrying, until
 
 logger = logging.getLogger("managed_credentials.credentials")
 

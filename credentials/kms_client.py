@@ -11,7 +11,7 @@ import ssl
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union, cast
 
 import tenacity
 from aliyunsdkcore.acs_exception.exceptions import ClientException
@@ -57,7 +57,8 @@ def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Re
         return retrying
     left = max(0.0, deadline - time.monotonic())
     wait = retrying.wait
-    return retrying.copy(stop=retrying.stop | tenacity.stop_after_delay(left),
+    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), tenacity.stop_after_delay(left))
+    return retrying.copy(stop=stop,
                          wait=lambda state: min(wait(state), remaining(deadline)))
 
 

@@ -75,7 +75,7 @@ class ProxyAcsClient(AcsClient):
         try:
             return self._source.provider.get_credentials()
         except CredentialsError as exc:
-            raise errors.for_acs(exc)  # __cause__: the CredentialsError
+            raise errors.for_acs(exc) from exc  # __cause__: the CredentialsError
 
     # Overrides the SDK's private hook around its request loop: see credentials/_acs_compat.DO_ACTION_HOOK (guarded
     # by tests/test_compat.py).
@@ -87,7 +87,7 @@ class ProxyAcsClient(AcsClient):
                 return result
             return self._reissue(request, signer, result)
         except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
-            raise errors.for_acs(exc)  # __cause__: the CredentialsError
+            raise errors.for_acs(exc) from exc  # __cause__: the CredentialsError
 
     def _reissue(self, request: Any, signer: Any, result: Tuple[Any, Any, Any, Any]) -> Tuple[Any, Any, Any, Any]:
         """``result`` failed with an expired key: refresh, re-sign and re-send (the Reissuer's rule)."""

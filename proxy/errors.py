@@ -100,7 +100,7 @@ def _tea_class() -> type:
         from Tea.exceptions import TeaException as TeaClientError
         keyword_init = False
 
-    class TeaCredentialsUnavailable(TeaClientError, CredentialsError):  # type: ignore[misc, valid-type]
+    class TeaCredentialsUnavailable(TeaClientError, CredentialsError):
         """No key for a V2 (tea-openapi) call: the tea family's client-side exception and a CredentialsError."""
 
         def __init__(self, cause: CredentialsError):
@@ -121,7 +121,7 @@ def _tea_class() -> type:
 def _oss_v2_class() -> type:
     from alibabacloud_oss_v2.exceptions import CredentialsFetchError, OperationError
 
-    class OssV2CredentialsUnavailable(OperationError, CredentialsError):  # type: ignore[misc]
+    class OssV2CredentialsUnavailable(OperationError, CredentialsError):
         """No key for a ProxyOssClient call: the OperationError around a CredentialsFetchError that a plain OSS SDK
         V2 client raises (``unwrap()`` gives the CredentialsFetchError), and a CredentialsError."""
 

@@ -128,13 +128,13 @@ class ManagedCredentialsClient:
         try:
             return self._source.provider.get_credentials()
         except CredentialsError as exc:
-            raise errors.for_tea(exc)  # __cause__: the CredentialsError
+            raise errors.for_tea(exc) from exc  # __cause__: the CredentialsError
 
     async def _credentials_async(self) -> Credentials:
         try:
             return await _current(self._source.provider)
         except CredentialsError as exc:
-            raise errors.for_tea(exc)  # __cause__: the CredentialsError
+            raise errors.for_tea(exc) from exc  # __cause__: the CredentialsError
 
     def _snapshot(self, credentials: Credentials) -> Credentials:
         _SIGNED.set((id(self), credentials))

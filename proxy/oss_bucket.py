@@ -37,7 +37,7 @@ class OssCredentialsAdapter:
         try:
             creds = self.provider.get_credentials()
         except CredentialsError as exc:  # no key at all: an oss2 ClientError, as the SDK's own client errors are
-            raise errors.for_oss(exc)  # __cause__: the CredentialsError
+            raise errors.for_oss(exc) from exc  # __cause__: the CredentialsError
         self._local.credentials = creds
         return creds
 

@@ -27,7 +27,8 @@ def lines(caplog):
 
 @pytest.mark.parametrize("raw, reason", [
     ('{"AccessKeyId": "LTAI5tOnlyTheId"}', "SecretData field AccessKeySecret is missing"),
-    ('{"AccessKeyId": 123, "AccessKeySecret": "x"}', "SecretData field AccessKeyId is not a string (it is a JSON number)"),
+    ('{"AccessKeyId": 123, "AccessKeySecret": "x"}',
+     "SecretData field AccessKeyId is not a string (it is a JSON number)"),
     ('{"AccessKeyId": "LTAI5tOnlyTheId", "AccessKeySecret": null}',
      "SecretData field AccessKeySecret is not a string (it is null)"),
     ('{"AccessKeyId": " ", "AccessKeySecret": "x"}', "SecretData field AccessKeyId is empty"),

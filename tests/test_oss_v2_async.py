@@ -49,11 +49,10 @@ async def open_the_gate_after_ticks(kms: GatedKms, ticks: int = 3) -> int:
         if kms.started.is_set():
             break
         await asyncio.sleep(0.005)
-    count = 0
-    for count in range(1, ticks + 1):
+    for _ in range(ticks):
         await asyncio.sleep(0.001)
     kms.gate.set()
-    return count
+    return ticks
 
 
 def test_plain_async_v2_client_object_calls(cloud):

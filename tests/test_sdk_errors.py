@@ -5,6 +5,7 @@ can be had, that block catches our error (which is also a CredentialsError); whe
 refresh failed, the service's own error reaches it, saying why at the end of its message.
 """
 import asyncio
+import functools
 import pickle
 
 import oss2
@@ -122,13 +123,13 @@ def test_typed_errors_survive_pickling():
     from credentials.kms_client import KmsRequestError
     unreachable = KmsRequestError("KMS could not be reached", secret_name=SECRET, code="ConnectionError", status=None,
                                   retryable=True)
-    for cause in (cause, unreachable):  # KmsRequestError's fields are keyword-only: the default pickling fails
+    for why in (cause, unreachable):  # KmsRequestError's fields are keyword-only: the default pickling fails
         for make in (errors.for_acs, errors.for_oss, errors.for_tea):
-            error = make(cause)
+            error = make(why)
             back = pickle.loads(pickle.dumps(error))
             assert type(back) is type(error) and str(back) == str(error) and back.secret_name == SECRET
-        back_cause = pickle.loads(pickle.dumps(cause))
-        assert type(back_cause) is type(cause) and back_cause.__dict__ == cause.__dict__
+        back_cause = pickle.loads(pickle.dumps(why))
+        assert type(back_cause) is type(why) and back_cause.__dict__ == why.__dict__
 
 
 # ---- healing given up: the service's own error, saying why ---------------------------------------------------------
@@ -146,7 +147,7 @@ def test_a_failed_refresh_is_said_at_the_end_of_the_service_error(cloud, configu
     cloud.revoke_key(key_id)
 
     for client in (old, ProxyAcsClient(SECRET, timeout=5)):  # the second call is in the fetch backoff: no fetch
-        error = caught(lambda: acs_call(cloud, client), ServerException)
+        error = caught(functools.partial(acs_call, cloud, client), ServerException)
         assert type(error).__name__ == "ServerException" and error.get_error_code() == "InvalidAccessKeyId.NotFound"
         assert error.get_http_status() == 404 and error.request_id
         assert str(error).endswith(MALFORMED_NOTE), str(error)
@@ -202,7 +203,7 @@ def test_a_key_kms_keeps_returning_is_said_in_the_service_error(cloud, kms_clien
     provider = ManagedSecretProvider(SECRET, kms_client)
     client = ProxyAcsClient(credentials_provider=provider, timeout=5)
     cloud.revoke_key(key_id)
-    error = caught(lambda: acs_call(cloud, client), ServerException)
+    error = caught(functools.partial(acs_call, cloud, client), ServerException)
     assert error.get_error_code() == "InvalidAccessKeyId.NotFound"
     assert str(error).endswith(f"managed credentials: secret {SECRET!r} still holds the key the service rejected "
                                f"({key_id[:4]}****{key_id[-4:]}): rotate the secret, or enable the key again")

@@ -131,8 +131,8 @@ def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(cloud, debug
     secrets = emulator_secrets(cloud)
     assert provider.get_credentials().security_token in secrets  # every key and token the emulator issued
     dump = tea_dump.getvalue()
-    found = sorted({where for where, blob in (("log records", text), ("stdout", out), ("stderr", err),
-                                              ("tea's DEBUG=sdk output", dump)) for secret in secrets if secret in blob})
+    outputs = (("log records", text), ("stdout", out), ("stderr", err), ("tea's DEBUG=sdk output", dump))
+    found = sorted({where for where, blob in outputs for secret in secrets if secret in blob})
     assert not found, f"a secret or token appeared in: {found}"
     # The leak paths were exercised, and masked rather than dropped:
     logged = {r.name for r in records if MASK in r.getMessage()}
