@@ -244,11 +244,50 @@ def test_session_credentials_are_refreshed_before_expiry():
 
 
 def test_mandatory_window_blocks_for_a_fresh_token():
+    """3 s before expiry (inside the mandatory margin of a 60 s token) a caller may not use the old token: it
+    waits for the fetch, which is held on an event until the test has seen the caller blocked inside it."""
     clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    fetching_threads = []
+
+    def gate():
+        fetching_threads.append(threading.current_thread())
+        entered.set()
+        release.wait(DEADLINE)
+
     provider = CountingProvider(clock=clock, lifetime=60.0, refresh_after=10_000)
     provider.get_credentials()
+    provider.gate = gate
     clock.now += 57  # 3 s left: less than the safety margin, so nobody may use it
-    assert provider.get_credentials().access_key_id == "id-2"
+    results = []
+    caller = threading.Thread(target=lambda: results.append(provider.get_credentials()), daemon=True)
+    caller.start()
+    try:
+        assert entered.wait(DEADLINE), "the caller did not start a fetch"
+        assert fetching_threads == [caller]  # the caller itself fetches (not a background thread) ...
+        assert results == []  # ... and is still waiting for it
+    finally:
+        release.set()
+        caller.join(DEADLINE)
+    assert [c.access_key_id for c in results] == ["id-2"]  # never the token about to expire
+    assert provider.fetches == 2
+
+
+def test_advisory_window_does_not_make_a_caller_wait():
+    """The counterpart: 10 s before expiry (advisory, not yet mandatory) the caller gets the still-valid token at
+    once while one background thread fetches."""
+    clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    provider = CountingProvider(clock=clock, lifetime=60.0, refresh_after=10_000)
+    first = provider.get_credentials()
+    provider.gate = lambda: (entered.set(), release.wait(DEADLINE))
+    clock.now += 50
+    try:
+        assert provider.get_credentials() is first
+        assert entered.wait(DEADLINE)
+    finally:
+        release.set()
+    assert wait_for(lambda: provider.get_credentials().access_key_id == "id-2")
 
 
 def test_expired_on_arrival_is_rejected():
