@@ -4,7 +4,7 @@ import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 
-from credentials import StaticCredentialsProvider
+from credentials import StaticCredentialsProvider, get_secret_provider
 from credentials.managed import ManagedSecretProvider
 from proxy import AKExpireHandler, ProxyAcsClient, SdkCoreAKExpireHandler
 from tests.helpers import bad_parameter_request, call_through_rotation, describe_regions, regions_of
@@ -113,12 +113,19 @@ def test_sts_provider_sends_the_token(cloud):
 
 
 def test_context_manager_releases_the_shared_provider(cloud, configured):
+    """Leaving ``with`` releases that client's hold on the registry's provider: the provider stays open while
+    another client holds it, and is closed (and forgotten by the registry) when the last holder shuts down."""
     cloud.create_secret("app-key")
     other = ProxyAcsClient("app-key")
+    provider = other.credentials_provider
     with ProxyAcsClient("app-key") as client:
+        assert client.credentials_provider is provider  # one shared provider per secret
         client.do_action_with_exception(describe_regions(cloud))
+    assert not provider.closed  # `other` still holds it
     other.do_action_with_exception(describe_regions(cloud))  # still works
     other.shutdown()
+    assert provider.closed  # the last hold is gone
+    assert get_secret_provider("app-key") is not provider  # the registry no longer hands it out
 
 
 def resolved(client, request):
