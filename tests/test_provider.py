@@ -83,17 +83,49 @@ def test_first_get_fetches_once_then_serves_from_cache():
     assert provider.fetches == 1
 
 
+class WaitCountingLock:
+    """A lock that counts the threads blocked in acquire(): a test can wait until every caller is queued behind a
+    fetch, instead of guessing when they got there."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.waiting = 0
+
+    def acquire(self, blocking=True, timeout=-1):
+        with self._count_lock:
+            self.waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._count_lock:
+                self.waiting -= 1
+
+    def release(self):
+        self._lock.release()
+
+    def locked(self):
+        return self._lock.locked()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
 def test_sixteen_threads_refreshing_at_once_share_one_fetch():
-    entered = []
+    """One thread's refresh is fetching; the fetch is held until the other fifteen are queued behind it (on the
+    provider's fetch lock): all sixteen get its result, one fetch. (Waiting only until each thread *announced* it
+    was about to call refresh() let a thread preempted in between arrive after the fetch, and fetch again.)"""
     provider = CountingProvider()
     provider.get_credentials()
-    provider.gate = lambda: wait_for(lambda: len(entered) == 16)
+    lock = provider._lock = WaitCountingLock()
+    provider.gate = lambda: wait_for(lambda: lock.waiting == 15)
     barrier = threading.Barrier(16)
     results = []
 
     def worker():
         barrier.wait(DEADLINE)
-        entered.append(1)
         results.append(provider.refresh())
 
     threads = [threading.Thread(target=worker) for _ in range(16)]
