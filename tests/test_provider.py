@@ -120,7 +120,7 @@ def test_sixteen_threads_refreshing_at_once_share_one_fetch():
     provider = CountingProvider()
     provider.get_credentials()
     lock = provider._lock = WaitCountingLock()
-    provider.gate = lambda: wait_for(lambda: lock.waiting == 15)
+    provider.gate = lambda: provider.fetches > 2 or wait_for(lambda: lock.waiting == 15)  # hold the first
     barrier = threading.Barrier(16)
     results = []
 
