@@ -22,6 +22,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=41",
                  "alibabacloud-ecs20140526>=4",
+                 "aliyun-python-sdk-ecs>=4",  # a generated V1 request class in the ACS conformance matrix
                  "alibabacloud-dkms-gcs>=1.0.2,<2"],  # the DKMS tests run in CI too: same pins as .[dkms]
         # Dedicated KMS instances. The SDK pins protobuf<4 and pyopenssl<23.3 (hence cryptography<42), so it is
         # an extra; cryptography opens the client key's PKCS#12 (credentials/dkms_config.py).

@@ -27,7 +27,8 @@ def check(config_path: Optional[str], secret_names: List[str], out=sys.stdout) -
         try:
             access = kms_access_provider(config)
         except ConfigError as exc:
-            problems.append(exc)
+            if str(exc) not in {str(p) for p in problems}:  # a client key that failed to open is reported once
+                problems.append(exc)
     for problem in problems:
         print(f"config error: {problem}", file=out)
     if problems:

@@ -7,10 +7,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .errors import ConfigError
+from .kms_endpoint import KmsEndpoint, parse_endpoint
 from .properties import parse_properties
+
+if TYPE_CHECKING:
+    from .client_key import ClientKey
 
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
 CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
@@ -18,19 +22,6 @@ CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
 # Every credentials_type the upstream plugin knows, plus the Credentials tool's own.
 CREDENTIALS_TYPES = ("ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn",
                      "credentials_uri", "default")
-
-
-@dataclass(frozen=True)
-class KmsEndpoint:
-    """One place to reach KMS: a region and the host (with port) and scheme to use there."""
-
-    region_id: str
-    host: str
-    protocol: str = "https"
-
-    @property
-    def url(self) -> str:
-        return f"{self.protocol}://{self.host}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +34,7 @@ class KmsConfig:
     endpoints: Tuple[KmsEndpoint, ...] = ()
     dkms_instances: Tuple[object, ...] = ()
     secret_names: Tuple[str, ...] = ()
+    client_key: Optional["ClientKey"] = None  # credentials_type=client_key: opened when the file is read
 
     def require(self, key: str) -> str:
         """A key that the chosen credentials_type needs; a ConfigError naming it when absent or empty."""
@@ -55,20 +47,6 @@ class KmsConfig:
     def optional(self, key: str) -> Optional[str]:
         value = self.properties.get(key, "").strip()
         return value or None
-
-
-def parse_endpoint(value: str, region_id: str, file: str, key: str) -> KmsEndpoint:
-    """``http://host:port`` is kept as http (local emulators); anything else is https."""
-    value = value.strip()
-    protocol = "https"
-    if value.startswith("http://"):
-        protocol, value = "http", value[len("http://"):]
-    elif value.startswith("https://"):
-        value = value[len("https://"):]
-    value = value.rstrip("/")
-    if not value or "/" in value:
-        raise ConfigError(f"endpoint {value!r} for region {region_id!r} is not a host[:port]", file=file, key=key)
-    return KmsEndpoint(region_id, value, protocol)
 
 
 def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
@@ -92,7 +70,33 @@ def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
             raise ConfigError(f"item {i}: endpoint must be a string", file=file, key=key)
         else:
             endpoints.append(parse_endpoint(endpoint, region, file, key))
+        if item.get("caFilePath") not in (None, ""):
+            endpoints[-1] = _with_ca_file(endpoints[-1], item["caFilePath"], i, file, key)
     return tuple(endpoints)
+
+
+def _with_ca_file(endpoint: KmsEndpoint, ca_file: object, i: int, file: str, key: str) -> KmsEndpoint:
+    """A KMS instance endpoint reached through the standard API: its certificate is verified against caFilePath
+    (the console's PrivateKmsCA_kst-xxx.pem) instead of the default CAs."""
+    if not isinstance(ca_file, str):
+        raise ConfigError(f"item {i}: caFilePath must be a string (the path of a PEM CA certificate)", file=file,
+                          key=key)
+    if endpoint.protocol != "https":
+        raise ConfigError(f"item {i}: caFilePath is for an https endpoint; {endpoint.url} is http", file=file,
+                          key=key)
+    try:
+        with open(ca_file, encoding="ascii", errors="replace") as handle:
+            pem = handle.read(1024 * 1024)
+    except FileNotFoundError:
+        raise ConfigError(f"item {i}: caFilePath {ca_file} does not exist; it is the KMS instance's CA certificate "
+                          "(PrivateKmsCA_kst-xxx.pem from the console)", file=file, key=key) from None
+    except OSError as exc:
+        raise ConfigError(f"item {i}: cannot read caFilePath {ca_file}: {exc.__class__.__name__}", file=file,
+                          key=key) from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ConfigError(f"item {i}: caFilePath {ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                          file=file, key=key)
+    return KmsEndpoint(endpoint.region_id, endpoint.host, endpoint.protocol, os.path.abspath(ca_file))
 
 
 def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
@@ -123,6 +127,11 @@ def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple[object, ...]:
     return parse_dkms_instances(raw, properties, file)
 
 
+def _parse_client_key(properties: Dict[str, str], file: str) -> "ClientKey":
+    from .client_key import load_client_key  # only configs that use a client key pay for cryptography
+    return load_client_key(properties, file)
+
+
 def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[ConfigError]] = None) -> KmsConfig:
     """Validate the keys shared by every credentials_type; the type's own keys are checked by its builder.
 
@@ -142,6 +151,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     regions_raw = properties.get("cache_client_region_id", "").strip()
     endpoints = step(lambda: _parse_regions(regions_raw, file) if regions_raw else (), None)
     dkms = step(lambda: _parse_dkms(properties, file), None)
+    client_key = step(lambda: _parse_client_key(properties, file) if ctype == "client_key" else None, None)
     if endpoints == () and dkms == ():
         step(lambda: _fail('missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
                            '(or cache_client_dkms_config_info for a dedicated KMS instance)',
@@ -150,7 +160,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     names = step(lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (),
                  ())
     return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints or (),
-                     dkms_instances=dkms or (), secret_names=names)
+                     dkms_instances=dkms or (), secret_names=names, client_key=client_key)
 
 
 def _fail(message: str, file: str, key: str):

@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-from .config import parse_endpoint
 from .errors import ConfigError
+from .kms_endpoint import parse_endpoint
 
 KEY = "cache_client_dkms_config_info"
 ENV_KEY = "client_key_password_from_env_variable"
@@ -157,29 +157,31 @@ def _read_password(env_name: Optional[str], path: Optional[str], fail_env, fail_
     return value, f"the password file {path} ({path_field})"
 
 
-def open_client_key(path: str, password: str, source: str, fail) -> Tuple[str, str]:
-    """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password."""
+def open_client_key(path: str, password: str, source: str, fail,
+                    path_field: str = "clientKeyFile") -> Tuple[str, str]:
+    """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
+    is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
     expected = 'expected the JSON the KMS console issues: {"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}'
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        raise fail(f"clientKeyFile {path} does not exist") from None
+        raise fail(f"{path_field} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read clientKeyFile {path}: {exc.__class__.__name__}") from None
+        raise fail(f"cannot read {path_field} {path}: {exc.__class__.__name__}") from None
     try:
         document = json.loads(text)
     except ValueError as exc:
-        raise fail(f"clientKeyFile {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
+        raise fail(f"{path_field} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
     if not isinstance(document, dict):
-        raise fail(f"clientKeyFile {path} is not a JSON object; {expected}")
+        raise fail(f"{path_field} {path} is not a JSON object; {expected}")
     for name in ("KeyId", "PrivateKeyData"):
         if not isinstance(document.get(name), str) or not document[name].strip():
-            raise fail(f"clientKeyFile {path} lacks {name}; {expected}")
+            raise fail(f"{path_field} {path} lacks {name}; {expected}")
     try:
         pkcs12_data = base64.b64decode(document["PrivateKeyData"], validate=True)
     except (binascii.Error, ValueError):
-        raise fail(f"clientKeyFile {path}: PrivateKeyData is not base64; {expected}") from None
+        raise fail(f"{path_field} {path}: PrivateKeyData is not base64; {expected}") from None
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -190,10 +192,10 @@ def open_client_key(path: str, password: str, source: str, fail) -> Tuple[str, s
     try:
         key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encode("utf-8"))
     except ValueError:
-        raise fail(f"clientKeyFile {path}: the password from {source} does not open its PKCS#12 key (a wrong "
+        raise fail(f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "
                    "password, or not this key's password file)") from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise fail(f"clientKeyFile {path}: the PKCS#12 holds no RSA private key")
+        raise fail(f"{path_field} {path}: the PKCS#12 holds no RSA private key")
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
                             serialization.NoEncryption())
     return document["KeyId"].strip(), base64.b64encode(der).decode("ascii")

@@ -1,14 +1,19 @@
 """How this process authenticates to KMS: one builder per ``credentials_type``.
 
 Each builder reads its own keys from the validated config and returns a
-CredentialsProvider; a missing key is a ConfigError naming it.
+CredentialsProvider (whose key signs with HMAC), or for ``client_key`` the
+ClientKey opened with the config (signs with RSA); a missing key is a
+ConfigError naming it.
 """
 import os
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from .config import KmsConfig
 from .errors import ConfigError
 from .provider import CredentialsProvider, StaticCredentialsProvider
+
+if TYPE_CHECKING:
+    from .client_key import ClientKey
 
 
 def _access_key(config: KmsConfig) -> CredentialsProvider:
@@ -28,6 +33,14 @@ def _sts(config: KmsConfig) -> CredentialsProvider:
                           key="credentials_role_arn")
     return StaticCredentialsProvider(config.require("credentials_access_key_id"),
                                      config.require("credentials_access_secret"), token)
+
+
+def _client_key(config: KmsConfig) -> "ClientKey":
+    """The application client key, opened when the properties file was read (once per process)."""
+    if config.client_key is not None:
+        return config.client_key
+    from .client_key import load_client_key  # a KmsConfig built by hand: open it now
+    return load_client_key(config.properties, config.file)
 
 
 def _not_yet(config: KmsConfig) -> CredentialsProvider:
@@ -113,8 +126,9 @@ def _default(config: KmsConfig) -> CredentialsProvider:
     return _tool_provider(config, None)
 
 
-BUILDERS: Dict[str, Callable[[KmsConfig], CredentialsProvider]] = {
+BUILDERS: Dict[str, Callable[[KmsConfig], Union[CredentialsProvider, "ClientKey"]]] = {
     "ak": _access_key,
+    "client_key": _client_key,
     "sts": _sts,
     "ram_role": _ram_role,
     "ecs_ram_role": _ecs_ram_role,
@@ -124,6 +138,6 @@ BUILDERS: Dict[str, Callable[[KmsConfig], CredentialsProvider]] = {
 }
 
 
-def kms_access_provider(config: KmsConfig) -> CredentialsProvider:
-    """The provider whose key signs this process's KMS requests."""
+def kms_access_provider(config: KmsConfig) -> Union[CredentialsProvider, "ClientKey"]:
+    """What signs this process's KMS requests: a provider's key, or the client key."""
     return BUILDERS.get(config.credentials_type, _not_yet)(config)

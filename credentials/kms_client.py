@@ -7,16 +7,19 @@ which would put the secret into the application's log.
 import json
 import logging
 import os
+import ssl
 import threading
 import weakref
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union
 
 import tenacity
 from aliyunsdkcore.acs_exception.exceptions import ClientException
+from aliyunsdkcore.auth.algorithm import sha_hmac1, sha_hmac256
 from aliyunsdkcore.client import AcsClient
-from aliyunsdkcore.request import CommonRequest
+from aliyunsdkcore.request import RpcRequest
 
 from .acs_signer import ProviderSigner
+from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
 from .provider import CredentialsProvider
@@ -58,10 +61,18 @@ def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], w
                              before_sleep=log_retry, reraise=True)
 
 
-class KmsClient:
-    """Fetches secret values from the first healthy endpoint, retrying transient failures with full jitter."""
+# What signs this process's KMS requests: a provider's AccessKey or STS token (HMAC-SHA1), or a client key (RSA).
+KmsAccess = Union[CredentialsProvider, ClientKey]
 
-    def __init__(self, endpoints: Sequence[KmsEndpoint], access: CredentialsProvider, *,
+
+class KmsClient:
+    """Fetches secret values from the first healthy endpoint, retrying transient failures with full jitter.
+
+    ``verify`` is aliyunsdkcore's own TLS knob (None: ``$ALIBABA_CLOUD_CA_BUNDLE``, else the system's CAs); an
+    endpoint with a ``ca_file`` (a KMS instance endpoint's caFilePath) is verified against that file instead.
+    """
+
+    def __init__(self, endpoints: Sequence[KmsEndpoint], access: KmsAccess, *,
                  connect_timeout: float = 3.0, read_timeout: float = 6.0, attempts: int = 4,
                  wait: Optional[tenacity.wait.wait_base] = None, verify: Any = None):
         if not endpoints:
@@ -70,10 +81,14 @@ class KmsClient:
         self.access = access
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._signer = ProviderSigner(access)
+        if isinstance(access, ClientKey):  # the SDK's RSA algorithm (sha_hmac256 is SHA256withRSA) signs
+            self._signer: Any = ClientKeySigner(access)
+            self._algorithm: Any = sha_hmac256
+        else:
+            self._signer, self._algorithm = ProviderSigner(access), sha_hmac1
         self._verify = verify
         self._preferred = 0
-        self._client: Optional[AcsClient] = None  # one SDK client (its HTTP pool is thread-safe) per process
+        self._clients: Dict[Any, AcsClient] = {}  # one SDK client (its HTTP pool is thread-safe) per TLS trust
         self._client_lock = threading.Lock()
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
@@ -104,41 +119,73 @@ class KmsClient:
         """Where the last successful fetch came from (for ``managed-credentials check``)."""
         return f"KMS {self.endpoints[self._preferred].url}"
 
-    def _sdk_client(self) -> AcsClient:
+    def _sdk_client(self, endpoint: KmsEndpoint) -> AcsClient:
         """Built at the first fetch and shared by every thread: a refresh made by whichever thread saw the
-        expired key reuses the pooled connection to KMS instead of paying for a new client and handshake."""
-        client = self._client
+        expired key reuses the pooled connection to KMS instead of paying for a new client and handshake. One
+        per TLS trust (``verify``): an instance endpoint with its own caFilePath gets its own."""
+        verify = endpoint.ca_file or self._verify
+        client = self._clients.get(verify)
         if client is None:
             with self._client_lock:
-                client = self._client
+                client = self._clients.get(verify)
                 if client is None:
-                    client = self._client = AcsClient(ak="unused", secret="unused",
-                                                      region_id=self.endpoints[0].region_id, auto_retry=False,
-                                                      verify=self._verify)
+                    client = self._clients[verify] = AcsClient(ak="unused", secret="unused",
+                                                               region_id=self.endpoints[0].region_id,
+                                                               auto_retry=False, verify=verify)
         return client
 
-    def _get_once(self, endpoint: KmsEndpoint, secret_name: str) -> Dict[str, Any]:
-        request = CommonRequest(domain=endpoint.host, version=KMS_API_VERSION, action_name="GetSecretValue")
+    def _request(self, endpoint: KmsEndpoint, secret_name: str) -> RpcRequest:
+        """The GetSecretValue request, unsigned: the SDK's RpcRequest carrying the algorithm of our access."""
+        request = RpcRequest("Kms", KMS_API_VERSION, "GetSecretValue", signer=self._algorithm)
         request.set_protocol_type(endpoint.protocol)
         request.set_method("POST")
         request.set_accept_format("JSON")
         request.add_query_param("SecretName", secret_name)
         request.add_query_param("FetchExtendedConfig", "true")
-        client = self._sdk_client()
+        return request
+
+    def _get_once(self, endpoint: KmsEndpoint, secret_name: str) -> Dict[str, Any]:
+        request = self._request(endpoint, secret_name)
+        client = self._sdk_client(endpoint)
         try:
             response = client._make_http_response(endpoint.host, request, self._read_timeout,
                                                   self._connect_timeout, self._signer)
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
-            raise KmsRequestError(f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}",
-                                  secret_name=secret_name, code="SDK.HttpError", status=None,
-                                  retryable=True) from None
+            raise _transport_error(exc, endpoint, secret_name) from None
         return _parse_response(status, body, secret_name, endpoint)
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's HTTP connections (sharing a socket with the parent crosses the answers) and lock."""
-        self._client = None
+        self._clients = {}
         self._client_lock = threading.Lock()
+
+
+def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str) -> KmsRequestError:
+    """No answer. A certificate that does not verify against an endpoint's own caFilePath is a configuration
+    mistake, named and final; anything else (refused, reset, timed out) may pass: another endpoint or try."""
+    refused = next((c for c in _causes(exc) if isinstance(c, ssl.SSLCertVerificationError)), None)
+    if refused is not None and endpoint.ca_file:
+        return KmsRequestError(f"the TLS certificate of KMS at {endpoint.url} does not verify against caFilePath "
+                               f"{endpoint.ca_file} ({refused.verify_message or 'verification failed'}); set "
+                               "caFilePath (cache_client_region_id) to this instance's CA certificate",
+                               secret_name=secret_name, code="CertificateNotTrusted", status=None, retryable=False)
+    return KmsRequestError(f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}", secret_name=secret_name,
+                           code="SDK.HttpError", status=None, retryable=True)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """exc and what it wraps: requests keeps urllib3's error as an argument, urllib3 the ssl error as ``reason``."""
+    seen: Set[int] = set()
+    stack: List[object] = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
 def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint) -> Dict[str, Any]:

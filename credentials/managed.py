@@ -26,7 +26,7 @@ class ManagedSecretProvider(RefreshingProvider):
         super().__init__(name=secret_name, clock=clock, backoff_cap=backoff_cap, background=background)
         self.secret_name = secret_name
         if kms_client is None:
-            from .registry import default_kms_client
+            from .default_kms import default_kms_client
             kms_client = default_kms_client()
         self._kms = kms_client
         self._refresh_interval = refresh_interval

@@ -1,4 +1,4 @@
-"""The immutable credentials value that every provider hands out."""
+"""The immutable values: the credentials every provider hands out, and the records a provider caches them in."""
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -44,3 +44,58 @@ class Credentials:
 
     def __reduce__(self):  # pickling a secret into a queue or a cache file is almost always a leak
         raise TypeError("Credentials are not picklable: pass a provider, not the key")
+
+
+class _Frozen:
+    """A small immutable record. Plain ``__slots__`` classes rather than frozen dataclasses: each dataclass costs
+    about a millisecond of import time, and these are read on every call."""
+
+    __slots__ = ()
+
+    def __init__(self, *values) -> None:
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Fetched(_Frozen):
+    """What a source returned: the key, and when it should be fetched again (epoch seconds)."""
+
+    __slots__ = ("credentials", "refresh_at")
+    credentials: Credentials
+    refresh_at: float
+
+    def __init__(self, credentials: Credentials, refresh_at: float) -> None:
+        super().__init__(credentials, refresh_at)
+
+
+class _Slot(_Frozen):
+    """The cached state, replaced whole so a reader never sees half an update."""
+
+    __slots__ = ("credentials", "refresh_at", "must_refresh_at")
+    credentials: Optional[Credentials]
+    refresh_at: float  # advisory: from here on, one background thread refreshes
+    must_refresh_at: float  # mandatory: from here on, callers wait for a fresh key
+
+    def __init__(self, credentials: Optional[Credentials], refresh_at: float, must_refresh_at: float) -> None:
+        super().__init__(credentials, refresh_at, must_refresh_at)
+
+
+_EMPTY = _Slot(None, 0.0, 0.0)

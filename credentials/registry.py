@@ -1,4 +1,4 @@
-"""The per-process registry: one provider per secret name, one KMS client per configuration.
+"""The per-process registry: one provider per secret name, one KMS client per configuration (default_kms.py).
 
 This is the library's only global state (documented): every ProxyAcsClient or
 ProxyBucket on the same secret shares one provider and so one cache, one fetch
@@ -6,51 +6,17 @@ per rotation. Clients hold a reference count; the last to shut down closes it.
 """
 import atexit
 import logging
-import os
-import threading
-from typing import Dict, Optional
+from typing import Dict
 
-from .config import ConfigLoader, KmsConfig
+from . import default_kms
+from .default_kms import default_config, default_kms_client  # noqa: F401 - callers reach them here too
 from .errors import ConfigError, CredentialsError
 
 logger = logging.getLogger("managed_credentials.credentials")
 
-_lock = threading.RLock()
 _providers: Dict[str, object] = {}
 _holders: Dict[str, int] = {}
-_kms_client = None
-_config: Optional[KmsConfig] = None
-_config_name: Optional[str] = None
 _preloaded = False
-
-
-def default_config() -> KmsConfig:
-    """The parsed properties file; read again when ConfigLoader now names another file."""
-    global _config, _config_name
-    name = ConfigLoader.get_config_name()
-    with _lock:
-        if _config is None or name != _config_name:
-            if _config is not None:
-                reset()
-            _config = ConfigLoader.load()
-            _config_name = name
-        return _config
-
-
-def default_kms_client():
-    """The KMS client built from the properties file, created at first need."""
-    global _kms_client
-    with _lock:
-        if _kms_client is None:
-            config = default_config()
-            if config.dkms_instances:  # the client keys sign; no credentials_type is needed
-                from .dkms_client import DkmsClient
-                _kms_client = DkmsClient(config.dkms_instances)
-            else:
-                from .kms_access import kms_access_provider
-                from .kms_client import KmsClient
-                _kms_client = KmsClient(config.endpoints, kms_access_provider(config))
-        return _kms_client
 
 
 def get_secret_provider(secret_name: str):
@@ -61,7 +27,7 @@ def get_secret_provider(secret_name: str):
     if provider is not None and not provider.closed:
         return provider
     _preload_configured_secrets()
-    with _lock:
+    with default_kms.lock:
         provider = _providers.get(secret_name)
         if provider is None or provider.closed:
             from .managed import ManagedSecretProvider
@@ -72,14 +38,14 @@ def get_secret_provider(secret_name: str):
 
 def acquire(secret_name: str):
     """A client's hold on the shared provider: released by ``release()`` when the client shuts down."""
-    with _lock:
+    with default_kms.lock:
         provider = get_secret_provider(secret_name)
         _holders[secret_name] = _holders.get(secret_name, 0) + 1
         return provider
 
 
 def release(secret_name: str) -> None:
-    with _lock:
+    with default_kms.lock:
         count = _holders.get(secret_name, 0) - 1
         if count > 0:
             _holders[secret_name] = count
@@ -95,7 +61,7 @@ def _preload_configured_secrets() -> None:
     global _preloaded
     if _preloaded:
         return
-    with _lock:
+    with default_kms.lock:
         if _preloaded:
             return
         _preloaded = True
@@ -109,14 +75,12 @@ def _preload_configured_secrets() -> None:
 
 def reset() -> None:
     """Forget every provider and the configuration (tests, or after ConfigLoader.set_config_name())."""
-    global _kms_client, _config, _config_name, _preloaded
-    with _lock:
+    global _preloaded
+    with default_kms.lock:
         providers = list(_providers.values())
         _providers.clear()
         _holders.clear()
-        _kms_client = None
-        _config = None
-        _config_name = None
+        default_kms.reset()
         _preloaded = False
     for provider in providers:
         provider.close()
@@ -127,11 +91,5 @@ def _close_all() -> None:
         provider.close()
 
 
-def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.RLock()
-
-
 atexit.register(_close_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+default_kms.on_new_config(reset)  # providers built on the old properties file go with it

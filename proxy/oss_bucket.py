@@ -9,7 +9,7 @@ adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 import functools
 import itertools
 import threading
-from typing import Optional
+from typing import Callable, Optional, Tuple
 
 import oss2
 
@@ -52,6 +52,22 @@ def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optiona
     raise ValueError(f"auth_version must be 'v1', 'v2' or 'v4', not {auth_version!r}")
 
 
+def unwrap_sized_file_adapter(value: object) -> Optional[Tuple[object, Callable[[], None]]]:
+    """oss2.utils.SizedFileAdapter(file_object, size): how resumable_upload hands each part to upload_part (a view
+    of `size` bytes of the caller's file from where it stands, with no seek). Its attributes file_object and
+    offset are public; a re-issue seeks the file back and puts offset back, so the part is re-sent whole.
+    (The other oss2 wrappers, the CRC and progress adapters, are made inside the methods we re-issue, from the
+    caller's own argument, so they never reach us.)"""
+    if isinstance(value, oss2.utils.SizedFileAdapter):
+        offset = value.offset
+
+        def reset() -> None:
+            value.offset = offset
+
+        return value.file_object, reset
+    return None
+
+
 # Public Bucket methods that make no request of their own, or replay a URL signed with the old key.
 _NOT_REISSUED = frozenset({"sign_url", "sign_rtmp_url", "get_object_with_url", "get_object_with_url_to_file",
                            "put_object_with_url", "put_object_with_url_from_file"})
@@ -66,7 +82,8 @@ def _reissuing(method):
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
-        rewind = body_rewinder(itertools.chain(args, kwargs.values()) if kwargs else args)  # before any read
+        rewind = body_rewinder(itertools.chain(args, kwargs.values()) if kwargs else args,  # before any read
+                               unwrap_sized_file_adapter)
         local.active = True
         try:
             return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more

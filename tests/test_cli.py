@@ -62,3 +62,27 @@ def test_check_reports_every_problem_of_the_file_at_once(tmp_path):
 def test_check_on_a_missing_file_names_it_and_fails(tmp_path):
     result = run_check("--config", str(tmp_path / "nowhere.properties"))
     assert result.returncode == 1 and "nowhere.properties" in result.stdout and "does not exist" in result.stdout
+
+
+def test_check_with_a_client_key_fetches_and_masks(cloud, tmp_path):
+    key_id, secret = cloud.create_secret("app-key")
+    path = cloud.write_client_key_properties(str(tmp_path / "m.properties"))
+    result = run_check("--config", path, "app-key")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "credentials_type=client_key" in result.stdout and f"{key_id[:4]}****{key_id[-4:]}" in result.stdout
+    assert cloud.count("GetSecretValue", access_key_id=cloud.dkms.client_key.key_id, code="OK") == 1
+    for value in (secret, key_id, cloud.dkms.client_key.password):
+        assert value not in result.stdout + result.stderr
+
+
+def test_check_with_a_wrong_client_key_password_names_file_and_key_once(cloud, tmp_path):
+    path = cloud.write_client_key_properties(str(tmp_path / "m.properties"))
+    with open(cloud.dkms.client_key.password_file, "w", encoding="utf-8") as handle:
+        handle.write("WRONG-password-canary")
+    result = run_check("--config", path, "app-key")
+    assert result.returncode == 1
+    problems = [line for line in result.stdout.splitlines() if line.startswith("config error:")]
+    assert len(problems) == 1, result.stdout
+    assert "'client_key_private_key_path'" in problems[0] and path in problems[0] and "does not open" in problems[0]
+    assert "WRONG-password-canary" not in result.stdout + result.stderr
+    assert cloud.count("GetSecretValue") == 0

@@ -1,14 +1,29 @@
-"""python -m tests.cloud [--secret-name NAME] [--write-properties PATH] [--write-dkms-properties PATH]: a standalone
-emulator until Ctrl-C."""
-import argparse
-import os
-import threading
+"""python -m tests.cloud: the local cloud emulator as a standalone server, with an HTTP control plane, until Ctrl-C
+or SIGTERM.
 
+Standard output gets ONE JSON line once everything listens: {"endpoints": {"kms", "ecs", "oss", "cs", "sts",
+"control"}, "region", "secrets", "buckets", "kms_access_key_id", "properties"?, "dkms_properties"?} (never a
+secret: point an application at it with --write-properties). A human summary goes to standard error. The control
+plane (tests/cloud/control.py) creates secrets and buckets, rotates, injects KMS faults and serves the request log.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import List, Optional
+
+from . import control
 from .emulator import CloudEmulator
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.cloud", description=__doc__)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tests.cloud", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0,
+                        help="port of the control plane on 127.0.0.1 (default 0: any free port; the other services "
+                             "always take free ports, printed in the JSON line)")
     parser.add_argument("--secret-name", default="demo-ram-secret", help="name of the demo managed secret")
     parser.add_argument("--rotation-interval", type=int, default=604800,
                         help="seconds reported as RotationInterval (0: no automatic rotation)")
@@ -17,31 +32,52 @@ def main(argv=None) -> int:
     parser.add_argument("--write-dkms-properties", metavar="PATH",
                         help="issue a client key beside PATH and write a properties file in the upstream DKMS form")
     parser.add_argument("--bucket", default="demo-bucket", help="OSS bucket to create")
-    args = parser.parse_args(argv)
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="stop after this long in any case (default: run until stopped)")
+    return parser
+
+
+def _summary(info: dict) -> str:
+    lines = ["%-13s: %s" % (name, endpoint) for name, endpoint in info["endpoints"].items()]
+    lines += ["region       : %s" % info["region"], "secrets      : %s" % ", ".join(info["secrets"]),
+              "buckets      : %s" % ", ".join(info["buckets"]),
+              "KMS caller   : AccessKeyId %s" % info["kms_access_key_id"]]
+    for name in ("properties", "dkms_properties"):
+        if info.get(name):
+            lines.append("%-13s: %s" % (name.replace("_", " "), info[name]))
+    return "\n".join(lines + ["serving; Ctrl-C to stop"])
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     cloud = CloudEmulator()
-    cloud.start()
+    plane = control.add_to(cloud, port=args.port)
     try:
-        key_id, _ = cloud.create_secret(args.secret_name, rotation_interval=args.rotation_interval or None)
+        try:
+            cloud.start()
+        except OSError as exc:
+            print("cannot listen on 127.0.0.1:%d for the control plane: %s" % (args.port, exc), file=sys.stderr)
+            return 2
+        cloud.create_secret(args.secret_name, rotation_interval=args.rotation_interval or None)
         cloud.create_bucket(args.bucket)
-        print("KMS endpoint : %s" % cloud.kms_endpoint)
-        print("ECS endpoint : %s" % cloud.ecs_endpoint)
-        print("OSS endpoint : %s  (bucket %s)" % (cloud.oss_endpoint, args.bucket))
-        print("DKMS gateway : https://%s  (caFilePath %s)" % (cloud.dkms.host(), cloud.dkms.ca_file))
-        print("region       : %s" % cloud.region_id)
-        print("secret name  : %s  (current AccessKeyId %s)" % (args.secret_name, key_id))
-        print("KMS caller   : AccessKeyId %s" % cloud.kms_access_key[0])
         if args.write_properties:
-            path = cloud.write_properties(args.write_properties, [args.secret_name])
-            print("properties   : %s" % os.path.abspath(path))
+            plane.extra["properties"] = os.path.abspath(
+                cloud.write_properties(args.write_properties, [args.secret_name]))
         if args.write_dkms_properties:
-            path = cloud.write_dkms_properties(args.write_dkms_properties, secret_names=[args.secret_name])
-            print("DKMS props   : %s  (client key %s)" % (os.path.abspath(path), cloud.dkms.client_key.key_file))
-        print("serving; Ctrl-C to stop", flush=True)
-        threading.Event().wait()
+            plane.extra["dkms_properties"] = os.path.abspath(
+                cloud.write_dkms_properties(args.write_dkms_properties, secret_names=[args.secret_name]))
+        info = plane.describe()
+        print(_summary(info), file=sys.stderr, flush=True)
+        print(json.dumps(info), flush=True)
+        stop.wait(args.max_seconds)
     except KeyboardInterrupt:
         pass
     finally:
+        plane.close()
         cloud.stop()
     return 0
 

@@ -261,7 +261,6 @@ class DkmsGateways:
         self._cloud = cloud
         self.state: CloudState = cloud.state
         self._lock = threading.Lock()
-        self._public_keys: Dict[str, object] = {}  # key id -> RSA public key (revoked keys removed)
         self.names: List[str] = []
         self.client_key: Optional[ClientKeyFiles] = None  # the last one write_properties issued
 
@@ -319,18 +318,15 @@ class DkmsGateways:
             json.dump({"KeyId": key_id, "PrivateKeyData": base64.b64encode(data).decode("ascii")}, handle)
         with open(password_file, "w", encoding="utf-8") as handle:
             handle.write(password)
-        with self._lock:
-            self._public_keys[key_id] = private_key.public_key()
+        self.state.add_client_key(key_id, private_key.public_key())  # shared KMS accepts it too (rpc.py)
         return ClientKeyFiles(key_id, key_file, password_file, password)
 
     def revoke_client_key(self, key_id: str) -> None:
-        """The gateways answer 404 Unauthorized to this key from now on."""
-        with self._lock:
-            self._public_keys.pop(key_id, None)
+        """The gateways answer 404 Unauthorized to this key from now on (shared KMS InvalidAccessKeyId.NotFound)."""
+        self.state.revoke_client_key(key_id)
 
     def public_key(self, key_id: str):
-        with self._lock:
-            return self._public_keys.get(key_id)
+        return self.state.client_public_key(key_id)
 
     # ---- configuration for the library under test ----------------------------------------------------------------
 

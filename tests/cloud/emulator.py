@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, dkms, metadata, sts
+from . import credentials_uri, cs, dkms, metadata, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -41,6 +41,7 @@ class CloudEmulator:
         metadata.add_to(self)
         credentials_uri.add_to(self)
         dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
+        cs.add_to(self)  # a ROA API (Container Service clusters): cloud.cs, cloud.cs_host
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -56,11 +57,17 @@ class CloudEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop every listener (closing sockets, joining threads). Idempotent."""
+        """Stop every listener (closing sockets, joining threads). Idempotent.
+
+        All at once: each waits up to one poll interval (50 ms) for its serving loop, and a test pays the sum."""
         with self._lock:
             self._started = False
-            for listener in self._listeners.values():
-                listener.stop()
+            stopping = [threading.Thread(target=listener.stop, name="stop-%s" % name, daemon=True)
+                        for name, listener in self._listeners.items()]
+            for thread in stopping:
+                thread.start()
+            for thread in stopping:
+                thread.join(10.0)
 
     def __enter__(self) -> "CloudEmulator":
         return self.start()
@@ -119,6 +126,8 @@ class CloudEmulator:
     ecs_host = property(lambda self: self.host_of("ecs"))
     oss_endpoint = property(lambda self: self.endpoint("oss"))
     oss_host = property(lambda self: self.host_of("oss"))
+    cs_endpoint = property(lambda self: self.endpoint("cs"))
+    cs_host = property(lambda self: self.host_of("cs"))
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 
@@ -249,6 +258,21 @@ class CloudEmulator:
                  "credentials_access_secret=%s" % key_secret,
                  'cache_client_region_id=[{"regionId":"%s","endpoint":"%s"}]' % (self.region_id, self.kms_endpoint)]
         return write_properties_file(path, lines, secret_names)
+
+    def write_client_key_properties(self, path: str, **options) -> str:
+        """credentials_type=client_key: this emulator's KMS reached with an application client key (kms.py)."""
+        from .kms import write_client_key_properties
+        return write_client_key_properties(self, path, **options)
+
+    def add_kms_instance(self, name: str = "kms-instance", ca=None) -> Tuple[str, str]:
+        """KMS's standard API on a TLS listener of its own, as a KMS instance endpoint serves it, with a certificate
+        from `ca` (default: a new CA, not the process's test CA). (host, ca_file): an item's endpoint and caFilePath."""
+        from .tls import TestCA
+        ca = ca or TestCA()
+        service = KmsService(self.state, self.region_id)
+        service.name = name  # its calls are counted apart: cloud.count(..., service=name)
+        self.add_service(name, service, tls=True, ssl_context=ca.server_context())
+        return self.host_of(name), ca.ca_file
 
     def write_dkms_properties(self, path: str, **options) -> str:
         """A properties file in the upstream plugin's DKMS form for this emulator's instance gateways (dkms.py)."""

@@ -1,18 +1,30 @@
-"""pytest fixture `cloud_emulator`: a started CloudEmulator per test, always stopped afterwards.
+"""pytest fixtures `cloud_emulator` (a started CloudEmulator per test) and `shared_cloud_emulator` (one per test
+module, for fast tables of tests that each make their own keys, secrets and buckets), always stopped afterwards.
 
-Use it from a test module with `from tests.cloud.pytest_fixture import cloud_emulator  # noqa: F401`,
+Use them from a test module with `from tests.cloud.pytest_fixture import cloud_emulator  # noqa: F401`,
 or from a conftest with `pytest_plugins = ["tests.cloud.pytest_fixture"]`.
 """
+from typing import Iterator
+
 import pytest
 
 from .emulator import CloudEmulator
 
 
-@pytest.fixture
-def cloud_emulator():
+def _running() -> Iterator[CloudEmulator]:
     emulator = CloudEmulator()
     emulator.start()
     try:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def cloud_emulator() -> Iterator[CloudEmulator]:
+    yield from _running()
+
+
+@pytest.fixture(scope="module")
+def shared_cloud_emulator() -> Iterator[CloudEmulator]:
+    yield from _running()

@@ -96,11 +96,12 @@ class Secret:
 class StoredObject:
     data: bytes
     content_type: str
-    etag: str            # upper-case hex MD5, unquoted
-    content_md5: str     # base64 MD5
+    etag: str            # upper-case hex MD5, unquoted ("<hex>-<parts>" for a multipart object)
+    content_md5: str     # base64 MD5 ("" for a multipart or appendable object: OSS sends none)
     crc64: int
     last_modified: float
     metadata: Dict[str, str] = field(default_factory=dict)  # x-oss-meta-* headers, lower-case names
+    object_type: str = "Normal"  # Normal | Multipart | Appendable (x-oss-object-type)
 
 
 @dataclass
@@ -129,6 +130,7 @@ class CallRecord:
     status: int
     code: str          # "OK" for a success, else the error code returned
     time: float
+    resource: str = ""  # OSS: the canonical resource, e.g. "/bucket/key?partNumber=3&uploadId=..." (no credentials)
 
     def __getitem__(self, name: str):
         if name not in self.__dataclass_fields__:

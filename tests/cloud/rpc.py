@@ -4,11 +4,15 @@ Accepts both ways the SDKs send RPC calls:
 * signature V1: `Signature`, `SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0`, `SignatureNonce`,
   `AccessKeyId`, `Timestamp`, optional `SecurityToken`, as query and/or form parameters (aliyunsdkcore,
   tea-openapi with signature_algorithm='v2');
+* the same with an application client key: `SignatureMethod=SHA256withRSA`, `SignatureType=PRIVATEKEY`,
+  `AccessKeyId=<KeyId>`, an RSA signature checked against the client key's public half (services that take
+  client keys, i.e. KMS, override `client_public_key`);
 * ACS3-HMAC-SHA256 in the Authorization header, x-acs-* headers (tea-openapi's default).
 
 A subclass sets `name`, `version`, `product` and defines `action_<Name>(call) -> dict`; it may override
 `authorize(call)` for per-service permissions. Errors are JSON shaped like the real gateway's.
 """
+import base64
 import hashlib
 import json
 import re
@@ -24,6 +28,7 @@ from .state import (CloudState, KEY_INACTIVE, KEY_NOT_FOUND, TOKEN_EXPIRED, TOKE
                     TOKEN_MISSING, TOKEN_UNEXPECTED)
 
 MAX_SKEW = 15 * 60
+RSA_METHOD = "SHA256withRSA"  # an application client key's SignatureMethod
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z$")
 
 # check_key() reasons -> (HTTP status, code, message)
@@ -84,7 +89,8 @@ class RpcCall:
             self.version = params.get("Version") or request.header("x-acs-version")
             self.access_key_id = params.get("AccessKeyId")
             self.security_token = params.get("SecurityToken")
-        self.key: Optional[AccessKey] = None  # set once authenticated
+        self.key: Optional[AccessKey] = None  # set once authenticated with an AccessKey
+        self.client_key_id: Optional[str] = None  # set once authenticated with a client key
 
     def param(self, name: str, default: Optional[str] = None) -> Optional[str]:
         return self.params.get(name, default)
@@ -137,6 +143,10 @@ class RpcService:
     def authorize(self, call: RpcCall) -> None:
         """Per-service permission check after authentication; raise RpcError to refuse."""
 
+    def client_public_key(self, key_id: Optional[str]):
+        """The RSA public key of a live application client key, or None: this service takes AccessKeys only."""
+        return None
+
     # ---- steps -------------------------------------------------------------------------------------------------
 
     def _parse(self, request: Request, request_id: str) -> RpcCall:
@@ -178,6 +188,9 @@ class RpcService:
         if not call.access_key_id:
             raise RpcError(400, "MissingParameter", "The input parameter \"AccessKeyId\" that is mandatory for "
                                                     "processing this request is not supplied.")
+        if call.acs3 is None and call.params.get("SignatureMethod") == RSA_METHOD:
+            self._authenticate_client_key(call)
+            return
         key, problem = self.state.check_key(call.access_key_id, call.security_token)
         if problem is not None:
             raise RpcError(*KEY_ERRORS[problem])
@@ -194,15 +207,39 @@ class RpcService:
         if abs(time.time() - when) > MAX_SKEW:
             raise RpcError(400, "InvalidTimeStamp.Expired", "Specified %s or Date header is expired." % name)
 
-    def _verify_v1(self, call: RpcCall, key: AccessKey) -> None:
-        p = call.params
-        if p.get("SignatureMethod") != "HMAC-SHA1":
-            raise RpcError(400, "InvalidSignatureMethod", "Specified signature method is not supported.")
+    def _check_v1_params(self, p: Dict[str, str]) -> None:
         if p.get("SignatureVersion") != "1.0":
             raise RpcError(400, "InvalidSignatureVersion", "Specified signature version is not supported.")
         if not p.get("SignatureNonce"):
             raise RpcError(400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action.")
         self._check_time(p.get("Timestamp"), "Timestamp")
+
+    def _authenticate_client_key(self, call: RpcCall) -> None:
+        """SHA256withRSA: an unknown or revoked client key is refused as an unknown AccessKey is."""
+        p = call.params
+        public_key = self.client_public_key(call.access_key_id)
+        if public_key is None:
+            raise RpcError(*KEY_ERRORS[KEY_NOT_FOUND])
+        if p.get("SignatureType") != "PRIVATEKEY":
+            raise RpcError(400, "InvalidSignatureMethod", "Specified signature type is not supported with "
+                                                          "SHA256withRSA (expected PRIVATEKEY).")
+        self._check_v1_params(p)
+        try:
+            signature = base64.b64decode(p.get("Signature", ""), validate=True)
+        except ValueError:
+            raise RpcError(400, "IncompleteSignature", "The request signature does not conform to Aliyun "
+                                                       "standards: it is not base64.")
+        string_to_sign = signing.rpc_v1_string_to_sign(call.request.method, p)
+        if not signing.rpc_rsa_signature_valid(string_to_sign, signature, public_key):
+            raise RpcError(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
+                                                         "server string to sign is:" + string_to_sign)
+        call.client_key_id = call.access_key_id
+
+    def _verify_v1(self, call: RpcCall, key: AccessKey) -> None:
+        p = call.params
+        if p.get("SignatureMethod") != "HMAC-SHA1":
+            raise RpcError(400, "InvalidSignatureMethod", "Specified signature method is not supported.")
+        self._check_v1_params(p)
         string_to_sign = signing.rpc_v1_string_to_sign(call.request.method, p)
         expected = signing.rpc_v1_signature(string_to_sign, key.access_key_secret)
         if not signing.constant_time_equal(p.get("Signature", ""), expected):

@@ -4,9 +4,12 @@ Nothing here imports SDK code: the emulator must notice a client that signs
 wrongly, so it has to compute the expected signature independently.
 
 * RPC signature V1 (HMAC-SHA1, "SignatureVersion=1.0"), used by aliyunsdkcore
-  and by tea-openapi with signature_algorithm='v2'.
+  and by tea-openapi with signature_algorithm='v2'; the same string to sign
+  signed with RSA by an application client key (SHA256withRSA).
 * ACS3-HMAC-SHA256 (Alibaba Cloud API signature V3), tea-openapi's default.
-* OSS signature V1 ("Authorization: OSS id:sig") and V4 ("OSS4-HMAC-SHA256").
+* OSS signature V1 ("Authorization: OSS id:sig"), V2 ("OSS2 AccessKeyId:id,Signature:sig") and V4
+  ("OSS4-HMAC-SHA256"), each also as a query string (presigned URLs): the same string to sign, with the
+  expiry in place of the date and the signature parameters left out.
 """
 import base64
 import hashlib
@@ -35,6 +38,19 @@ def rpc_v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 
 def rpc_v1_signature(string_to_sign: str, access_key_secret: str) -> str:
     return base64.b64encode(_hmac((access_key_secret + "&").encode("utf-8"), string_to_sign, hashlib.sha1)).decode()
+
+
+def rpc_rsa_signature_valid(string_to_sign: str, signature: bytes, public_key) -> bool:
+    """A client key's RPC signature (SignatureMethod=SHA256withRSA, SignatureType=PRIVATEKEY): RSA PKCS#1 v1.5
+    over SHA-256 of the same string to sign as HMAC-SHA1's, checked with the client key's public half."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    try:
+        public_key.verify(signature, string_to_sign.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
 
 
 # ---- ACS3-HMAC-SHA256 --------------------------------------------------------------------------------------------
@@ -136,6 +152,53 @@ def oss_v1_string_to_sign(method: str, headers: Mapping[str, str], canonical_res
 
 def oss_v1_signature(string_to_sign: str, access_key_secret: str) -> str:
     return base64.b64encode(_hmac(access_key_secret.encode("utf-8"), string_to_sign, hashlib.sha1)).decode()
+
+
+# ---- OSS V2 ------------------------------------------------------------------------------------------------------
+
+def parse_oss_v2_authorization(value: str) -> Optional[Dict[str, object]]:
+    """`OSS2 AccessKeyId:id,AdditionalHeaders:a;b,Signature:sig` -> dict(access_key_id, additional_headers,
+    signature)."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme != "OSS2":
+        return None
+    fields = {}
+    for part in rest.split(","):
+        name, sep, val = part.strip().partition(":")
+        if sep:
+            fields[name.strip()] = val.strip()
+    if not fields.get("AccessKeyId") or not fields.get("Signature"):
+        return None
+    additional = [h.strip().lower() for h in fields.get("AdditionalHeaders", "").split(";") if h.strip()]
+    return {"access_key_id": fields["AccessKeyId"], "additional_headers": sorted(additional),
+            "signature": fields["Signature"]}
+
+
+def oss_v2_uri_encode(text: str) -> str:
+    """Everything but A-Z a-z 0-9 - _ . ~ is %XX, the slash included."""
+    return quote(text, safe="~")
+
+
+def oss_v2_string_to_sign(method: str, headers: Mapping[str, str], date: str, bucket: Optional[str],
+                          key: Optional[str], query_pairs: Iterable[Tuple[str, str]],
+                          additional_headers: Sequence[str]) -> str:
+    """headers: lower-case names -> values. Every query parameter is signed (the caller leaves out the
+    signature's own); `date` is the Date header, or the expiry of a presigned URL.
+
+    VERB \n Content-MD5 \n Content-Type \n Date \n CanonicalizedOSSHeaders AdditionalHeaders \n Resource
+    """
+    signed = sorted((k, v.strip()) for k, v in headers.items() if k.startswith("x-oss-") or k in additional_headers)
+    canonical_headers = "".join(k + ":" + v + "\n" for k, v in signed)
+    resource = oss_v2_uri_encode("/%s/%s" % (bucket, key or "") if bucket else "/")
+    encoded = sorted((oss_v2_uri_encode(k), oss_v2_uri_encode(v)) for k, v in query_pairs)
+    if encoded:
+        resource += "?" + "&".join(k + "=" + v if v else k for k, v in encoded)
+    return "\n".join([method.upper(), headers.get("content-md5", ""), headers.get("content-type", ""), date,
+                      canonical_headers + ";".join(sorted(additional_headers)), resource])
+
+
+def oss_v2_signature(string_to_sign: str, access_key_secret: str) -> str:
+    return base64.b64encode(_hmac(access_key_secret.encode("utf-8"), string_to_sign, hashlib.sha256)).decode()
 
 
 # ---- OSS V4 ------------------------------------------------------------------------------------------------------

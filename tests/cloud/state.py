@@ -34,6 +34,7 @@ class CloudState:
         self._buckets: Dict[str, Bucket] = {}
         self._calls: List[CallRecord] = []
         self._faults: Dict[str, Fault] = {}
+        self._client_keys: Dict[str, object] = {}  # client key id -> RSA public key (revoked keys removed)
 
     # ---- access keys -------------------------------------------------------------------------------------------
 
@@ -96,6 +97,21 @@ class CloudState:
                 return key, TOKEN_EXPIRED
             return key, None
 
+    # ---- client keys (application access points: KMS and the instance gateways verify their RSA signatures) ----
+
+    def add_client_key(self, key_id: str, public_key: object) -> None:
+        with self.lock:
+            self._client_keys[key_id] = public_key
+
+    def revoke_client_key(self, key_id: str) -> None:
+        with self.lock:
+            self._client_keys.pop(key_id, None)
+
+    def client_public_key(self, key_id: Optional[str]) -> Optional[object]:
+        """The public key of a live client key, or None (unknown or revoked)."""
+        with self.lock:
+            return self._client_keys.get(key_id or "")
+
     # ---- managed secrets ---------------------------------------------------------------------------------------
 
     def create_secret(self, name: str, rotation_interval: Optional[int], secret_type: str) -> AccessKey:
@@ -142,6 +158,10 @@ class CloudState:
                 raise KeyError("secret %r has no live access key" % name)
             return copy.copy(self._keys[secret.key_ids[-1]])
 
+    def secret_names(self) -> List[str]:
+        with self.lock:
+            return sorted(self._secrets)
+
     def get_secret(self, name: str) -> Optional[Secret]:
         with self.lock:
             secret = self._secrets.get(name)
@@ -182,6 +202,17 @@ class CloudState:
             if name in self._buckets:
                 return False
             self._buckets[name] = Bucket(name, time.time())
+            return True
+
+    def delete_bucket(self, name: str) -> Optional[bool]:
+        """True when deleted, False when it holds objects, None when it does not exist."""
+        with self.lock:
+            b = self._buckets.get(name)
+            if b is None:
+                return None
+            if b.objects:
+                return False
+            del self._buckets[name]
             return True
 
     def bucket_exists(self, name: str) -> bool:
@@ -225,9 +256,9 @@ class CloudState:
     # ---- call log ----------------------------------------------------------------------------------------------
 
     def log_call(self, service: str, action: Optional[str], access_key_id: Optional[str], status: int,
-                 code: str) -> None:
+                 code: str, resource: str = "") -> None:
         with self.lock:
-            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time()))
+            self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time(), resource))
 
     def calls(self) -> List[CallRecord]:
         with self.lock:

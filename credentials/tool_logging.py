@@ -1,0 +1,78 @@
+"""Taming the Credentials tool's logging: its duplicate handlers go, secrets in its records are masked, and the
+records it emits during one of our fetches are dropped (our layer reports that fetch's outcome itself)."""
+import logging
+import re
+import threading
+
+TOOL_LOGGER = "credentials"  # the name the Credentials tool logs under (it collides with our package name)
+
+
+# Secrets as they appear in the tool's messages: JSON bodies, query strings, Python reprs.
+_SECRET_VALUE = re.compile(
+    r"""((?:AccessKeySecret|SecurityToken|OIDCToken|BearerToken|access_key_secret|security_token|"""
+    r"""accessKeySecret|securityToken|bearer_token|Signature)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&}'"]+)""",
+    re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Mask secret-looking values (``"AccessKeySecret": "..."``, ``SecurityToken=...``) in a message."""
+    return _SECRET_VALUE.sub(lambda m: m.group(1) + ('"****"' if m.group(2)[:1] in "\"'" else "****"), text)
+
+
+# --- the tool's logging ------------------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+class _quiet_tool:
+    """While our fetch runs in this thread, the tool's own log records are dropped: we report the outcome."""
+
+    def __enter__(self):
+        _local.depth = getattr(_local, "depth", 0) + 1
+
+    def __exit__(self, *exc_info):
+        _local.depth -= 1
+
+
+class _ToolLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_local, "depth", 0):
+            return False
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: let logging report it as usual
+            return True
+        record.msg, record.args = redact(message), None
+        if record.exc_info:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = redact(formatted), None
+        return True
+
+
+_tool_lock = threading.Lock()
+_tool_ready = False
+
+
+def tame_tool_logging() -> None:
+    """Remove the bare StreamHandlers the tool attached to logger ``credentials`` and mask secrets in its records.
+
+    Idempotent. Handlers the application configured itself (with a formatter or a level) are left alone.
+    """
+    tool_logger = logging.getLogger(TOOL_LOGGER)
+    for handler in list(tool_logger.handlers):
+        if type(handler) is logging.StreamHandler and handler.formatter is None and handler.level == logging.NOTSET:
+            tool_logger.removeHandler(handler)
+    if not any(isinstance(f, _ToolLogFilter) for f in tool_logger.filters):
+        tool_logger.addFilter(_ToolLogFilter())
+
+
+def _tool() -> None:
+    """Import the Credentials tool (first use only) and tidy its logging."""
+    global _tool_ready
+    if _tool_ready:
+        return
+    with _tool_lock:
+        if not _tool_ready:
+            import alibabacloud_credentials.provider  # noqa: F401 - attaches the tool's handlers, removed next
+            tame_tool_logging()
+            _tool_ready = True
