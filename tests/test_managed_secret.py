@@ -139,7 +139,7 @@ def test_secret_names_are_fetched_at_first_use_of_the_registry(cloud, tmp_path):
         ConfigLoader.set_config_name(None)
 
 
-# ---- when the next fetch is scheduled ---------------------------------------------------------------------------------
+# ---- when the next fetch is scheduled --------------------------------------------------------------------------------
 
 class Clock:
     def __init__(self, now):
