@@ -582,8 +582,9 @@ def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key
     shorter than one request. On a loaded machine (16 threads and the emulator share one interpreter) a request
     takes up to half a second: rotating on the clock alone let one call meet three rotations (its first key, the
     re-issue's key and the second re-issue's key each revoked before its request arrived) and fail with the
-    service's error (1 run in 3 on a loaded machine; 8 runs in 10 with two busy processes beside it). Paced this way a call meets at most one rotation after it started
-    (and perhaps a key already replaced when it started): at most two rejections, always healed."""
+    service's error (1 run in 3 on a loaded machine; 8 runs in 10 with two busy processes beside it). Paced
+    this way a call meets at most one rotation after it started (and perhaps a key already replaced when it
+    started): at most two rejections, always healed."""
     cloud.create_secret(SECRET)
     cloud.create_bucket(BUCKET)
     client = ProxyAcsClient(SECRET, pool_size=8, timeout=5, connect_timeout=2)
