@@ -1,6 +1,7 @@
 """ManagedSecretProvider against the emulator's KMS over HTTP: fetch, parse, rotate, retry, fail well, leak nothing."""
 import logging
 import threading
+import time
 
 import pytest
 
@@ -136,3 +137,60 @@ def test_secret_names_are_fetched_at_first_use_of_the_registry(cloud, tmp_path):
     finally:
         registry.reset()
         ConfigLoader.set_config_name(None)
+
+
+# ---- when the next fetch is scheduled --------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def first_fetch_between(provider, clock, cloud, start, end, step):
+    """Move the provider's clock from `start` to `end` by `step`, reading the key at each tick; the clock reading at
+    which a read made the provider fetch again (background=False: the fetch runs in the reader), or None."""
+    fetches = cloud.count("GetSecretValue")
+    clock.now = start
+    while clock.now <= end:
+        provider.get_credentials()
+        if cloud.count("GetSecretValue") > fetches:
+            return clock.now
+        clock.now += step
+    return None
+
+
+@pytest.mark.parametrize("rotation_in, window", [
+    (3600, (3600, 3600 + 300)),  # ahead: just after the rotation, jittered over 5 minutes (10 % of 7 days, capped)
+    (-100, (60, 60 + 300)),  # overdue: not before a minute from now (never a tight loop on KMS), then jittered
+], ids=["ahead", "overdue"])
+def test_refresh_is_scheduled_just_after_the_next_rotation_date(cloud, kms_client, rotation_in, window):
+    """The headline of refresh-ahead-of-rotation: KMS says when it will rotate (NextRotationDate); the provider
+    fetches again after that moment, within the jitter window, and not before (the clock is the provider's own,
+    so hours pass in microseconds)."""
+    now = float(int(time.time()))  # NextRotationDate has whole seconds
+    clock = Clock(now)
+    cloud.create_secret("app-key")  # RotationInterval 7 days
+    cloud.set_next_rotation_date("app-key", now + rotation_in)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=clock, background=False)
+    assert cloud.count("GetSecretValue") == 1
+    new_id, _ = cloud.rotate_secret("app-key", mode="grace")  # KMS rotates on schedule
+    fetched_at = first_fetch_between(provider, clock, cloud, now, now + window[1] + 1, step=1.0)
+    assert fetched_at is not None, "no fetch within the jitter window after NextRotationDate"
+    assert now + window[0] <= fetched_at <= now + window[1] + 1
+    assert provider.get_credentials().access_key_id == new_id
+
+
+def test_without_a_rotation_date_the_secret_is_fetched_at_the_periodic_interval(cloud, kms_client):
+    """No automatic rotation (no NextRotationDate: a key rotated by hand): fetched again after a jittered
+    refresh_interval (here 1,000 s: between 500 s and 1,000 s), and not before."""
+    now = float(int(time.time()))
+    clock = Clock(now)
+    cloud.create_secret("app-key", rotation_interval=None)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=clock, background=False, refresh_interval=1000.0)
+    new_id, _ = cloud.rotate_secret("app-key", mode="grace")
+    fetched_at = first_fetch_between(provider, clock, cloud, now, now + 1001, step=1.0)
+    assert fetched_at is not None and now + 500 <= fetched_at <= now + 1001
+    assert provider.get_credentials().access_key_id == new_id

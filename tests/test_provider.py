@@ -83,17 +83,49 @@ def test_first_get_fetches_once_then_serves_from_cache():
     assert provider.fetches == 1
 
 
+class WaitCountingLock:
+    """A lock that counts the threads blocked in acquire(): a test can wait until every caller is queued behind a
+    fetch, instead of guessing when they got there."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.waiting = 0
+
+    def acquire(self, blocking=True, timeout=-1):
+        with self._count_lock:
+            self.waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._count_lock:
+                self.waiting -= 1
+
+    def release(self):
+        self._lock.release()
+
+    def locked(self):
+        return self._lock.locked()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
 def test_sixteen_threads_refreshing_at_once_share_one_fetch():
-    entered = []
+    """One thread's refresh is fetching; the fetch is held until the other fifteen are queued behind it (on the
+    provider's fetch lock): all sixteen get its result, one fetch. (Waiting only until each thread *announced* it
+    was about to call refresh() let a thread preempted in between arrive after the fetch, and fetch again.)"""
     provider = CountingProvider()
     provider.get_credentials()
-    provider.gate = lambda: wait_for(lambda: len(entered) == 16)
+    lock = provider._lock = WaitCountingLock()
+    provider.gate = lambda: provider.fetches > 2 or wait_for(lambda: lock.waiting == 15)  # hold the first
     barrier = threading.Barrier(16)
     results = []
 
     def worker():
         barrier.wait(DEADLINE)
-        entered.append(1)
         results.append(provider.refresh())
 
     threads = [threading.Thread(target=worker) for _ in range(16)]
@@ -244,11 +276,50 @@ def test_session_credentials_are_refreshed_before_expiry():
 
 
 def test_mandatory_window_blocks_for_a_fresh_token():
+    """3 s before expiry (inside the mandatory margin of a 60 s token) a caller may not use the old token: it
+    waits for the fetch, which is held on an event until the test has seen the caller blocked inside it."""
     clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    fetching_threads = []
+
+    def gate():
+        fetching_threads.append(threading.current_thread())
+        entered.set()
+        release.wait(DEADLINE)
+
     provider = CountingProvider(clock=clock, lifetime=60.0, refresh_after=10_000)
     provider.get_credentials()
+    provider.gate = gate
     clock.now += 57  # 3 s left: less than the safety margin, so nobody may use it
-    assert provider.get_credentials().access_key_id == "id-2"
+    results = []
+    caller = threading.Thread(target=lambda: results.append(provider.get_credentials()), daemon=True)
+    caller.start()
+    try:
+        assert entered.wait(DEADLINE), "the caller did not start a fetch"
+        assert fetching_threads == [caller]  # the caller itself fetches (not a background thread) ...
+        assert results == []  # ... and is still waiting for it
+    finally:
+        release.set()
+        caller.join(DEADLINE)
+    assert [c.access_key_id for c in results] == ["id-2"]  # never the token about to expire
+    assert provider.fetches == 2
+
+
+def test_advisory_window_does_not_make_a_caller_wait():
+    """The counterpart: 10 s before expiry (advisory, not yet mandatory) the caller gets the still-valid token at
+    once while one background thread fetches."""
+    clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    provider = CountingProvider(clock=clock, lifetime=60.0, refresh_after=10_000)
+    first = provider.get_credentials()
+    provider.gate = lambda: (entered.set(), release.wait(DEADLINE))
+    clock.now += 50
+    try:
+        assert provider.get_credentials() is first
+        assert entered.wait(DEADLINE)
+    finally:
+        release.set()
+    assert wait_for(lambda: provider.get_credentials().access_key_id == "id-2")
 
 
 def test_expired_on_arrival_is_rejected():

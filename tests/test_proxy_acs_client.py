@@ -4,7 +4,7 @@ import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 
-from credentials import StaticCredentialsProvider
+from credentials import StaticCredentialsProvider, get_secret_provider
 from credentials.managed import ManagedSecretProvider
 from proxy import AKExpireHandler, ProxyAcsClient, SdkCoreAKExpireHandler
 from tests.helpers import bad_parameter_request, call_through_rotation, describe_regions, regions_of
@@ -54,16 +54,20 @@ def test_every_rotation_in_a_row_is_healed(cloud, configured):
 
 
 def test_rejected_key_that_kms_keeps_returning_fails_bounded(cloud, kms_client):
+    """KMS keeps returning the key the service rejects: each call sends its request once (a refresh that brought
+    back the rejected key is not worth re-sending it), and only the first refresh reaches KMS (the provider's clock
+    is frozen, so the back-off after that useless fetch holds for all five calls)."""
     key_id, _ = cloud.create_secret("app-key")
-    provider = ManagedSecretProvider("app-key", kms_client)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=lambda: 1_000_000.0)
     client = ProxyAcsClient(credentials_provider=provider)
     cloud.revoke_key(key_id)  # the service rejects it; KMS still returns it
     for _ in range(5):
         with pytest.raises(ServerException) as info:
             client.do_action_with_exception(describe_regions(cloud))
         assert info.value.get_error_code() == "InvalidAccessKeyId.NotFound"
-    assert cloud.count("DescribeRegions") <= 5 * 3
-    assert cloud.count("GetSecretValue") <= 3  # the first fetch, then the back-off holds
+    assert cloud.count("DescribeRegions") == 5  # never re-sent with the key just rejected
+    assert cloud.count("GetSecretValue") == 2  # the first fetch, one useless refresh, then the back-off holds
+    client.shutdown()
 
 
 def test_non_expiry_error_is_raised_at_once_without_refresh(cloud, configured):
@@ -109,12 +113,19 @@ def test_sts_provider_sends_the_token(cloud):
 
 
 def test_context_manager_releases_the_shared_provider(cloud, configured):
+    """Leaving ``with`` releases that client's hold on the registry's provider: the provider stays open while
+    another client holds it, and is closed (and forgotten by the registry) when the last holder shuts down."""
     cloud.create_secret("app-key")
     other = ProxyAcsClient("app-key")
+    provider = other.credentials_provider
     with ProxyAcsClient("app-key") as client:
+        assert client.credentials_provider is provider  # one shared provider per secret
         client.do_action_with_exception(describe_regions(cloud))
+    assert not provider.closed  # `other` still holds it
     other.do_action_with_exception(describe_regions(cloud))  # still works
     other.shutdown()
+    assert provider.closed  # the last hold is gone
+    assert get_secret_provider("app-key") is not provider  # the registry no longer hands it out
 
 
 def resolved(client, request):

@@ -290,6 +290,13 @@ class CloudState:
             else:
                 self._faults.pop(service, None)
 
+    def pending_fault(self, service: str) -> Optional[Fault]:
+        """The fault the service's next request will take (a copy), or None: lets a test wait until a request
+        has taken its fault instead of sleeping."""
+        with self.lock:
+            fault = self._faults.get(service)
+            return copy.copy(fault) if fault is not None else None
+
     def take_fault(self, service: str) -> Optional[Fault]:
         """The fault for this request (a copy), counting it against `remaining`."""
         with self.lock:
