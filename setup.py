@@ -1,11 +1,12 @@
 """Managed-credentials SDK proxy for Alibaba Cloud: AcsClient and oss2.Bucket whose keys rotate under them."""
+
 from setuptools import setup
 
 setup(
     name="managed-credentials-sdk-proxy",
     version="0.1.0",
     description="Drop-in AcsClient / oss2.Bucket / tea-openapi clients that take their AccessKey from KMS Secrets "
-                "Manager managed RAM credentials (or the Credentials tool) and heal on key rotation.",
+    "Manager managed RAM credentials (or the Credentials tool) and heal on key rotation.",
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     license="Apache-2.0",
@@ -27,10 +28,16 @@ setup(
     extras_require={
         # protobuf is the reference the DKMS codec is checked against (tests/test_dkms.py), cryptography>=43 the
         # current stack CI runs on: the test extra is `.[dkms]` plus those, so README's test command is CI's.
-        "test": ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "cryptography>=43", "protobuf>=5",
-                 "alibabacloud-ecs20140526>=4",
-                 "aliyun-python-sdk-ecs>=4",  # a generated V1 request class in the ACS conformance matrix
-                 "alibabacloud-oss-v2>=1.4,<2"],  # the OSS SDK V2 tests: same pin as .[oss-v2]
+        "test": [
+            "pytest>=7",
+            "pytest-timeout>=2",
+            "hypothesis>=6",
+            "cryptography>=43",
+            "protobuf>=5",
+            "alibabacloud-ecs20140526>=4",
+            "aliyun-python-sdk-ecs>=4",  # a generated V1 request class in the ACS conformance matrix
+            "alibabacloud-oss-v2>=1.4,<2",
+        ],  # the OSS SDK V2 tests: same pin as .[oss-v2]
         # Dedicated KMS instances: our own gateway client (credentials/dkms_gateway.py) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.

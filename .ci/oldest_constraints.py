@@ -3,6 +3,7 @@
 Read from setup.py itself (its ``install_requires`` list), so the oldest-versions step always tests the ranges we
 declare. An entry without a ``>=`` lower bound is an error: the range would not say what it supports.
 """
+
 import ast
 import os
 import re

@@ -6,6 +6,7 @@ The adapter reads the request body the way a socket send would (oss2 computes it
 CRC while the body is read) and builds the response through the SDK's own
 ``HTTPAdapter.build_response``, so everything above the socket runs as usual.
 """
+
 import io
 from typing import Dict, Optional, Tuple
 
@@ -59,8 +60,14 @@ def adapter_classes(stack: str):
         def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
             _drain(request.body)
             status, headers, body = self.recorded[request.method]
-            raw = HTTPResponse(body=io.BytesIO(body), headers=headers, status=status, reason="OK",
-                               preload_content=False, decode_content=False)
+            raw = HTTPResponse(
+                body=io.BytesIO(body),
+                headers=headers,
+                status=status,
+                reason="OK",
+                preload_content=False,
+                decode_content=False,
+            )
             response = self.build_response(request, raw)
             if not stream:
                 response.content  # noqa: B018 - what HTTPAdapter.send's caller would read off the socket

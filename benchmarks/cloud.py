@@ -8,6 +8,7 @@ The emulator's sockets run with Nagle's algorithm off (tests/cloud/server.py): o
 every call on a reused keep-alive connection would wait about 40 ms for a delayed ACK, a
 latency floor that would hide any client cost.
 """
+
 import contextlib
 import json
 import os
@@ -59,13 +60,21 @@ class Cloud:
             self.emulator.reset_counts()
 
     def as_dict(self):
-        return {"secret_name": self.secret_name, "key": list(self.key), "properties": self.properties,
-                "bucket": self.bucket, "region_id": self.region_id, "ecs_host": self.ecs_host,
-                "oss_endpoint": self.oss_endpoint, "kms_host": self.kms_host}
+        return {
+            "secret_name": self.secret_name,
+            "key": list(self.key),
+            "properties": self.properties,
+            "bucket": self.bucket,
+            "region_id": self.region_id,
+            "ecs_host": self.ecs_host,
+            "oss_endpoint": self.oss_endpoint,
+            "kms_host": self.kms_host,
+        }
 
 
 def _rotate(emulator, secret_name: str, mode: str) -> Tuple[str, float, float]:
     import time
+
     before = time.perf_counter()
     key_id, _ = emulator.rotate_secret(secret_name, mode=mode)
     return key_id, before, time.perf_counter()
@@ -114,6 +123,7 @@ def serve_commands(cloud: "Cloud", stdin, stdout) -> None:
 def _pointed_at(properties: str) -> Iterator[None]:
     """The library's registry reads this properties file, and starts and ends empty."""
     from credentials import ConfigLoader, registry
+
     ConfigLoader.set_config_name(properties)
     registry.reset()
     try:
@@ -135,8 +145,17 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
         key = emulator.create_secret(SECRET, rotation_interval=rotation_interval)
         emulator.create_bucket(BUCKET)
         properties = emulator.write_properties(os.path.join(workdir, "managed_credentials_providers.properties"))
-        cloud = Cloud(SECRET, key, properties, BUCKET, emulator.region_id, emulator.ecs_host, emulator.oss_endpoint,
-                      emulator.kms_host, emulator)
+        cloud = Cloud(
+            SECRET,
+            key,
+            properties,
+            BUCKET,
+            emulator.region_id,
+            emulator.ecs_host,
+            emulator.oss_endpoint,
+            emulator.kms_host,
+            emulator,
+        )
         with _pointed_at(properties):
             yield cloud
     finally:
@@ -147,14 +166,27 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
 @contextlib.contextmanager
 def cloud_process(max_seconds: float = 900.0) -> Iterator[Cloud]:
     """The emulator in a child process (benchmarks/emulator_process.py); stopped by closing its stdin."""
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks.emulator_process", "--max-seconds", str(max_seconds)],
-                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.emulator_process", "--max-seconds", str(max_seconds)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = _read_line(child, START_TIMEOUT)
         info = json.loads(line)
-        cloud = Cloud(info["secret_name"], tuple(info["key"]), info["properties"], info["bucket"], info["region_id"],
-                      info["ecs_host"], info["oss_endpoint"], info["kms_host"],
-                      _channel=_Channel(child, START_TIMEOUT))
+        cloud = Cloud(
+            info["secret_name"],
+            tuple(info["key"]),
+            info["properties"],
+            info["bucket"],
+            info["region_id"],
+            info["ecs_host"],
+            info["oss_endpoint"],
+            info["kms_host"],
+            _channel=_Channel(child, START_TIMEOUT),
+        )
         with _pointed_at(cloud.properties):
             yield cloud
     finally:
@@ -180,6 +212,7 @@ def _read_line(child: subprocess.Popen, timeout: float) -> str:
 def describe_regions(cloud: Cloud):
     """A new DescribeRegions request (a request object is not reused: the SDK adds to it when signing)."""
     from aliyunsdkcore.request import CommonRequest
+
     request = CommonRequest(domain=cloud.ecs_host, version="2014-05-26", action_name="DescribeRegions")
     request.set_protocol_type("http")
     request.set_accept_format("JSON")

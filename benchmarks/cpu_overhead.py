@@ -5,6 +5,7 @@ canned.py), so no socket, no emulator and no other thread is involved: what is l
 is the SDK's own work plus the proxy's. Time is the calling thread's CPU time
 (``time.thread_time``), which does not count the time another process holds the core.
 """
+
 import time
 from typing import List
 
@@ -35,8 +36,13 @@ def acs(cloud: Cloud, settings: Settings) -> List[Figure]:
         canned = Canned(recorder.recorded)
         mount(plain.session, canned)
         mount(proxy.session, canned)
-        result = _measure(plain.do_action_with_exception, proxy.do_action_with_exception,
-                          lambda: describe_regions(cloud), settings, settings.cpu_calls)
+        result = _measure(
+            plain.do_action_with_exception,
+            proxy.do_action_with_exception,
+            lambda: describe_regions(cloud),
+            settings,
+            settings.cpu_calls,
+        )
         if canned.sent < 2 * settings.cpu_calls * settings.cpu_rounds:
             raise AssertionError("a call did not go through the canned adapter")
     finally:
@@ -61,14 +67,26 @@ def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
     proxy = ProxyBucket(cloud.secret_name, endpoint, cloud.bucket, session=oss2.Session(adapter=canned))
     try:
         calls = settings.cpu_oss_calls
-        put = _measure(lambda _: plain.put_object("cpu.bin", PAYLOAD), lambda _: proxy.put_object("cpu.bin", PAYLOAD),
-                       lambda: None, settings, calls)
-        get = _measure(lambda _: plain.get_object("cpu.bin").read(), lambda _: proxy.get_object("cpu.bin").read(),
-                       lambda: None, settings, calls)
+        put = _measure(
+            lambda _: plain.put_object("cpu.bin", PAYLOAD),
+            lambda _: proxy.put_object("cpu.bin", PAYLOAD),
+            lambda: None,
+            settings,
+            calls,
+        )
+        get = _measure(
+            lambda _: plain.get_object("cpu.bin").read(),
+            lambda _: proxy.get_object("cpu.bin").read(),
+            lambda: None,
+            settings,
+            calls,
+        )
     finally:
         proxy.shutdown()
-    return [_figure("cpu_oss_put", "CPU added per call, ProxyBucket (put_object 4 KiB, canned response)", put),
-            _figure("cpu_oss_get", "CPU added per call, ProxyBucket (get_object 4 KiB, canned response)", get)]
+    return [
+        _figure("cpu_oss_put", "CPU added per call, ProxyBucket (put_object 4 KiB, canned response)", put),
+        _figure("cpu_oss_get", "CPU added per call, ProxyBucket (get_object 4 KiB, canned response)", get),
+    ]
 
 
 def _measure(plain, proxy, prepare, settings: Settings, calls: int) -> PairedResult:
@@ -82,11 +100,19 @@ def _figure(key: str, title: str, result: PairedResult) -> Figure:
     """The added CPU of a round is the median, over its pairs, of (proxy call - plain call)."""
     added = [d * 1e6 for d in result.pair_differences]
     s = summarize(added)
-    measured = (f"{s.median:+.1f} us per call (rounds {s.low:+.1f}..{s.high:+.1f}, n={s.n}); "
-                f"{result.proxy.median * 1e6:.0f} vs {result.plain.median * 1e6:.0f} us CPU, "
-                f"ratio {result.ratio.median:.3f}")
-    return Figure(key, title, f"<= {TARGET_US:.0f} us", measured, verdict(s.median <= TARGET_US),
-                  dict(result.as_dict(), added_us=s.as_dict(), added_us_rounds=added))
+    measured = (
+        f"{s.median:+.1f} us per call (rounds {s.low:+.1f}..{s.high:+.1f}, n={s.n}); "
+        f"{result.proxy.median * 1e6:.0f} vs {result.plain.median * 1e6:.0f} us CPU, "
+        f"ratio {result.ratio.median:.3f}"
+    )
+    return Figure(
+        key,
+        title,
+        f"<= {TARGET_US:.0f} us",
+        measured,
+        verdict(s.median <= TARGET_US),
+        dict(result.as_dict(), added_us=s.as_dict(), added_us_rounds=added),
+    )
 
 
 def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
@@ -126,7 +152,7 @@ def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
         get_result = _measure(lambda _: get(plain), lambda _: get(proxy), lambda: None, settings, calls)
     finally:
         proxy.shutdown()
-    return [_figure("cpu_oss_v2_put", "CPU added per call, ProxyOssClient (put_object 4 KiB, canned response)",
-                    put_result),
-            _figure("cpu_oss_v2_get", "CPU added per call, ProxyOssClient (get_object 4 KiB, canned response)",
-                    get_result)]
+    return [
+        _figure("cpu_oss_v2_put", "CPU added per call, ProxyOssClient (put_object 4 KiB, canned response)", put_result),
+        _figure("cpu_oss_v2_get", "CPU added per call, ProxyOssClient (get_object 4 KiB, canned response)", get_result),
+    ]

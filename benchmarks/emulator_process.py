@@ -6,6 +6,7 @@ until its standard input closes or ``--max-seconds`` pass, whichever is first. L
 on standard input are commands (``rotate revoke``, ``count GetSecretValue``,
 ``reset_counts``), each answered by one JSON line (see cloud.serve_commands).
 """
+
 import argparse
 import json
 import sys
@@ -13,6 +14,7 @@ import threading
 
 if __package__ in (None, ""):  # python benchmarks/emulator_process.py
     import os
+
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.cloud import local_cloud, serve_commands  # noqa: E402

@@ -1,4 +1,5 @@
 """One measured figure: what it is, its target, what was measured, and the verdict."""
+
 from dataclasses import dataclass, field
 from typing import Any, Dict
 
@@ -15,8 +16,14 @@ class Figure:
     data: Dict[str, Any] = field(default_factory=dict)  # the numbers behind ``measured``
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"key": self.key, "title": self.title, "target": self.target, "measured": self.measured,
-                "verdict": self.verdict, "data": self.data}
+        return {
+            "key": self.key,
+            "title": self.title,
+            "target": self.target,
+            "measured": self.measured,
+            "verdict": self.verdict,
+            "data": self.data,
+        }
 
 
 def verdict(ok: bool) -> str:

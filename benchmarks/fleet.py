@@ -18,6 +18,7 @@ Definitions. Counts are GetSecretValue calls in 1-second bins of simulated time.
 refreshes included. The same is reported for 10-second bins, and for the whole
 simulated period. With no jitter, every process would fetch in the same second.
 """
+
 import heapq
 import json
 import random
@@ -57,9 +58,13 @@ class _FleetKms:
         k = int((now - ROTATION_AT) // WEEK)  # rotations done so far: ... -1 before the first, 0 after it
         next_rotation = ROTATION_AT + (k + 1) * WEEK
         version = f"v{k + 2}"
-        return {"SecretName": secret_name, "VersionId": version, "RotationInterval": f"{int(WEEK)}s",
-                "NextRotationDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_EPOCH + next_rotation)),
-                "SecretData": json.dumps({"AccessKeyId": f"LTAI{version}fleet", "AccessKeySecret": "s"})}
+        return {
+            "SecretName": secret_name,
+            "VersionId": version,
+            "RotationInterval": f"{int(WEEK)}s",
+            "NextRotationDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_EPOCH + next_rotation)),
+            "SecretData": json.dumps({"AccessKeyId": f"LTAI{version}fleet", "AccessKeySecret": "s"}),
+        }
 
 
 _EPOCH = 1_800_000_000.0  # simulated time 0 as epoch seconds (what the provider's clock returns)
@@ -107,12 +112,18 @@ def _peak_and_mean(times: List[float], start: float, stop: float, width: float) 
     n_bins = int((stop - start) // width)
     peak_bin, peak = max(bins.items(), key=lambda kv: kv[1]) if bins else (0, 0)
     mean = sum(bins.values()) / n_bins / width
-    return {"bin_s": width, "peak_per_s": peak / width, "mean_per_s": mean,
-            "peak_to_mean": (peak / width) / mean if mean else float("inf"), "peak_at_s": start + peak_bin * width}
+    return {
+        "bin_s": width,
+        "peak_per_s": peak / width,
+        "mean_per_s": mean,
+        "peak_to_mean": (peak / width) / mean if mean else float("inf"),
+        "peak_at_s": start + peak_bin * width,
+    }
 
 
 def _analyse(times: List[float], first_after: Dict[int, float], processes: int, end: float) -> Dict[str, object]:
     from credentials.secret import MAX_ROTATION_JITTER
+
     window = (ROTATION_AT, ROTATION_AT + MAX_ROTATION_JITTER)
     delays = sorted(first_after.values())
     spread = summarize(delays)
@@ -139,8 +150,9 @@ def ideal_peak_to_mean(processes: int, window: float, seed: int) -> float:
 
 
 def measure(settings: Settings) -> List[Figure]:
-    fleets = [simulate(settings.fleet_processes, settings.fleet_hours_after, seed)
-              for seed in range(settings.fleet_seeds)]
+    fleets = [
+        simulate(settings.fleet_processes, settings.fleet_hours_after, seed) for seed in range(settings.fleet_seeds)
+    ]
     ratio = summarize([f["window_1s"]["peak_to_mean"] for f in fleets])
     ratio10 = summarize([f["window_10s"]["peak_to_mean"] for f in fleets])
     peak = summarize([f["window_1s"]["peak_per_s"] for f in fleets])
@@ -150,26 +162,46 @@ def measure(settings: Settings) -> List[Figure]:
     latest = max(f["refresh_delay_after_rotation_s"]["high"] for f in fleets)
     median_delay = summarize([f["refresh_delay_after_rotation_s"]["median"] for f in fleets]).median
     from credentials.secret import MAX_ROTATION_JITTER
-    ideal = summarize([ideal_peak_to_mean(settings.fleet_processes, MAX_ROTATION_JITTER, seed)
-                       for seed in range(IDEAL_DRAWS)])
+
+    ideal = summarize(
+        [ideal_peak_to_mean(settings.fleet_processes, MAX_ROTATION_JITTER, seed) for seed in range(IDEAL_DRAWS)]
+    )
     everyone = all(f["processes_refreshed_after_rotation"] == f["processes"] for f in fleets)
     processes = settings.fleet_processes
-    measured = (f"rotation window ({MAX_ROTATION_JITTER / 60:.0f} min), 1 s bins: peak {peak.median:.0f}/s, "
-                f"mean {mean.median:.1f}/s, "
-                f"peak/mean {ratio.median:.2f} (fleets {ratio.low:.2f}..{ratio.high:.2f}, n={ratio.n}; the best "
-                f"any independent jitter can do, one uniform draw per process: {ideal.median:.2f}, IQR "
-                f"{ideal.q1:.2f}..{ideal.q3:.2f}, n={ideal.n}); 10 s bins: {ratio10.median:.2f}; "
-                f"whole {fleets[0]['simulated_s'] / 3600:.0f} h: peak "
-                f"{whole_peak.median:.0f}/s, mean {whole_mean.median:.2f}/s; after the rotation every process "
-                f"refreshed within {latest:.0f} s (median {median_delay:.0f} s); without jitter: "
-                f"{processes:,} in one second")
-    data = {"definition": " ".join(__doc__.split("Definitions. ", 1)[1].split("\n\n")[0].split()),
-            "peak_to_mean_1s": ratio.as_dict(), "peak_to_mean_10s": ratio10.as_dict(),
-            "ideal_uniform_peak_to_mean_1s": ideal.as_dict(), "fleets": fleets}
+    measured = (
+        f"rotation window ({MAX_ROTATION_JITTER / 60:.0f} min), 1 s bins: peak {peak.median:.0f}/s, "
+        f"mean {mean.median:.1f}/s, "
+        f"peak/mean {ratio.median:.2f} (fleets {ratio.low:.2f}..{ratio.high:.2f}, n={ratio.n}; the best "
+        f"any independent jitter can do, one uniform draw per process: {ideal.median:.2f}, IQR "
+        f"{ideal.q1:.2f}..{ideal.q3:.2f}, n={ideal.n}); 10 s bins: {ratio10.median:.2f}; "
+        f"whole {fleets[0]['simulated_s'] / 3600:.0f} h: peak "
+        f"{whole_peak.median:.0f}/s, mean {whole_mean.median:.2f}/s; after the rotation every process "
+        f"refreshed within {latest:.0f} s (median {median_delay:.0f} s); without jitter: "
+        f"{processes:,} in one second"
+    )
+    data = {
+        "definition": " ".join(__doc__.split("Definitions. ", 1)[1].split("\n\n")[0].split()),
+        "peak_to_mean_1s": ratio.as_dict(),
+        "peak_to_mean_10s": ratio10.as_dict(),
+        "ideal_uniform_peak_to_mean_1s": ideal.as_dict(),
+        "fleets": fleets,
+    }
     title = f"fleet: {processes:,} processes, one secret, 7-day rotation (simulated)"
-    return [Figure("fleet", title, "peak GetSecretValue/s <= 2 x mean (rotation window, 1 s bins)", measured,
-                   verdict(ratio.median <= TARGET_PEAK_TO_MEAN and everyone), data),
-            Figure("fleet_10s", title + ", 10 s bins", "peak <= 2 x mean (rotation window, 10 s bins)",
-                   f"peak/mean {ratio10.median:.2f} (fleets {ratio10.low:.2f}..{ratio10.high:.2f})",
-                   verdict(ratio10.median <= TARGET_PEAK_TO_MEAN and everyone),
-                   {"peak_to_mean_10s": ratio10.as_dict()})]
+    return [
+        Figure(
+            "fleet",
+            title,
+            "peak GetSecretValue/s <= 2 x mean (rotation window, 1 s bins)",
+            measured,
+            verdict(ratio.median <= TARGET_PEAK_TO_MEAN and everyone),
+            data,
+        ),
+        Figure(
+            "fleet_10s",
+            title + ", 10 s bins",
+            "peak <= 2 x mean (rotation window, 10 s bins)",
+            f"peak/mean {ratio10.median:.2f} (fleets {ratio10.low:.2f}..{ratio10.high:.2f})",
+            verdict(ratio10.median <= TARGET_PEAK_TO_MEAN and everyone),
+            {"peak_to_mean_10s": ratio10.as_dict()},
+        ),
+    ]

@@ -12,6 +12,7 @@ time per call (cpu_overhead.py) over its instructions per call.
 Slow (about a minute, two valgrind runs at a time): not part of the default run;
 ``python -m benchmarks --instructions`` or ``--only instructions``.
 """
+
 import argparse
 import os
 import pickle
@@ -40,8 +41,9 @@ def _record(cloud: Cloud, path: str) -> None:
 
     Recording, _ = adapter_classes("requests")
     oss_recorder = Recording()
-    bucket = oss2.Bucket(oss2.Auth(*cloud.key), cloud.oss_endpoint, cloud.bucket,
-                         session=oss2.Session(adapter=oss_recorder))
+    bucket = oss2.Bucket(
+        oss2.Auth(*cloud.key), cloud.oss_endpoint, cloud.bucket, session=oss2.Session(adapter=oss_recorder)
+    )
     bucket.put_object("cpu.bin", PAYLOAD)
     bucket.get_object("cpu.bin").read()
     Recording, _ = adapter_classes("sdkcore")
@@ -71,17 +73,32 @@ def _worker(recording: str, side: str, case: str, calls: int) -> None:
 
     class CannedKms:
         def get_secret_value(self, name):
-            return {"SecretName": name, "VersionId": "v1", "RotationInterval": "604800s",
-                    "NextRotationDate": "2099-01-01T00:00:00Z",
-                    "SecretData": json.dumps({"AccessKeyId": key_id, "AccessKeySecret": key_secret})}
+            return {
+                "SecretName": name,
+                "VersionId": "v1",
+                "RotationInterval": "604800s",
+                "NextRotationDate": "2099-01-01T00:00:00Z",
+                "SecretData": json.dumps({"AccessKeyId": key_id, "AccessKeySecret": key_secret}),
+            }
 
     provider = ManagedSecretProvider(info["secret_name"], CannedKms())
-    cloud = Cloud(info["secret_name"], (key_id, key_secret), info["properties"], info["bucket"], info["region_id"],
-                  info["ecs_host"], info["oss_endpoint"], info["kms_host"])
+    cloud = Cloud(
+        info["secret_name"],
+        (key_id, key_secret),
+        info["properties"],
+        info["bucket"],
+        info["region_id"],
+        info["ecs_host"],
+        info["oss_endpoint"],
+        info["kms_host"],
+    )
     if case == "acs":
         _, Canned = adapter_classes("sdkcore")
-        client = (AcsClient(key_id, key_secret, cloud.region_id) if side == "plain"
-                  else ProxyAcsClient(credentials_provider=provider, region_id=cloud.region_id))
+        client = (
+            AcsClient(key_id, key_secret, cloud.region_id)
+            if side == "plain"
+            else ProxyAcsClient(credentials_provider=provider, region_id=cloud.region_id)
+        )
         mount(client.session, Canned(data["acs"]))
 
         def call():
@@ -89,15 +106,22 @@ def _worker(recording: str, side: str, case: str, calls: int) -> None:
     else:
         _, Canned = adapter_classes("requests")
         session = oss2.Session(adapter=Canned(data["oss"]))
-        bucket = (oss2.Bucket(oss2.Auth(key_id, key_secret), cloud.oss_endpoint, cloud.bucket, session=session)
-                  if side == "plain" else ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint,
-                                                      bucket_name=cloud.bucket, session=session))
+        bucket = (
+            oss2.Bucket(oss2.Auth(key_id, key_secret), cloud.oss_endpoint, cloud.bucket, session=session)
+            if side == "plain"
+            else ProxyBucket(
+                credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=cloud.bucket, session=session
+            )
+        )
         if case == "put":
+
             def call():
                 bucket.put_object("cpu.bin", PAYLOAD)
         else:
+
             def call():
                 bucket.get_object("cpu.bin").read()
+
     for _ in range(5):
         call()
     gc.collect()
@@ -111,10 +135,29 @@ def _worker(recording: str, side: str, case: str, calls: int) -> None:
 def _instructions(recording: str, side: str, case: str, calls: int, env, tmp: str) -> int:
     """Instructions executed by ``calls`` calls (the second of callgrind's dumps)."""
     out = os.path.join(tmp, f"callgrind.{side}.{case}")
-    argv = ["valgrind", "--tool=callgrind", "--dump-before=os_getppid", f"--callgrind-out-file={out}",
-            sys.executable, "-m", "benchmarks.instructions", "--worker", recording, side, case, str(calls)]
-    done = subprocess.run(argv, env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--dump-before=os_getppid",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "benchmarks.instructions",
+        "--worker",
+        recording,
+        side,
+        case,
+        str(calls),
+    ]
+    done = subprocess.run(
+        argv,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"callgrind run failed: {done.stderr.strip()[-600:]}")
     try:
@@ -129,8 +172,15 @@ def _instructions(recording: str, side: str, case: str, calls: int, env, tmp: st
 
 def measure(cloud: Cloud, settings: Settings, cpu_us_per_call: Dict[str, float] = None) -> List[Figure]:
     if shutil.which("valgrind") is None:
-        return [Figure("instructions", "CPU added per call, instruction counts (callgrind)", f"<= {TARGET_US:.0f} us",
-                       "not measured: valgrind is not installed", INFO)]
+        return [
+            Figure(
+                "instructions",
+                "CPU added per call, instruction counts (callgrind)",
+                f"<= {TARGET_US:.0f} us",
+                "not measured: valgrind is not installed",
+                INFO,
+            )
+        ]
     calls = 5 if settings.quick else 50
     env = dict(os.environ, PYTHONHASHSEED="0")
     figures = []
@@ -146,14 +196,23 @@ def measure(cloud: Cloud, settings: Settings, cpu_us_per_call: Dict[str, float] 
             us = (cpu_us_per_call or {}).get(case)
             added_us = added * us / per_call["plain"] if us else None
             shown = f"; about {added_us:+.1f} us at this machine's rate" if added_us is not None else ""
-            figures.append(Figure(
-                f"instructions_{case}", f"CPU added per call, instruction count (callgrind), {case}",
-                f"<= {TARGET_US:.0f} us",
-                f"{added:+,.0f} instructions per call ({added / per_call['plain'] * 100:+.2f} % of the plain "
-                f"client's {per_call['plain']:,.0f}){shown}",
-                verdict(added_us <= TARGET_US) if added_us is not None else INFO,
-                {"calls": calls, "plain_instructions": per_call["plain"], "proxy_instructions": per_call["proxy"],
-                 "added_instructions": added, "added_us_estimate": added_us}))
+            figures.append(
+                Figure(
+                    f"instructions_{case}",
+                    f"CPU added per call, instruction count (callgrind), {case}",
+                    f"<= {TARGET_US:.0f} us",
+                    f"{added:+,.0f} instructions per call ({added / per_call['plain'] * 100:+.2f} % of the plain "
+                    f"client's {per_call['plain']:,.0f}){shown}",
+                    verdict(added_us <= TARGET_US) if added_us is not None else INFO,
+                    {
+                        "calls": calls,
+                        "plain_instructions": per_call["plain"],
+                        "proxy_instructions": per_call["proxy"],
+                        "added_instructions": added,
+                        "added_us_estimate": added_us,
+                    },
+                )
+            )
     return figures
 
 

@@ -10,6 +10,7 @@ ratio varies two to three times less from round to round than the ratio of the t
 sides' median calls (also reported) while estimating the same thing. A figure is the
 median over rounds, with the rounds' range as its spread.
 """
+
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List
@@ -48,27 +49,36 @@ class PairedResult:
         return summarize(self.proxy_rounds)
 
     def as_dict(self, unit: float = 1e6) -> Dict[str, object]:
-        return {"unit": "us" if unit == 1e6 else unit,
-                "plain_round_medians": [v * unit for v in self.plain_rounds],
-                "proxy_round_medians": [v * unit for v in self.proxy_rounds],
-                "round_pair_ratios": self.pair_ratios,
-                "round_pair_differences": [v * unit for v in self.pair_differences],
-                "round_ratios_of_medians": self.median_ratios,
-                "ratio": self.ratio.as_dict(),
-                "ratio_of_medians": self.median_ratio.as_dict(),
-                "plain": {k: v * unit if k != "n" else v for k, v in self.plain.as_dict().items()},
-                "proxy": {k: v * unit if k != "n" else v for k, v in self.proxy.as_dict().items()}}
+        return {
+            "unit": "us" if unit == 1e6 else unit,
+            "plain_round_medians": [v * unit for v in self.plain_rounds],
+            "proxy_round_medians": [v * unit for v in self.proxy_rounds],
+            "round_pair_ratios": self.pair_ratios,
+            "round_pair_differences": [v * unit for v in self.pair_differences],
+            "round_ratios_of_medians": self.median_ratios,
+            "ratio": self.ratio.as_dict(),
+            "ratio_of_medians": self.median_ratio.as_dict(),
+            "plain": {k: v * unit if k != "n" else v for k, v in self.plain.as_dict().items()},
+            "proxy": {k: v * unit if k != "n" else v for k, v in self.proxy.as_dict().items()},
+        }
 
 
-def interleaved(plain: Call, proxy: Call, prepare: Prepare, *, calls: int, rounds: int,
-                clock: Callable[[], float] = time.perf_counter) -> PairedResult:
+def interleaved(
+    plain: Call,
+    proxy: Call,
+    prepare: Prepare,
+    *,
+    calls: int,
+    rounds: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> PairedResult:
     plain_rounds, proxy_rounds, pair_ratios, differences, median_ratios = [], [], [], [], []
     for _ in range(rounds):
         a: List[float] = []
         b: List[float] = []
         for i in range(calls):
             order = ((plain, a), (proxy, b))
-            for call, out in (order if i % 2 == 0 else order[::-1]):
+            for call, out in order if i % 2 == 0 else order[::-1]:
                 arg = prepare()
                 t0 = clock()
                 call(arg)
@@ -84,8 +94,8 @@ def interleaved(plain: Call, proxy: Call, prepare: Prepare, *, calls: int, round
 
 def fmt_ratio(result: PairedResult, unit_name: str = "us", scale: float = 1e6) -> str:
     r, m = result.ratio, result.median_ratio
-    return (f"ratio {r.median:.4f} (rounds {r.low:.4f}..{r.high:.4f}, n={r.n}); per call "
-            f"{result.proxy.median * scale:.0f} vs {result.plain.median * scale:.0f} {unit_name}; ratio of "
-            f"medians {m.median:.4f} ({m.low:.4f}..{m.high:.4f})")
-
-
+    return (
+        f"ratio {r.median:.4f} (rounds {r.low:.4f}..{r.high:.4f}, n={r.n}); per call "
+        f"{result.proxy.median * scale:.0f} vs {result.plain.median * scale:.0f} {unit_name}; ratio of "
+        f"medians {m.median:.4f} ({m.low:.4f}..{m.high:.4f})"
+    )

@@ -1,4 +1,5 @@
 """What the figures were measured on: cores, CPU model, Python and SDK versions, load."""
+
 import os
 import platform
 import sys

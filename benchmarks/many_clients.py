@@ -6,6 +6,7 @@ the number of extra clients; the plain SDK client is measured the same way for s
 (with 100 clients: a plain AcsClient parses its endpoint tables, ~12 ms under tracemalloc).
 A few of the clients then make a call, to show they all work off the one fetch.
 """
+
 import gc
 import tracemalloc
 from typing import Callable, List, Tuple
@@ -43,14 +44,24 @@ def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
     n = settings.clients
     figures = []
     cases = (
-        ("acs", "ProxyAcsClient", lambda: ProxyAcsClient(cloud.secret_name, region_id=cloud.region_id),
-         lambda: AcsClient(*cloud.key, cloud.region_id),
-         lambda c: c.do_action_with_exception(describe_regions(cloud)),
-         lambda c: c.shutdown(), lambda c: c.session.close()),
-        ("oss", "ProxyBucket", lambda: ProxyBucket(cloud.secret_name, cloud.oss_endpoint, cloud.bucket),
-         lambda: oss2.Bucket(oss2.Auth(*cloud.key), cloud.oss_endpoint, cloud.bucket),
-         lambda c: c.put_object("many-clients.txt", b"x"),
-         lambda c: c.shutdown(), lambda c: c.session.session.close()),
+        (
+            "acs",
+            "ProxyAcsClient",
+            lambda: ProxyAcsClient(cloud.secret_name, region_id=cloud.region_id),
+            lambda: AcsClient(*cloud.key, cloud.region_id),
+            lambda c: c.do_action_with_exception(describe_regions(cloud)),
+            lambda c: c.shutdown(),
+            lambda c: c.session.close(),
+        ),
+        (
+            "oss",
+            "ProxyBucket",
+            lambda: ProxyBucket(cloud.secret_name, cloud.oss_endpoint, cloud.bucket),
+            lambda: oss2.Bucket(oss2.Auth(*cloud.key), cloud.oss_endpoint, cloud.bucket),
+            lambda c: c.put_object("many-clients.txt", b"x"),
+            lambda c: c.shutdown(),
+            lambda c: c.session.session.close(),
+        ),
     )
     for key, name, make_proxy, make_plain, use, close_proxy, close_plain in cases:
         cloud.reset_counts()
@@ -70,11 +81,19 @@ def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
             close_plain(client)
         del plains
         kib, plain_kib = proxy_bytes / 1024, plain_bytes / 1024
-        figures.append(Figure(
-            f"clients_{key}", f"{n:,} {name}s on one secret",
-            f"1 GetSecretValue; <= {TARGET_KIB:.0f} KiB per extra client",
-            f"{fetches} GetSecretValue; {kib:.1f} KiB per extra client (a plain SDK client: {plain_kib:.1f} KiB)",
-            verdict(fetches == 1 and kib <= TARGET_KIB),
-            {"clients": n, "get_secret_value": fetches, "kib_per_extra_client": kib,
-             "plain_kib_per_extra_client": plain_kib}))
+        figures.append(
+            Figure(
+                f"clients_{key}",
+                f"{n:,} {name}s on one secret",
+                f"1 GetSecretValue; <= {TARGET_KIB:.0f} KiB per extra client",
+                f"{fetches} GetSecretValue; {kib:.1f} KiB per extra client (a plain SDK client: {plain_kib:.1f} KiB)",
+                verdict(fetches == 1 and kib <= TARGET_KIB),
+                {
+                    "clients": n,
+                    "get_secret_value": fetches,
+                    "kib_per_extra_client": kib,
+                    "plain_kib_per_extra_client": plain_kib,
+                },
+            )
+        )
     return figures

@@ -6,6 +6,7 @@ kept-alive connection and the same server thread. With a connection each, two
 identical plain clients differ by up to 1 % from run to run (which core the server
 thread of each connection runs on), which is as much as the target allows.
 """
+
 from typing import List
 
 from .cloud import Cloud, describe_regions
@@ -30,14 +31,26 @@ def acs(cloud: Cloud, settings: Settings) -> List[Figure]:
         for _ in range(min(30, settings.acs_calls)):  # warm: connections open, endpoint tables loaded
             plain.do_action_with_exception(prepare())
             proxy.do_action_with_exception(prepare())
-        result = interleaved(plain.do_action_with_exception, proxy.do_action_with_exception, prepare,
-                             calls=settings.acs_calls, rounds=settings.acs_rounds)
+        result = interleaved(
+            plain.do_action_with_exception,
+            proxy.do_action_with_exception,
+            prepare,
+            calls=settings.acs_calls,
+            rounds=settings.acs_rounds,
+        )
     finally:
         proxy.shutdown()
         plain.session.close()
-    return [Figure("acs_per_call", "per-call time, ProxyAcsClient / AcsClient (DescribeRegions)",
-                   f"ratio <= {TARGET_RATIO}", fmt_ratio(result), verdict(result.ratio.median <= TARGET_RATIO),
-                   dict(result.as_dict(), calls_per_round=settings.acs_calls))]
+    return [
+        Figure(
+            "acs_per_call",
+            "per-call time, ProxyAcsClient / AcsClient (DescribeRegions)",
+            f"ratio <= {TARGET_RATIO}",
+            fmt_ratio(result),
+            verdict(result.ratio.median <= TARGET_RATIO),
+            dict(result.as_dict(), calls_per_round=settings.acs_calls),
+        )
+    ]
 
 
 def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
@@ -57,20 +70,37 @@ def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
             plain.get_object("plain.bin").read()
             proxy.get_object("proxy.bin").read()
         nothing = lambda: None  # noqa: E731
-        put = interleaved(lambda _: plain.put_object("plain.bin", PAYLOAD),
-                          lambda _: proxy.put_object("proxy.bin", PAYLOAD), nothing,
-                          calls=settings.oss_calls, rounds=settings.oss_rounds)
-        get = interleaved(lambda _: _read_all(plain, "plain.bin"), lambda _: _read_all(proxy, "proxy.bin"),
-                          nothing, calls=settings.oss_calls, rounds=settings.oss_rounds)
+        put = interleaved(
+            lambda _: plain.put_object("plain.bin", PAYLOAD),
+            lambda _: proxy.put_object("proxy.bin", PAYLOAD),
+            nothing,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
+        get = interleaved(
+            lambda _: _read_all(plain, "plain.bin"),
+            lambda _: _read_all(proxy, "proxy.bin"),
+            nothing,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
     finally:
         proxy.shutdown()
         plain.session.session.close()
-    for key, title, result in (("oss_put", "per-call time, ProxyBucket / oss2.Bucket (put_object 4 KiB)", put),
-                               ("oss_get", "per-call time, ProxyBucket / oss2.Bucket (get_object 4 KiB, read)",
-                                get)):
-        figures.append(Figure(key, title, f"ratio <= {TARGET_RATIO}", fmt_ratio(result),
-                              verdict(result.ratio.median <= TARGET_RATIO),
-                              dict(result.as_dict(), calls_per_round=settings.oss_calls)))
+    for key, title, result in (
+        ("oss_put", "per-call time, ProxyBucket / oss2.Bucket (put_object 4 KiB)", put),
+        ("oss_get", "per-call time, ProxyBucket / oss2.Bucket (get_object 4 KiB, read)", get),
+    ):
+        figures.append(
+            Figure(
+                key,
+                title,
+                f"ratio <= {TARGET_RATIO}",
+                fmt_ratio(result),
+                verdict(result.ratio.median <= TARGET_RATIO),
+                dict(result.as_dict(), calls_per_round=settings.oss_calls),
+            )
+        )
     return figures
 
 
@@ -109,19 +139,36 @@ def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
                 put(client, key)
                 get(client, key)
         nothing = lambda: None  # noqa: E731
-        put_result = interleaved(lambda _: put(plain, "plain-v2.bin"), lambda _: put(proxy, "proxy-v2.bin"), nothing,
-                                 calls=settings.oss_calls, rounds=settings.oss_rounds)
-        get_result = interleaved(lambda _: get(plain, "plain-v2.bin"), lambda _: get(proxy, "proxy-v2.bin"), nothing,
-                                 calls=settings.oss_calls, rounds=settings.oss_rounds)
+        put_result = interleaved(
+            lambda _: put(plain, "plain-v2.bin"),
+            lambda _: put(proxy, "proxy-v2.bin"),
+            nothing,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
+        get_result = interleaved(
+            lambda _: get(plain, "plain-v2.bin"),
+            lambda _: get(proxy, "proxy-v2.bin"),
+            nothing,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
     finally:
         proxy.shutdown()
         http.close()
     figures = []
     for key, title, result in (
-            ("oss_v2_put", "per-call time, ProxyOssClient / OSS SDK V2 Client (put_object 4 KiB)", put_result),
-            ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)",
-             get_result)):
-        figures.append(Figure(key, title, f"ratio <= {TARGET_RATIO}", fmt_ratio(result),
-                              verdict(result.ratio.median <= TARGET_RATIO),
-                              dict(result.as_dict(), calls_per_round=settings.oss_calls)))
+        ("oss_v2_put", "per-call time, ProxyOssClient / OSS SDK V2 Client (put_object 4 KiB)", put_result),
+        ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)", get_result),
+    ):
+        figures.append(
+            Figure(
+                key,
+                title,
+                f"ratio <= {TARGET_RATIO}",
+                fmt_ratio(result),
+                verdict(result.ratio.median <= TARGET_RATIO),
+                dict(result.as_dict(), calls_per_round=settings.oss_calls),
+            )
+        )
     return figures

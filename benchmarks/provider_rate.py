@@ -10,6 +10,7 @@ control that shares nothing (a method reading one attribute of its own object an
 clock, the same work without the provider) is measured the same way, so a loss that
 belongs to the interpreter is told apart from one that belongs to the provider.
 """
+
 import sys
 import threading
 import time
@@ -65,8 +66,9 @@ def _run(get: Callable[[], object], n: int) -> None:
         get()
 
 
-def rates(get: Callable[[], object], calls: int, threads: int = THREADS, single_first: bool = True
-          ) -> Tuple[float, float]:
+def rates(
+    get: Callable[[], object], calls: int, threads: int = THREADS, single_first: bool = True
+) -> Tuple[float, float]:
     """(single-thread calls/s, aggregate calls/s of ``threads`` threads sharing ``calls``)."""
     if single_first:
         single = _single(get, calls)
@@ -104,8 +106,7 @@ def _threaded(get: Callable[[], object], calls: int, threads: int) -> float:
 
 def measure(provider, settings: Settings) -> List[Figure]:
     provider.get_credentials()  # warm
-    locks = {name: CountingLock(getattr(provider, name)) for name in ("_lock", "_bg_lock")
-             if hasattr(provider, name)}
+    locks = {name: CountingLock(getattr(provider, name)) for name in ("_lock", "_bg_lock") if hasattr(provider, name)}
     originals = {name: lock._lock for name, lock in locks.items()}
     control = _Control()
     singles, multis, ratios, control_ratios = [], [], [], []
@@ -126,22 +127,36 @@ def measure(provider, settings: Settings) -> List[Figure]:
     acquired = sum(lock.acquired for lock in locks.values())
     s, m, r, c = summarize(singles), summarize(multis), summarize(ratios), summarize(control_ratios)
     reads = settings.provider_calls * 2 * settings.provider_rounds
-    common = {"locks_acquired_during_reads": acquired, "reads": reads, "switch_interval_s": sys.getswitchinterval(),
-              "threads": THREADS}
+    common = {
+        "locks_acquired_during_reads": acquired,
+        "reads": reads,
+        "switch_interval_s": sys.getswitchinterval(),
+        "threads": THREADS,
+    }
     return [
-        Figure("provider_single", "provider.get_credentials(), warm cache, 1 thread",
-               f">= {TARGET_SINGLE:,} calls/s",
-               f"{s.median:,.0f} calls/s ({s.spread('{:,.0f}')}); locks taken in {reads:,} reads: {acquired}",
-               verdict(s.median >= TARGET_SINGLE and acquired == 0), dict(common, rate=s.as_dict())),
-        Figure("provider_threads", f"provider.get_credentials(), warm cache, {THREADS} threads",
-               "aggregate >= single-thread rate",
-               f"aggregate {m.median:,.0f} calls/s = {r.median:.3f} x single (rounds {r.low:.2f}..{r.high:.2f}); "
-               f"a control sharing nothing: {c.median:.3f} x",
-               verdict(r.median >= 1.0), dict(common, aggregate=m.as_dict(), ratio=r.as_dict(),
-                                             control_ratio=c.as_dict())),
-        Figure("provider_convoy", f"no lock convoy: {THREADS}-thread / 1-thread ratio, provider vs control",
-               "(supporting figure, no target of its own)",
-               f"{r.median:.3f} vs control {c.median:.3f} ({r.median / c.median:.2f} x); locks taken: {acquired}",
-               INFO,
-               dict(common, ratio=r.as_dict(), control_ratio=c.as_dict())),
+        Figure(
+            "provider_single",
+            "provider.get_credentials(), warm cache, 1 thread",
+            f">= {TARGET_SINGLE:,} calls/s",
+            f"{s.median:,.0f} calls/s ({s.spread('{:,.0f}')}); locks taken in {reads:,} reads: {acquired}",
+            verdict(s.median >= TARGET_SINGLE and acquired == 0),
+            dict(common, rate=s.as_dict()),
+        ),
+        Figure(
+            "provider_threads",
+            f"provider.get_credentials(), warm cache, {THREADS} threads",
+            "aggregate >= single-thread rate",
+            f"aggregate {m.median:,.0f} calls/s = {r.median:.3f} x single (rounds {r.low:.2f}..{r.high:.2f}); "
+            f"a control sharing nothing: {c.median:.3f} x",
+            verdict(r.median >= 1.0),
+            dict(common, aggregate=m.as_dict(), ratio=r.as_dict(), control_ratio=c.as_dict()),
+        ),
+        Figure(
+            "provider_convoy",
+            f"no lock convoy: {THREADS}-thread / 1-thread ratio, provider vs control",
+            "(supporting figure, no target of its own)",
+            f"{r.median:.3f} vs control {c.median:.3f} ({r.median / c.median:.2f} x); locks taken: {acquired}",
+            INFO,
+            dict(common, ratio=r.as_dict(), control_ratio=c.as_dict()),
+        ),
     ]

@@ -1,4 +1,5 @@
 """The outputs: a table on the terminal, results.json, and RESULTS.md."""
+
 import json
 import time
 from typing import Dict, List, Sequence
@@ -45,37 +46,40 @@ NOTES = {
         "(sys.getswitchinterval(), 5 ms) costs a thread wake-up, which on this shared 2-core VM varies from run to "
         "run. The ratio therefore scatters around 1 (0.87 to 1.17 over five full runs); the control, which "
         "takes no lock and shares nothing, scatters the same way, and the provider took 0 locks in all reads: there "
-        "is no convoy. The read path is one load of an immutable snapshot and a clock comparison."),
+        "is no convoy. The read path is one load of an immutable snapshot and a clock comparison."
+    ),
     "rotation_recovery": (
         "Healing is one fetch for all eight threads and no caller sees an error; the time sits at the budget, "
         "the ratio landing between about 0.9 and 1.1 from run to run here. What puts it there is the fetch: "
         "KmsClient (credentials/kms_client.py) keeps one SDK AcsClient per thread, so the thread that refreshes "
         "usually builds one inside the recovery, which parses aliyunsdkcore's endpoint tables (~4 ms idle, more "
         "under load) and opens a new connection. With that client built without the tables, or one shared "
-        "client, the ratio measured 0.74, or 0.58-0.71 (experiments patched in at run time, not in the library)."),
+        "client, the ratio measured 0.74, or 0.58-0.71 (experiments patched in at run time, not in the library)."
+    ),
     "fleet": (
         "After a rotation each process draws one uniform delay in a 15-minute window, so 10,000 processes make "
         "about 11 fetches a second, and the fullest of 900 one-second bins holds about twice that by counting "
         "noise alone: one uniform draw per process, the best independent jitter can do, gives 2.07 (median of 50 "
         "fleets). The library is at that limit; over 10-second bins the peak is 1.3 x the mean. Without jitter "
-        "all 10,000 would fetch in the same second."),
+        "all 10,000 would fetch in the same second."
+    ),
     "startup": (
         "What the proxy program adds: importing the library (of which tenacity, imported by "
         "credentials/kms_client.py, is ~6 ms), building the KMS client's own AcsClient (~4 ms: it parses the "
         "endpoint tables), reading the properties file and the GetSecretValue round trip. ProxyAcsClient itself no "
-        "longer parses the endpoint tables, which the plain AcsClient does."),
+        "longer parses the endpoint tables, which the plain AcsClient does."
+    ),
     "dkms_fetch_cpu": (
         "Before: the official SDK parses the client key's PEM again for every request (Signer.sha256with_rsasign "
         "calls load_pem_private_key; on its cryptography 41 that alone is about 38 ms of CPU here, with the RSA key "
         "checks). After: credentials/dkms_gateway.py loads the key once per process; what is left is one "
-        "RSA-2048 signature (about 0.3 ms), the protobuf codec and the HTTP round trip through requests."),
+        "RSA-2048 signature (about 0.3 ms), the protobuf codec and the HTTP round trip through requests."
+    ),
 }
 
 
-
 def table(figures: Sequence[Figure]) -> str:
-    rows = [("figure", "target", "measured", "verdict")] + [(f.title, f.target, f.measured, f.verdict)
-                                                            for f in figures]
+    rows = [("figure", "target", "measured", "verdict")] + [(f.title, f.target, f.measured, f.verdict) for f in figures]
     return "\n".join(" | ".join(r) for r in rows)
 
 
@@ -84,10 +88,22 @@ def print_table(figures: Sequence[Figure]) -> None:
         print(f"[{f.verdict:^6}] {f.title}\n         target:   {f.target}\n         measured: {f.measured}")
 
 
-def write_json(path: str, machine: Dict[str, str], settings: Dict[str, object], figures: List[Figure],
-               elapsed: float, seconds: Dict[str, float]) -> None:
-    document = {"written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine, "settings": settings,
-                "elapsed_s": elapsed, "group_seconds": seconds, "figures": [f.as_dict() for f in figures]}
+def write_json(
+    path: str,
+    machine: Dict[str, str],
+    settings: Dict[str, object],
+    figures: List[Figure],
+    elapsed: float,
+    seconds: Dict[str, float],
+) -> None:
+    document = {
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine,
+        "settings": settings,
+        "elapsed_s": elapsed,
+        "group_seconds": seconds,
+        "figures": [f.as_dict() for f in figures],
+    }
     with open(path, "w", encoding="utf-8") as out:
         json.dump(document, out, indent=1, default=str)
         out.write("\n")
@@ -97,16 +113,37 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def write_markdown(path: str, machine: Dict[str, str], figures: List[Figure], elapsed: float,
-                   seconds: Dict[str, float], command: str, written: str = "") -> None:
+def write_markdown(
+    path: str,
+    machine: Dict[str, str],
+    figures: List[Figure],
+    elapsed: float,
+    seconds: Dict[str, float],
+    command: str,
+    written: str = "",
+) -> None:
     default = sum(v for k, v in seconds.items() if k != "instructions")
-    timing = f"in {elapsed:.0f} s" + (f" ({default:.0f} s without the instruction counts)"
-                                      if "instructions" in seconds else "")
-    lines = ["# Benchmark results", "",
-             f"Written by `{command}` on {written or time.strftime('%Y-%m-%d %H:%M %Z')}, {timing}.", "",
-             "| machine | |", "|---|---|"]
-    for key in ("cores", "cpu", "python", "platform", "aliyun-python-sdk-core", "oss2", "tenacity",
-                "load_average_at_start"):
+    timing = f"in {elapsed:.0f} s" + (
+        f" ({default:.0f} s without the instruction counts)" if "instructions" in seconds else ""
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{command}` on {written or time.strftime('%Y-%m-%d %H:%M %Z')}, {timing}.",
+        "",
+        "| machine | |",
+        "|---|---|",
+    ]
+    for key in (
+        "cores",
+        "cpu",
+        "python",
+        "platform",
+        "aliyun-python-sdk-core",
+        "oss2",
+        "tenacity",
+        "load_average_at_start",
+    ):
         lines.append(f"| {key} | {_cell(machine.get(key, ''))} |")
     lines += ["", "| figure | target | measured | verdict |", "|---|---|---|---|"]
     for f in figures:

@@ -9,6 +9,7 @@ thread while the callers run) plus one request (the median call under the same 8
 load, measured just before the revocation). The refresh's own fetch is timed too,
 inside the provider. Every round must cost exactly 1 GetSecretValue.
 """
+
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -114,11 +115,20 @@ def one_round(cloud: Cloud, client, threads: int) -> Dict[str, float]:
     refresh_fetch = spans[0][1] - spans[0][0] if spans else float("nan")
     request = sorted(warm)[len(warm) // 2]
     recovery = first - revoked_at
-    return {"recovery_s": recovery, "kms_round_trip_s": kms, "request_s": request, "budget_s": kms + request,
-            "refresh_fetch_s": refresh_fetch, "fetches_in_round": len(spans),
-            "ratio": recovery / (kms + request), "get_secret_value": fetches,
-            "fetch_start_to_success_s": first - spans[0][0] if spans else float("nan"),
-            "errors": len(recorder.errors), "calls": len(recorder.calls), "rotate_call_s": rotated_at - revoked_at}
+    return {
+        "recovery_s": recovery,
+        "kms_round_trip_s": kms,
+        "request_s": request,
+        "budget_s": kms + request,
+        "refresh_fetch_s": refresh_fetch,
+        "fetches_in_round": len(spans),
+        "ratio": recovery / (kms + request),
+        "get_secret_value": fetches,
+        "fetch_start_to_success_s": first - spans[0][0] if spans else float("nan"),
+        "errors": len(recorder.errors),
+        "calls": len(recorder.calls),
+        "rotate_call_s": rotated_at - revoked_at,
+    }
 
 
 def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
@@ -140,12 +150,26 @@ def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
     fetches = [r["get_secret_value"] for r in rounds]
     errors = sum(r["errors"] for r in rounds)
     ok = ratio.median <= 1.0 and all(f == 1 for f in fetches) and errors == 0
-    measured = (f"{rec.median * 1e3:.1f} ms (rounds {rec.low * 1e3:.1f}..{rec.high * 1e3:.1f}) vs budget "
-                f"{budget.median * 1e3:.1f} ms = KMS {kms.median * 1e3:.1f} + request {req.median * 1e3:.1f}; "
-                f"ratio {ratio.median:.2f} (rounds {ratio.low:.2f}..{ratio.high:.2f}); the refresh's own fetch "
-                f"{refresh.median * 1e3:.1f} ms; GetSecretValue per rotation {sorted(set(fetches))}; "
-                f"errors seen by callers {errors}")
-    return [Figure("rotation_recovery", f"rotation recovery, revoke -> first success, {threads} threads",
-                   "<= 1 KMS round trip + 1 request; exactly 1 GetSecretValue", measured, verdict(ok),
-                   {"rounds": rounds, "recovery_s": rec.as_dict(), "budget_s": budget.as_dict(),
-                    "ratio": ratio.as_dict(), "threads": threads})]
+    measured = (
+        f"{rec.median * 1e3:.1f} ms (rounds {rec.low * 1e3:.1f}..{rec.high * 1e3:.1f}) vs budget "
+        f"{budget.median * 1e3:.1f} ms = KMS {kms.median * 1e3:.1f} + request {req.median * 1e3:.1f}; "
+        f"ratio {ratio.median:.2f} (rounds {ratio.low:.2f}..{ratio.high:.2f}); the refresh's own fetch "
+        f"{refresh.median * 1e3:.1f} ms; GetSecretValue per rotation {sorted(set(fetches))}; "
+        f"errors seen by callers {errors}"
+    )
+    return [
+        Figure(
+            "rotation_recovery",
+            f"rotation recovery, revoke -> first success, {threads} threads",
+            "<= 1 KMS round trip + 1 request; exactly 1 GetSecretValue",
+            measured,
+            verdict(ok),
+            {
+                "rounds": rounds,
+                "recovery_s": rec.as_dict(),
+                "budget_s": budget.as_dict(),
+                "ratio": ratio.as_dict(),
+                "threads": threads,
+            },
+        )
+    ]

@@ -3,6 +3,7 @@
 Writes benchmarks/results.json (every number behind the table) and, on a full run,
 benchmarks/RESULTS.md. The emulator runs in a child process that is always stopped.
 """
+
 import argparse
 import dataclasses
 import os
@@ -14,8 +15,19 @@ if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "benchmarks"  # noqa: A001 - lets the relative imports below work when run as a script
 
-from . import (cpu_overhead, dkms_cpu, fleet, instructions, machine, many_clients, per_call,  # noqa: E402
-               provider_rate, report, rotation, startup)
+from . import (  # noqa: E402
+    cpu_overhead,
+    dkms_cpu,
+    fleet,
+    instructions,
+    machine,
+    many_clients,
+    per_call,
+    provider_rate,
+    report,
+    rotation,
+    startup,
+)
 from .cloud import Cloud, cloud_process  # noqa: E402
 from .figures import MISSED, Figure  # noqa: E402
 from .settings import FULL, QUICK, Settings  # noqa: E402
@@ -25,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _provider(cloud: Cloud, settings: Settings, earlier: List[Figure]) -> List[Figure]:
     from credentials import get_secret_provider
+
     return provider_rate.measure(get_secret_provider(cloud.secret_name), settings)
 
 
@@ -56,12 +69,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of a few seconds")
     parser.add_argument("--only", metavar="GROUPS", help=f"comma-separated subset of {','.join(GROUPS)}")
-    parser.add_argument("--instructions", action="store_true",
-                        help="also count instructions per call under valgrind (adds a few minutes)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per call under valgrind (adds a few minutes)",
+    )
     parser.add_argument("--json", metavar="PATH", default=os.path.join(HERE, "results.json"))
-    parser.add_argument("--markdown", metavar="PATH",
-                        help="where to write the results table (default: benchmarks/RESULTS.md on a full run of "
-                             "every group; never on --quick unless given)")
+    parser.add_argument(
+        "--markdown",
+        metavar="PATH",
+        help="where to write the results table (default: benchmarks/RESULTS.md on a full run of "
+        "every group; never on --quick unless given)",
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     names = DEFAULT if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
@@ -71,14 +90,18 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     info = machine.describe()
-    print(f"{info['cores']} cores, {info['cpu']}; {info['python']}; aliyun-python-sdk-core "
-          f"{info['aliyun-python-sdk-core']}, oss2 {info['oss2']}; load {info['load_average_at_start']}"
-          f"{'; QUICK (smoke run, figures meaningless)' if settings.quick else ''}", flush=True)
+    print(
+        f"{info['cores']} cores, {info['cpu']}; {info['python']}; aliyun-python-sdk-core "
+        f"{info['aliyun-python-sdk-core']}, oss2 {info['oss2']}; load {info['load_average_at_start']}"
+        f"{'; QUICK (smoke run, figures meaningless)' if settings.quick else ''}",
+        flush=True,
+    )
     started = time.perf_counter()
     figures: List[Figure] = []
     seconds: Dict[str, float] = {}
     with cloud_process() as cloud:
         from credentials import registry
+
         for name in names:
             t0 = time.perf_counter()
             registry.reset()

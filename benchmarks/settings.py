@@ -1,4 +1,5 @@
 """How much each benchmark measures: the full run (about 70 s on 2 cores) and ``--quick`` (a smoke run)."""
+
 from dataclasses import dataclass
 
 
@@ -23,11 +24,42 @@ class Settings:
     fleet_seeds: int  # fleets simulated (random seeds 0, 1, ...)
 
 
-FULL = Settings(quick=False, acs_calls=500, acs_rounds=7, oss_calls=150, oss_rounds=9, cpu_calls=400,
-                cpu_oss_calls=200, cpu_rounds=9, provider_calls=600_000, provider_rounds=9, rotation_rounds=7,
-                rotation_threads=8, clients=1000, startup_runs=20, fleet_processes=10_000, fleet_hours_after=3.0,
-                fleet_seeds=5)
+FULL = Settings(
+    quick=False,
+    acs_calls=500,
+    acs_rounds=7,
+    oss_calls=150,
+    oss_rounds=9,
+    cpu_calls=400,
+    cpu_oss_calls=200,
+    cpu_rounds=9,
+    provider_calls=600_000,
+    provider_rounds=9,
+    rotation_rounds=7,
+    rotation_threads=8,
+    clients=1000,
+    startup_runs=20,
+    fleet_processes=10_000,
+    fleet_hours_after=3.0,
+    fleet_seeds=5,
+)
 
-QUICK = Settings(quick=True, acs_calls=20, acs_rounds=2, oss_calls=10, oss_rounds=2, cpu_calls=20, cpu_oss_calls=10,
-                 cpu_rounds=2, provider_calls=2_000, provider_rounds=2, rotation_rounds=1, rotation_threads=4,
-                 clients=20, startup_runs=1, fleet_processes=200, fleet_hours_after=1.0, fleet_seeds=1)
+QUICK = Settings(
+    quick=True,
+    acs_calls=20,
+    acs_rounds=2,
+    oss_calls=10,
+    oss_rounds=2,
+    cpu_calls=20,
+    cpu_oss_calls=10,
+    cpu_rounds=2,
+    provider_calls=2_000,
+    provider_rounds=2,
+    rotation_rounds=1,
+    rotation_threads=4,
+    clients=20,
+    startup_runs=1,
+    fleet_processes=200,
+    fleet_hours_after=1.0,
+    fleet_seeds=1,
+)

@@ -13,6 +13,7 @@ Without that, on a machine that sets it (this one does), an editable install com
 the library from source in every run while the SDKs' installed ``.pyc`` files are used,
 which measures the compiler, not the library.
 """
+
 import os
 import subprocess
 import sys
@@ -32,8 +33,9 @@ RUN_TIMEOUT = 30.0
 
 def _run(argv: List[str], env, cwd: str) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=RUN_TIMEOUT, text=True)
+    done = subprocess.run(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT, text=True
+    )
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"{os.path.basename(argv[1])} failed ({done.returncode}): {done.stderr.strip()[-600:]}")
@@ -41,8 +43,11 @@ def _run(argv: List[str], env, cwd: str) -> float:
 
 
 def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
-    env = dict(os.environ, MANAGED_CREDENTIALS_PROVIDERS_CONFIG=cloud.properties,
-               PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    env = dict(
+        os.environ,
+        MANAGED_CREDENTIALS_PROVIDERS_CONFIG=cloud.properties,
+        PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+    )
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     plain = [sys.executable, os.path.join(PROGRAMS, "plain_acs.py"), cloud.key[0], cloud.key[1], cloud.ecs_host]
@@ -55,13 +60,21 @@ def measure(cloud: Cloud, settings: Settings) -> List[Figure]:
         _run(proxy, env, cwd)
         for i in range(settings.startup_runs):
             pair = ((plain, a), (proxy, b))
-            for argv, out in (pair if i % 2 == 0 else pair[::-1]):
+            for argv, out in pair if i % 2 == 0 else pair[::-1]:
                 out.append(_run(argv, env, cwd))
     sa, sb = summarize(a), summarize(b)
     ratio = sb.median / sa.median
-    measured = (f"ratio {ratio:.3f}: {sb.median * 1e3:.0f} ms vs {sa.median * 1e3:.0f} ms "
-                f"(proxy {sb.spread('{:.0f}', 1e3)} ms; plain {sa.spread('{:.0f}', 1e3)} ms)")
-    return [Figure("startup", "import + construct + first call, new process, ProxyAcsClient / AcsClient program",
-                   f"<= {TARGET_RATIO} x", measured, verdict(ratio <= TARGET_RATIO),
-                   {"ratio": ratio, "plain_s": sa.as_dict(), "proxy_s": sb.as_dict(), "plain_runs_s": a,
-                    "proxy_runs_s": b})]
+    measured = (
+        f"ratio {ratio:.3f}: {sb.median * 1e3:.0f} ms vs {sa.median * 1e3:.0f} ms "
+        f"(proxy {sb.spread('{:.0f}', 1e3)} ms; plain {sa.spread('{:.0f}', 1e3)} ms)"
+    )
+    return [
+        Figure(
+            "startup",
+            "import + construct + first call, new process, ProxyAcsClient / AcsClient program",
+            f"<= {TARGET_RATIO} x",
+            measured,
+            verdict(ratio <= TARGET_RATIO),
+            {"ratio": ratio, "plain_s": sa.as_dict(), "proxy_s": sb.as_dict(), "plain_runs_s": a, "proxy_runs_s": b},
+        )
+    ]

@@ -1,4 +1,5 @@
 """Medians and spreads: every figure is a median over rounds, reported with its spread."""
+
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Dict, Sequence

@@ -4,6 +4,7 @@ Validates the properties file, reaches KMS and fetches each secret, printing
 its key id masked, its version and next rotation: never the secret. Exit
 status 0 when everything works, 1 otherwise, for deploy scripts.
 """
+
 import argparse
 import sys
 import time
@@ -24,6 +25,7 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
         problems.append(exc)
     if config is not None and config.credentials_type and (config.endpoints or not config.dkms_instances):
         from .kms_access import kms_access_provider
+
         try:
             access = kms_access_provider(config)
         except ConfigError as exc:
@@ -34,8 +36,11 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
     if problems:
         return 1
     assert config is not None  # no problem: the file was read
-    how = (f"{len(config.dkms_instances)} dedicated KMS instance(s)" if config.dkms_instances
-           else f"credentials_type={config.credentials_type}")
+    how = (
+        f"{len(config.dkms_instances)} dedicated KMS instance(s)"
+        if config.dkms_instances
+        else f"credentials_type={config.credentials_type}"
+    )
     if config.dkms_instances and config.endpoints:
         how += f", then {len(config.endpoints)} region(s) with credentials_type={config.credentials_type}"
     print(f"config {config.file}: OK ({how})", file=out)
@@ -49,6 +54,7 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
         print(f"config error: {exc}", file=out)
         return 1
     from .secret import parse_secret_value
+
     failures = 0
     for name in names:
         try:
@@ -57,15 +63,22 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
             print(f"secret {name!r}: FAILED: {exc}", file=out)
             failures += 1
             continue
-        rotation = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value.next_rotation))
-                    if value.next_rotation else "not scheduled")
-        print(f"secret {name!r}: OK AccessKeyId {mask(value.credentials.access_key_id)}, "
-              f"version {value.version_id or '?'}, next rotation {rotation}, from {_source(client)}", file=out)
+        rotation = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value.next_rotation))
+            if value.next_rotation
+            else "not scheduled"
+        )
+        print(
+            f"secret {name!r}: OK AccessKeyId {mask(value.credentials.access_key_id)}, "
+            f"version {value.version_id or '?'}, next rotation {rotation}, from {_source(client)}",
+            file=out,
+        )
     return 1 if failures else 0
 
 
 def _kms_client(config: KmsConfig, access: Any) -> Any:
     from .kms_fallback import build_kms_client
+
     return build_kms_client(config, access, attempts=2)
 
 
@@ -75,8 +88,9 @@ def _source(client: Any) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="managed-credentials",
-                                     description="Check the managed-credentials configuration and secrets.")
+    parser = argparse.ArgumentParser(
+        prog="managed-credentials", description="Check the managed-credentials configuration and secrets."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="validate the properties file and fetch secrets")
     check_parser.add_argument("--config", help="properties file (default: the usual lookup)")

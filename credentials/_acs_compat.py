@@ -7,6 +7,7 @@ message naming this module, instead of breaking a proxy silently. Used by creden
 GetSecretValue) and proxy/acs_client.py (ProxyAcsClient); here in credentials/ because credentials/ never imports
 proxy/.
 """
+
 import types
 from typing import Any, Callable, Dict
 
@@ -18,8 +19,9 @@ from aliyunsdkcore.client import AcsClient
 DO_ACTION_HOOK = "_implementation_of_do_action"
 
 
-def make_http_response(client: AcsClient, host: str, request: Any, read_timeout: float, connect_timeout: float,
-                       signer: Any) -> Any:
+def make_http_response(
+    client: AcsClient, host: str, request: Any, read_timeout: float, connect_timeout: float, signer: Any
+) -> Any:
     """One request signed by ``signer``, not yet sent (``.get_response_object()`` sends it), without the SDK's
     endpoint resolution or retries and without its DEBUG log of the response body (which would hold a secret).
 
@@ -50,6 +52,7 @@ def forget_key(client: AcsClient) -> None:
 # Reaches AcsClient.__init__'s code object and globals (``__code__``, ``__globals__``), and the name
 # ``DefaultEndpointResolver`` it calls.
 
+
 class _SdkGlobals(dict):
     """The globals of aliyunsdkcore.client as its functions see them, with a few names overridden: every other
     name is looked up in the live module, so a later patch of the module is still seen."""
@@ -78,8 +81,12 @@ def sdk_init_without_endpoint_tables() -> Callable[..., None]:
     init = AcsClient.__init__
     if "DefaultEndpointResolver" not in init.__code__.co_names:
         return init
-    clone = types.FunctionType(init.__code__, _SdkGlobals(init.__globals__,
-                                                          DefaultEndpointResolver=_skip_endpoint_tables),
-                               init.__name__, init.__defaults__, init.__closure__)
+    clone = types.FunctionType(
+        init.__code__,
+        _SdkGlobals(init.__globals__, DefaultEndpointResolver=_skip_endpoint_tables),
+        init.__name__,
+        init.__defaults__,
+        init.__closure__,
+    )
     clone.__kwdefaults__ = init.__kwdefaults__
     return clone

@@ -5,6 +5,7 @@ the way it does, to build the provider a profile names without also caching it, 
 provider at another endpoint. What we need of those lives here, so an upgrade that moves one of them fails
 tests/test_compat.py with a message naming this module. The tool is imported on first use only.
 """
+
 from typing import Any, Dict, Optional
 
 #: EcsRamRoleCredentialsProvider keeps its metadata host (hard-coded 100.100.100.200) in a name-mangled attribute.
@@ -24,6 +25,7 @@ def load_ini(path: str) -> Dict[str, Dict[str, str]]:
     """credentials.ini as the tool reads it (its comment and whitespace rules): section -> key -> value.
     Reaches ``alibabacloud_credentials.provider.profile._load_ini``."""
     from alibabacloud_credentials.provider.profile import _load_ini
+
     return _load_ini(path)
 
 
@@ -31,6 +33,7 @@ def ini_profile_provider(path: str, profile: str, section: Dict[str, str]) -> An
     """A new tool provider for one credentials.ini section, without the caching wrapper around it. Reaches
     ``ProfileCredentialsProvider._get_credentials_provider``."""
     from alibabacloud_credentials.provider import ProfileCredentialsProvider
+
     return ProfileCredentialsProvider(profile_file=path, profile_name=profile)._get_credentials_provider(section)
 
 
@@ -38,6 +41,7 @@ def cli_profile_provider(path: str, name: str, config: Dict[str, Any]) -> Any:
     """A new tool provider for one profile of the aliyun CLI's config.json, without the caching wrapper around it.
     Reaches ``CLIProfileCredentialsProvider._get_credentials_provider``."""
     from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
+
     return CLIProfileCredentialsProvider(profile_name=name, profile_file=path)._get_credentials_provider(config, name)
 
 

@@ -5,6 +5,7 @@ so a key refreshed between attempts is picked up there too. The snapshot that
 signed the last request of each thread is remembered, so a caller that sees an
 expired-key error can tell the provider exactly which key was stale.
 """
+
 import threading
 from typing import Any, Optional, Tuple
 

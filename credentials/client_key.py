@@ -10,6 +10,7 @@ the properties file is read (``dkms_config.open_client_key``, shared with dedica
 password, a missing or malformed file or a missing password source is a ConfigError naming the file and the key
 before any network call. The password opens the key and is then dropped; no message ever contains it.
 """
+
 import base64
 import os
 from dataclasses import dataclass, field
@@ -62,8 +63,12 @@ def load_client_key(properties: Dict[str, str], file: str) -> ClientKey:
 
     path = properties.get(KEY_PATH, "").strip()
     if not path:
-        raise ConfigError("credentials_type=client_key needs the client key file the KMS console issues "
-                          "(clientKey_xxx.json); this key is missing or empty", file=file, key=KEY_PATH)
+        raise ConfigError(
+            "credentials_type=client_key needs the client key file the KMS console issues "
+            "(clientKey_xxx.json); this key is missing or empty",
+            file=file,
+            key=KEY_PATH,
+        )
     password, source = _password(properties, file)
 
     def fail(message: str) -> ConfigError:
@@ -84,17 +89,27 @@ def _password(properties: Dict[str, str], file: str) -> Tuple[str, str]:
     if env_name and os.environ.get(env_name):
         return os.environ[env_name], f"the environment variable {env_name} ({ENV_KEY})"
     if path:
+
         def fail(message: str) -> ConfigError:
             return ConfigError(message, file=file, key=FILE_KEY)
+
         return _read_password(None, path, fail, fail, ENV_KEY, FILE_KEY)
     if os.environ.get(LEGACY_ENV):
         return os.environ[LEGACY_ENV], f"the environment variable {LEGACY_ENV}"
     if env_name:
-        raise ConfigError(f"the environment variable {env_name} holding the client key password is not set or "
-                          f"empty (nor is {LEGACY_ENV})", file=file, key=ENV_KEY)
-    raise ConfigError(f"credentials_type=client_key needs the client key password: set {FILE_KEY} (the console's "
-                      f"clientKey_xxx_Password.txt) or {ENV_KEY} (an environment variable's name), or the "
-                      f"environment variable {LEGACY_ENV}", file=file, key=FILE_KEY)
+        raise ConfigError(
+            f"the environment variable {env_name} holding the client key password is not set or "
+            f"empty (nor is {LEGACY_ENV})",
+            file=file,
+            key=ENV_KEY,
+        )
+    raise ConfigError(
+        f"credentials_type=client_key needs the client key password: set {FILE_KEY} (the console's "
+        f"clientKey_xxx_Password.txt) or {ENV_KEY} (an environment variable's name), or the "
+        f"environment variable {LEGACY_ENV}",
+        file=file,
+        key=FILE_KEY,
+    )
 
 
 def _pkcs8(pkcs1_base64: str) -> str:
@@ -102,6 +117,5 @@ def _pkcs8(pkcs1_base64: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_der_private_key(base64.b64decode(pkcs1_base64), password=None)
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return base64.b64encode(der).decode("ascii")

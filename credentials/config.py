@@ -3,6 +3,7 @@
 Parsed and validated in one place so every mistake is reported with the file
 and the key to fix, before any network call.
 """
+
 import difflib
 import json
 import logging
@@ -25,27 +26,50 @@ CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
 logger = logging.getLogger("managed_credentials.credentials")
 
 # Every credentials_type the upstream plugin knows, plus the Credentials tool's own.
-CREDENTIALS_TYPES = ("ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn",
-                     "credentials_uri", "default")
+CREDENTIALS_TYPES = (
+    "ak",
+    "sts",
+    "ram_role",
+    "ecs_ram_role",
+    "client_key",
+    "oidc_role_arn",
+    "credentials_uri",
+    "default",
+)
 
 #: Every key this library reads, in the order the README and the .example file document them. The one list: a
 #: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
 KNOWN_KEYS: Tuple[str, ...] = (
-    "credentials_type", "credentials_access_key_id", "credentials_access_secret",
-    "credentials_security_token", "credentials_role_arn", "credentials_role_session_name",
-    "credentials_policy", "credentials_sts_endpoint", "credentials_role_name",
-    "credentials_disable_imds_v1", "credentials_oidc_provider_arn",
-    "credentials_oidc_token_file_path", "credentials_uri", "client_key_private_key_path",
-    "client_key_password_from_env_variable", "client_key_password_from_file_path",
-    "cache_client_region_id", "cache_client_dkms_config_info", "secret_names", "startup_timeout_seconds",
+    "credentials_type",
+    "credentials_access_key_id",
+    "credentials_access_secret",
+    "credentials_security_token",
+    "credentials_role_arn",
+    "credentials_role_session_name",
+    "credentials_policy",
+    "credentials_sts_endpoint",
+    "credentials_role_name",
+    "credentials_disable_imds_v1",
+    "credentials_oidc_provider_arn",
+    "credentials_oidc_token_file_path",
+    "credentials_uri",
+    "client_key_private_key_path",
+    "client_key_password_from_env_variable",
+    "client_key_password_from_file_path",
+    "cache_client_region_id",
+    "cache_client_dkms_config_info",
+    "secret_names",
+    "startup_timeout_seconds",
 )
 
 #: Keys the older plugin (0.1.4) reads that we accept and deliberately ignore (documented in the .example file):
 #: credentials_type=token's pair (a type we do not offer: it is a ConfigError of credentials_type), and the
 #: monitor periods of its own background scheduler, which this library does not have.
 IGNORED_LEGACY_KEYS: Tuple[str, ...] = (
-    "credentials_access_token_id", "credentials_access_token",
-    "monitor_period_milliseconds", "monitor_customer_milliseconds",
+    "credentials_access_token_id",
+    "credentials_access_token",
+    "monitor_period_milliseconds",
+    "monitor_customer_milliseconds",
 )
 
 STARTUP_TIMEOUT_KEY = "startup_timeout_seconds"
@@ -70,8 +94,11 @@ class KmsConfig:
         """A key that the chosen credentials_type needs; a ConfigError naming it when absent or empty."""
         value = self.properties.get(key, "").strip()
         if not value:
-            raise ConfigError(f"credentials_type={self.credentials_type} needs this key; it is missing or empty",
-                              file=self.file, key=key)
+            raise ConfigError(
+                f"credentials_type={self.credentials_type} needs this key; it is missing or empty",
+                file=self.file,
+                key=key,
+            )
         return value
 
     def optional(self, key: str) -> Optional[str]:
@@ -109,31 +136,40 @@ def _with_ca_file(endpoint: KmsEndpoint, ca_file: object, i: int, file: str, key
     """A KMS instance endpoint reached through the standard API: its certificate is verified against caFilePath
     (the console's PrivateKmsCA_kst-xxx.pem) instead of the default CAs."""
     if not isinstance(ca_file, str):
-        raise ConfigError(f"item {i}: caFilePath must be a string (the path of a PEM CA certificate)", file=file,
-                          key=key)
+        raise ConfigError(
+            f"item {i}: caFilePath must be a string (the path of a PEM CA certificate)", file=file, key=key
+        )
     if endpoint.protocol != "https":
-        raise ConfigError(f"item {i}: caFilePath is for an https endpoint; {endpoint.url} is http", file=file,
-                          key=key)
+        raise ConfigError(f"item {i}: caFilePath is for an https endpoint; {endpoint.url} is http", file=file, key=key)
     try:
         with open(ca_file, encoding="ascii", errors="replace") as handle:
             pem = handle.read(1024 * 1024)
     except FileNotFoundError:
-        raise ConfigError(f"item {i}: caFilePath {ca_file} does not exist; it is the KMS instance's CA certificate "
-                          "(PrivateKmsCA_kst-xxx.pem from the console)", file=file, key=key) from None
+        raise ConfigError(
+            f"item {i}: caFilePath {ca_file} does not exist; it is the KMS instance's CA certificate "
+            "(PrivateKmsCA_kst-xxx.pem from the console)",
+            file=file,
+            key=key,
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"item {i}: cannot read caFilePath {ca_file}: {exc.__class__.__name__}", file=file,
-                          key=key) from None
+        raise ConfigError(
+            f"item {i}: cannot read caFilePath {ca_file}: {exc.__class__.__name__}", file=file, key=key
+        ) from None
     if "-----BEGIN CERTIFICATE-----" not in pem:
-        raise ConfigError(f"item {i}: caFilePath {ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                          file=file, key=key)
+        raise ConfigError(
+            f"item {i}: caFilePath {ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file=file, key=key
+        )
     return KmsEndpoint(endpoint.region_id, endpoint.host, endpoint.protocol, os.path.abspath(ca_file))
 
 
 def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
     names = [name.strip() for name in raw.split(",")]
     if any(not name for name in names):
-        raise ConfigError("a secret name is empty; expected comma-separated names, e.g. secret-a,secret-b",
-                          file=file, key="secret_names")
+        raise ConfigError(
+            "a secret name is empty; expected comma-separated names, e.g. secret-a,secret-b",
+            file=file,
+            key="secret_names",
+        )
     return tuple(names)
 
 
@@ -146,9 +182,12 @@ def _parse_startup_timeout(properties: Dict[str, str], file: str) -> float:
     except ValueError:
         value = float("nan")
     if not 0 < value <= MAX_STARTUP_TIMEOUT:  # also false for nan
-        raise ConfigError(f"expected a number of seconds above 0 and at most {MAX_STARTUP_TIMEOUT:g} (the longest a "
-                          f"client's constructor waits for the first key), e.g. 10; not {raw!r}", file=file,
-                          key=STARTUP_TIMEOUT_KEY)
+        raise ConfigError(
+            f"expected a number of seconds above 0 and at most {MAX_STARTUP_TIMEOUT:g} (the longest a "
+            f"client's constructor waits for the first key), e.g. 10; not {raw!r}",
+            file=file,
+            key=STARTUP_TIMEOUT_KEY,
+        )
     return value
 
 
@@ -173,16 +212,24 @@ def _keys_named_by_dkms_items(properties: Dict[str, str]) -> set:
         return set()
     if not isinstance(items, list):
         return set()
-    return {item["passwordFromFilePathName"] for item in items
-            if isinstance(item, dict) and isinstance(item.get("passwordFromFilePathName"), str)}
+    return {
+        item["passwordFromFilePathName"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("passwordFromFilePathName"), str)
+    }
 
 
 def _unknown_key_errors(properties: Dict[str, str], file: str) -> List[ConfigError]:
     errors = []
     for key, closest in unknown_keys(properties):
         hint = f"; did you mean {closest}?" if closest else ""
-        errors.append(ConfigError(f"unknown key, ignored{hint} (the keys are listed in "
-                                  "managed_credentials_providers.properties.example)", file=file, key=key))
+        errors.append(
+            ConfigError(
+                f"unknown key, ignored{hint} (the keys are listed in managed_credentials_providers.properties.example)",
+                file=file,
+                key=key,
+            )
+        )
     return errors
 
 
@@ -190,16 +237,19 @@ def _parse_type(properties: Dict[str, str], file: str) -> str:
     ctype = properties.get("credentials_type", "").strip()
     dkms_given = bool(properties.get("cache_client_dkms_config_info", "").strip())
     if not ctype and not dkms_given:  # a dedicated instance needs none: its client key signs (upstream's DKMS form)
-        raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
-                          key="credentials_type")
+        raise ConfigError(f"missing; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file, key="credentials_type")
     if not ctype and properties.get("cache_client_region_id", "").strip():
-        raise ConfigError("missing; cache_client_region_id beside cache_client_dkms_config_info names the regions "
-                          "fetched from when every dedicated KMS instance fails, and this key says how to reach them "
-                          f"(one of {', '.join(CREDENTIALS_TYPES)}); or remove cache_client_region_id", file=file,
-                          key="credentials_type")
+        raise ConfigError(
+            "missing; cache_client_region_id beside cache_client_dkms_config_info names the regions "
+            "fetched from when every dedicated KMS instance fails, and this key says how to reach them "
+            f"(one of {', '.join(CREDENTIALS_TYPES)}); or remove cache_client_region_id",
+            file=file,
+            key="credentials_type",
+        )
     if ctype and ctype not in CREDENTIALS_TYPES:
-        raise ConfigError(f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file,
-                          key="credentials_type")
+        raise ConfigError(
+            f"unknown type {ctype!r}; expected one of {', '.join(CREDENTIALS_TYPES)}", file=file, key="credentials_type"
+        )
     return ctype
 
 
@@ -208,11 +258,13 @@ def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple["DkmsInstance", 
     if not raw:
         return ()
     from .dkms_config import parse_dkms_instances  # only configs that use a dedicated instance pay for it
+
     return parse_dkms_instances(raw, properties, file)
 
 
 def _parse_client_key(properties: Dict[str, str], file: str) -> "ClientKey":
     from .client_key import load_client_key  # only configs that use a client key pay for cryptography
+
     return load_client_key(properties, file)
 
 
@@ -245,16 +297,30 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     dkms = step(lambda: _parse_dkms(properties, file), None)
     client_key = step(lambda: _parse_client_key(properties, file) if ctype == "client_key" else None, None)
     if endpoints == () and dkms == ():
-        step(lambda: _fail('missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
-                           '(or cache_client_dkms_config_info for a dedicated KMS instance)',
-                           file, "cache_client_region_id"), None)
+        step(
+            lambda: _fail(
+                'missing; expected a JSON list such as [{"regionId":"cn-hangzhou"}] '
+                "(or cache_client_dkms_config_info for a dedicated KMS instance)",
+                file,
+                "cache_client_region_id",
+            ),
+            None,
+        )
     names_raw = properties.get("secret_names")
-    names = step(lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (),
-                 ())
+    names = step(
+        lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (), ()
+    )
     startup_timeout = step(lambda: _parse_startup_timeout(properties, file), DEFAULT_STARTUP_TIMEOUT)
-    return KmsConfig(file=file, credentials_type=ctype, properties=dict(properties), endpoints=endpoints or (),
-                     dkms_instances=dkms or (), secret_names=names, startup_timeout=startup_timeout,
-                     client_key=client_key)
+    return KmsConfig(
+        file=file,
+        credentials_type=ctype,
+        properties=dict(properties),
+        endpoints=endpoints or (),
+        dkms_instances=dkms or (),
+        secret_names=names,
+        startup_timeout=startup_timeout,
+        client_key=client_key,
+    )
 
 
 def _fail(message: str, file: str, key: str) -> NoReturn:
@@ -266,9 +332,12 @@ def read_properties_file(path: str) -> Dict[str, str]:
         with open(path, encoding="utf-8") as handle:
             return parse_properties(handle)
     except FileNotFoundError:
-        raise ConfigError("the properties file does not exist; create it (see "
-                          "managed_credentials_providers.properties.example) or name another with "
-                          f"ConfigLoader.set_config_name() or ${CONFIG_ENV}", file=path) from None
+        raise ConfigError(
+            "the properties file does not exist; create it (see "
+            "managed_credentials_providers.properties.example) or name another with "
+            f"ConfigLoader.set_config_name() or ${CONFIG_ENV}",
+            file=path,
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the properties file: {exc.__class__.__name__}: {exc}", file=path) from None
 

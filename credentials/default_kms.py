@@ -3,6 +3,7 @@
 Part of the documented per-process registry. It sits below registry.py (the shared providers) so that a
 ManagedSecretProvider given no client and the registry share one client without importing each other.
 """
+
 import os
 import threading
 from typing import Any, Callable, List, Optional
@@ -43,6 +44,7 @@ def default_kms_client() -> Any:
     with lock:
         if _kms_client is None:
             from .kms_fallback import build_kms_client  # instances, regions, or instances then regions
+
             _kms_client = build_kms_client(default_config())
         return _kms_client
 

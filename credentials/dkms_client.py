@@ -6,6 +6,7 @@ instance that fails with a connection error or a 5xx is put in a cooldown (a TTL
 after it, or when every instance is in cooldown, so a dead gateway costs one failed connection per cooldown,
 not one per fetch.
 """
+
 import logging
 import os
 import threading
@@ -26,9 +27,17 @@ logger = logging.getLogger("managed_credentials.credentials")
 class DkmsClient:
     """Same interface as KmsClient: ``get_secret_value(name) -> dict`` shaped like KMS GetSecretValue JSON."""
 
-    def __init__(self, instances: Sequence[DkmsInstance], *, connect_timeout: float = 3.0,
-                 read_timeout: float = 6.0, attempts: int = 4, wait: Optional[tenacity.wait.wait_base] = None,
-                 cooldown: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        instances: Sequence[DkmsInstance],
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 6.0,
+        attempts: int = 4,
+        wait: Optional[tenacity.wait.wait_base] = None,
+        cooldown: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if not instances:
             raise ValueError("DkmsClient needs at least one instance")
         self.instances = tuple(instances)
@@ -36,7 +45,8 @@ class DkmsClient:
         self._cooldown_seconds = cooldown
         self._lock = threading.Lock()
         self._cooling: "cachetools.TTLCache[int, bool]" = cachetools.TTLCache(  # index -> True
-            maxsize=len(self.instances), ttl=cooldown, timer=clock)
+            maxsize=len(self.instances), ttl=cooldown, timer=clock
+        )
         self._last = 0
         self.quiet_recovery = False  # True under a FallbackKmsClient, which says "answers again" itself
         _live.add(self)
@@ -80,8 +90,11 @@ class DkmsClient:
                 recovered = self._cooling.pop(index, None) is not None
                 self._last = index
             if recovered:
-                logger.log(logging.DEBUG if self.quiet_recovery else logging.INFO,
-                           "dedicated KMS instance %s answers again", self.instances[index].url)
+                logger.log(
+                    logging.DEBUG if self.quiet_recovery else logging.INFO,
+                    "dedicated KMS instance %s answers again",
+                    self.instances[index].url,
+                )
             self._cool_down(failed, warn=True)
             return result
         self._cool_down(failed, warn=False)  # the caller reports the outage (or falls back to the regions)
@@ -94,8 +107,7 @@ class DkmsClient:
                 fresh = index not in self._cooling
                 self._cooling[index] = True
             if fresh and warn:
-                logger.warning("%s; trying the other instances first for the next %.0f s", exc,
-                               self._cooldown_seconds)
+                logger.warning("%s; trying the other instances first for the next %.0f s", exc, self._cooldown_seconds)
 
     def after_fork_in_child(self) -> None:
         """A new lock, and new HTTP sessions: a keep-alive socket shared with the parent crosses answers."""
@@ -110,6 +122,7 @@ class DkmsClient:
 _live: "weakref.WeakSet[DkmsClient]" = weakref.WeakSet()
 
 if hasattr(os, "register_at_fork"):
+
     def _after_fork_in_child() -> None:
         for client in list(_live):
             client.after_fork_in_child()

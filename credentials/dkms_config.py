@@ -13,6 +13,7 @@ Python plugin's spelling: it names a properties key that holds the password
 file's path). Without a password source of its own an item uses the top-level
 ``client_key_password_from_env_variable`` / ``client_key_password_from_file_path``.
 """
+
 import base64
 import binascii
 import json
@@ -27,11 +28,21 @@ KEY = "cache_client_dkms_config_info"
 Fail = Callable[..., ConfigError]  # builds the ConfigError for a message (and a key)
 ENV_KEY = "client_key_password_from_env_variable"
 FILE_KEY = "client_key_password_from_file_path"
-ITEM_KEYS = ("regionId", "endpoint", "clientKeyFile", "passwordFromFilePath", "passwordFromFilePathName",
-             "passwordFromEnvVariable", "ignoreSslCerts", "caFilePath")
-EXAMPLE = ('[{"regionId":"cn-hangzhou","endpoint":"kst-xxx.cryptoservice.kms.aliyuncs.com",'
-           '"clientKeyFile":"/path/clientKey_xxx.json","passwordFromFilePath":"/path/clientKey_xxx_Password.txt",'
-           '"ignoreSslCerts":false,"caFilePath":"/path/PrivateKmsCA_kst-xxx.pem"}]')
+ITEM_KEYS = (
+    "regionId",
+    "endpoint",
+    "clientKeyFile",
+    "passwordFromFilePath",
+    "passwordFromFilePathName",
+    "passwordFromEnvVariable",
+    "ignoreSslCerts",
+    "caFilePath",
+)
+EXAMPLE = (
+    '[{"regionId":"cn-hangzhou","endpoint":"kst-xxx.cryptoservice.kms.aliyuncs.com",'
+    '"clientKeyFile":"/path/clientKey_xxx.json","passwordFromFilePath":"/path/clientKey_xxx_Password.txt",'
+    '"ignoreSslCerts":false,"caFilePath":"/path/PrivateKmsCA_kst-xxx.pem"}]'
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,9 @@ def parse_dkms_instances(raw: str, properties: Dict[str, str], file: str) -> Tup
     try:
         items = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); expected e.g. {EXAMPLE}",
-                          file=file, key=KEY) from None
+        raise ConfigError(
+            f"not valid JSON ({exc.msg} at position {exc.pos}); expected e.g. {EXAMPLE}", file=file, key=KEY
+        ) from None
     if not isinstance(items, list) or not items:
         raise ConfigError(f"not a non-empty JSON list; expected e.g. {EXAMPLE}", file=file, key=KEY)
     return tuple(_parse_item(i, item, properties, file) for i, item in enumerate(items))
@@ -92,12 +104,13 @@ def _parse_item(i: int, item: Any, properties: Dict[str, str], file: str) -> Dkm
         raise fail("ignoreSslCerts must be true or false")
     ca_file = _string(item, "caFilePath", fail)
     if ca_file and not ignore_ssl and not os.path.isfile(ca_file):
-        raise fail(f"caFilePath {ca_file} does not exist; it is the instance's CA certificate "
-                   "(PrivateKmsCA_kst-xxx.pem from the console)")
+        raise fail(
+            f"caFilePath {ca_file} does not exist; it is the instance's CA certificate "
+            "(PrivateKmsCA_kst-xxx.pem from the console)"
+        )
     password, source = _password(item, properties, fail)
     key_id, private_key = open_client_key(key_file, password, source, fail)
-    return DkmsInstance(region_id, endpoint.host, key_file, key_id, private_key, ca_file or None, ignore_ssl,
-                        file, i)
+    return DkmsInstance(region_id, endpoint.host, key_file, key_id, private_key, ca_file or None, ignore_ssl, file, i)
 
 
 def _string(item: Dict[str, Any], name: str, fail: Fail, required: bool = False) -> Optional[str]:
@@ -120,32 +133,40 @@ def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> T
     if path_key and not path:
         path = properties.get(path_key, "").strip()
         if not path:
-            raise fail(f"passwordFromFilePathName names the properties key {path_key!r}, which is missing or "
-                       "empty; set it to the password file's path")
+            raise fail(
+                f"passwordFromFilePathName names the properties key {path_key!r}, which is missing or "
+                "empty; set it to the password file's path"
+            )
     if env_name or path:
         if env_name and properties.get(env_name, "").strip():
             env_name = properties[env_name].strip()  # the Python plugin's form: a key holding the variable's name
-        return _read_password(env_name, path, lambda m: fail(f"passwordFromEnvVariable: {m}"),
-                              lambda m: fail(f"passwordFromFilePath: {m}"), "passwordFromEnvVariable",
-                              "passwordFromFilePath")
+        return _read_password(
+            env_name,
+            path,
+            lambda m: fail(f"passwordFromEnvVariable: {m}"),
+            lambda m: fail(f"passwordFromFilePath: {m}"),
+            "passwordFromEnvVariable",
+            "passwordFromFilePath",
+        )
     env_name = properties.get(ENV_KEY, "").strip() or None
     path = properties.get(FILE_KEY, "").strip() or None
     if not env_name and not path:
-        raise fail("no client key password source: set passwordFromFilePath or passwordFromEnvVariable in the "
-                   f"item, or {FILE_KEY} / {ENV_KEY} (shared by all items)")
-    return _read_password(env_name, path, lambda m: fail(m, ENV_KEY), lambda m: fail(m, FILE_KEY), ENV_KEY,
-                          FILE_KEY)
+        raise fail(
+            "no client key password source: set passwordFromFilePath or passwordFromEnvVariable in the "
+            f"item, or {FILE_KEY} / {ENV_KEY} (shared by all items)"
+        )
+    return _read_password(env_name, path, lambda m: fail(m, ENV_KEY), lambda m: fail(m, FILE_KEY), ENV_KEY, FILE_KEY)
 
 
-def _read_password(env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str,
-                   path_field: str) -> Tuple[str, str]:
+def _read_password(
+    env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str, path_field: str
+) -> Tuple[str, str]:
     if env_name:
         value = os.environ.get(env_name, "")
         if value:
             return value, f"the environment variable {env_name} ({env_field})"
         if not path:
-            raise fail_env(f"the environment variable {env_name} holding the client key password is not set or "
-                           "empty")
+            raise fail_env(f"the environment variable {env_name} holding the client key password is not set or empty")
     try:
         with open(str(path), encoding="utf-8") as handle:
             value = handle.read().strip()
@@ -158,8 +179,9 @@ def _read_password(env_name: Optional[str], path: Optional[str], fail_env: Fail,
     return value, f"the password file {path} ({path_field})"
 
 
-def open_client_key(path: str, password: str, source: str, fail: Fail,
-                    path_field: str = "clientKeyFile") -> Tuple[str, str]:
+def open_client_key(
+    path: str, password: str, source: str, fail: Fail, path_field: str = "clientKeyFile"
+) -> Tuple[str, str]:
     """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
     is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
     expected = 'expected the JSON the KMS console issues: {"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}'
@@ -188,15 +210,19 @@ def open_client_key(path: str, password: str, source: str, fail: Fail,
         from cryptography.hazmat.primitives.asymmetric import rsa
         from cryptography.hazmat.primitives.serialization import pkcs12
     except ImportError:
-        raise fail("dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'") \
-            from None
+        raise fail(
+            "dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'"
+        ) from None
     try:
         key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encode("utf-8"))
     except ValueError:
-        raise fail(f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "
-                   "password, or not this key's password file)") from None
+        raise fail(
+            f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "
+            "password, or not this key's password file)"
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise fail(f"{path_field} {path}: the PKCS#12 holds no RSA private key")
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption())
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     return document["KeyId"].strip(), base64.b64encode(der).decode("ascii")

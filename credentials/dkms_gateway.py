@@ -15,6 +15,7 @@ and it parses the private key's PEM again for every request (tens of ms of CPU p
 loaded once, when the gateway object is made, and the HTTP goes through ``requests`` (already installed with
 oss2 and the tea SDKs), one pooled session per gateway, verified against ``caFilePath``.
 """
+
 import base64
 import email.utils
 import hashlib
@@ -41,8 +42,17 @@ CONTENT_TYPE = "application/x-protobuf"
 RETRYABLE_DKMS_CODES = RETRYABLE_CODES | {"Rejected.Throttling"}
 KEY_CODES = frozenset({"SignatureNotMatch", "Unauthorized", "InvalidAccessKeyId", "Forbidden.NoPermission"})
 # Optional fields of the gateway's answer, kept (when not empty) under the names KMS GetSecretValue uses.
-OPTIONAL_FIELDS = ("RotationInterval", "NextRotationDate", "LastRotationDate", "ExtendedConfig", "AutomaticRotation",
-                   "SecretType", "SecretDataType", "CreateTime", "RequestId")
+OPTIONAL_FIELDS = (
+    "RotationInterval",
+    "NextRotationDate",
+    "LastRotationDate",
+    "ExtendedConfig",
+    "AutomaticRotation",
+    "SecretType",
+    "SecretDataType",
+    "CreateTime",
+    "RequestId",
+)
 
 
 def rfc1123_date() -> str:
@@ -53,8 +63,9 @@ def rfc1123_date() -> str:
 def string_to_sign(method: str, headers: Dict[str, str]) -> str:
     """method, content-sha256, content-type, date, then every x-kms-* header sorted by name, then the path "/"
     (the SDK's get_string_to_sign: its canonical resource is "/" whenever a path is set, query or not)."""
-    head = f"{method}\n{headers.get('content-sha256', '')}\n{headers.get('content-type', '')}\n" \
-           f"{headers.get('date', '')}\n"
+    head = (
+        f"{method}\n{headers.get('content-sha256', '')}\n{headers.get('content-type', '')}\n{headers.get('date', '')}\n"
+    )
     canonical = "".join(f"{name}:{headers[name].strip()}\n" for name in sorted(headers) if name.startswith("x-kms-"))
     return head + canonical + "/"
 
@@ -62,19 +73,27 @@ def string_to_sign(method: str, headers: Dict[str, str]) -> str:
 def user_agent() -> str:
     """The SDK's form (platform and Python), naming this library instead of the SDK."""
     from importlib import metadata
+
     try:
         ours = metadata.version("managed-credentials-sdk-proxy")
     except metadata.PackageNotFoundError:  # a source checkout on sys.path, not installed
         ours = "dev"
-    return f"AlibabaCloud ({platform.system()}; {platform.machine()}) Python/{platform.python_version()} " \
-           f"managed-credentials-sdk-proxy/{ours}"
+    return (
+        f"AlibabaCloud ({platform.system()}; {platform.machine()}) Python/{platform.python_version()} "
+        f"managed-credentials-sdk-proxy/{ours}"
+    )
 
 
 class DkmsGateway:
     """GetSecretValue against one instance: one attempt, no retry (DkmsClient retries and fails over)."""
 
-    def __init__(self, instance: DkmsInstance, *, timeouts: Tuple[float, float] = (3.0, 6.0),
-                 date: Callable[[], str] = rfc1123_date):
+    def __init__(
+        self,
+        instance: DkmsInstance,
+        *,
+        timeouts: Tuple[float, float] = (3.0, 6.0),
+        date: Callable[[], str] = rfc1123_date,
+    ):
         self.instance = instance
         self._timeouts = timeouts
         self._date = date
@@ -87,13 +106,20 @@ class DkmsGateway:
 
     def headers_for(self, body: bytes, api_name: str = "GetSecretValue") -> Dict[str, str]:
         """Every header of the request, signed; in the order the SDK sets them."""
-        headers = {"accept": CONTENT_TYPE, "host": self.instance.endpoint, "date": self._date(),
-                   "user-agent": self._user_agent, "x-kms-apiversion": API_VERSION, "x-kms-apiname": api_name,
-                   "x-kms-signaturemethod": SIGNATURE_METHOD, "x-kms-acccesskeyid": self.instance.key_id,
-                   "content-type": CONTENT_TYPE, "content-length": str(len(body)),
-                   "content-sha256": hashlib.sha256(body).hexdigest().upper()}
-        signature = self._key.sign(string_to_sign("POST", headers).encode("utf-8"), padding.PKCS1v15(),
-                                   hashes.SHA256())
+        headers = {
+            "accept": CONTENT_TYPE,
+            "host": self.instance.endpoint,
+            "date": self._date(),
+            "user-agent": self._user_agent,
+            "x-kms-apiversion": API_VERSION,
+            "x-kms-apiname": api_name,
+            "x-kms-signaturemethod": SIGNATURE_METHOD,
+            "x-kms-acccesskeyid": self.instance.key_id,
+            "content-type": CONTENT_TYPE,
+            "content-length": str(len(body)),
+            "content-sha256": hashlib.sha256(body).hexdigest().upper(),
+        }
+        signature = self._key.sign(string_to_sign("POST", headers).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
         headers["authorization"] = "Bearer " + base64.b64encode(signature).decode("ascii")
         return headers
 
@@ -107,9 +133,14 @@ class DkmsGateway:
             try:
                 return _document(decode_get_secret_value_response(answer))
             except ValueError:
-                raise KmsRequestError(f"dedicated KMS instance {self.instance.url} sent an answer that cannot be "
-                                      "read (not a GetSecretValueResponse)", secret_name=secret_name,
-                                      code="MalformedResponse", status=status, retryable=True) from None
+                raise KmsRequestError(
+                    f"dedicated KMS instance {self.instance.url} sent an answer that cannot be "
+                    "read (not a GetSecretValueResponse)",
+                    secret_name=secret_name,
+                    code="MalformedResponse",
+                    status=status,
+                    retryable=True,
+                ) from None
         raise self._refusal(status, answer, secret_name)
 
     def _post(self, body: bytes, secret_name: str, timeouts: Tuple[float, float]) -> Tuple[int, bytes]:
@@ -134,9 +165,13 @@ class DkmsGateway:
         message = str(error.get("ErrorMessage") or "")
         detail = f": {message}" if message and code != "SignatureNotMatch" else ""
         hint = f"; check clientKeyFile {instance.client_key_file} ({instance.where})" if code in KEY_CODES else ""
-        return KmsRequestError(f"dedicated KMS instance {instance.url} refused GetSecretValue with HTTP "
-                               f"{status}{detail}{hint}", secret_name=secret_name, code=code, status=status,
-                               retryable=status >= 500 or status == 429 or code in RETRYABLE_DKMS_CODES)
+        return KmsRequestError(
+            f"dedicated KMS instance {instance.url} refused GetSecretValue with HTTP {status}{detail}{hint}",
+            secret_name=secret_name,
+            code=code,
+            status=status,
+            retryable=status >= 500 or status == 429 or code in RETRYABLE_DKMS_CODES,
+        )
 
     def _connection_error(self, exc: BaseException, secret_name: str) -> KmsRequestError:
         instance = self.instance
@@ -144,14 +179,30 @@ class DkmsGateway:
         refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
         if refused is not None:
             trust = f"caFilePath {instance.ca_file}" if instance.ca_file else "the default CA bundle (no caFilePath)"
-            return KmsRequestError(f"the TLS certificate of dedicated KMS instance {instance.url} does not verify "
-                                   f"against {trust} ({refused.verify_message or 'verification failed'}; "
-                                   f"{instance.where}); set caFilePath to this instance's CA certificate",
-                                   secret_name=secret_name, code="CertificateNotTrusted", status=None, retryable=False)
-        reason = next((type(c).__name__ for c in causes if isinstance(c, OSError) and type(c).__module__ in
-                       ("builtins", "ssl", "socket")), type(exc).__name__)
-        return KmsRequestError(f"cannot reach dedicated KMS instance {instance.url}: {reason}",
-                               secret_name=secret_name, code="SDK.HttpError", status=None, retryable=True)
+            return KmsRequestError(
+                f"the TLS certificate of dedicated KMS instance {instance.url} does not verify "
+                f"against {trust} ({refused.verify_message or 'verification failed'}; "
+                f"{instance.where}); set caFilePath to this instance's CA certificate",
+                secret_name=secret_name,
+                code="CertificateNotTrusted",
+                status=None,
+                retryable=False,
+            )
+        reason = next(
+            (
+                type(c).__name__
+                for c in causes
+                if isinstance(c, OSError) and type(c).__module__ in ("builtins", "ssl", "socket")
+            ),
+            type(exc).__name__,
+        )
+        return KmsRequestError(
+            f"cannot reach dedicated KMS instance {instance.url}: {reason}",
+            secret_name=secret_name,
+            code="SDK.HttpError",
+            status=None,
+            retryable=True,
+        )
 
     def after_fork_in_child(self) -> None:
         """A new session: a keep-alive socket shared with the parent crosses answers (the old one is dropped, not
@@ -171,9 +222,12 @@ def _load_key(instance: DkmsInstance) -> rsa.RSAPrivateKey:
 
 def _document(fields: Dict[str, Union[str, List[str]]]) -> Dict[str, Any]:
     """The gateway's answer in the shape of KMS GetSecretValue JSON (empty protobuf fields left out)."""
-    document: Dict[str, Any] = {"SecretName": fields["SecretName"], "SecretData": fields["SecretData"],
-                                "VersionId": fields["VersionId"],
-                                "VersionStages": {"VersionStage": list(fields["VersionStages"])}}
+    document: Dict[str, Any] = {
+        "SecretName": fields["SecretName"],
+        "SecretData": fields["SecretData"],
+        "VersionId": fields["VersionId"],
+        "VersionStages": {"VersionStage": list(fields["VersionStages"])},
+    }
     for name in OPTIONAL_FIELDS:
         if fields.get(name):
             document[name] = fields[name]
@@ -199,8 +253,16 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _ignore_unverified_warnings(instance: DkmsInstance) -> None:
     """ignoreSslCerts=true: say so once, here, instead of urllib3's warning on every request to that host."""
     host = instance.endpoint.rsplit(":", 1)[0] if instance.endpoint.count(":") == 1 else instance.endpoint
-    logger.warning("dedicated KMS instance %s (%s): ignoreSslCerts=true, so its TLS certificate is NOT verified; "
-                   "use caFilePath outside of tests", instance.url, instance.where)
+    logger.warning(
+        "dedicated KMS instance %s (%s): ignoreSslCerts=true, so its TLS certificate is NOT verified; "
+        "use caFilePath outside of tests",
+        instance.url,
+        instance.where,
+    )
     from urllib3.exceptions import InsecureRequestWarning
-    warnings.filterwarnings("ignore", message=re.escape(f"Unverified HTTPS request is being made to host '{host}'"),
-                            category=InsecureRequestWarning)
+
+    warnings.filterwarnings(
+        "ignore",
+        message=re.escape(f"Unverified HTTPS request is being made to host '{host}'"),
+        category=InsecureRequestWarning,
+    )

@@ -6,21 +6,38 @@ field numbers are those of the SDK's ``api.proto`` (alibabacloud-dkms-gcs 1.0.2,
 Encoding follows proto3: fields in field-number order, default values (empty, 0, false) left out; decoding skips
 fields it does not know, as protobuf does, and raises ValueError on malformed input.
 """
+
 from typing import Dict, List, Optional, Tuple, Union
 
 # GetSecretValueRequest: SecretName = 1, VersionStage = 2, VersionId = 3 (strings), FetchExtendedConfig = 4 (bool).
 # GetSecretValueResponse: every field a string; VersionStages (5) is repeated.
-RESPONSE_FIELDS = {1: "SecretName", 2: "SecretType", 3: "SecretData", 4: "SecretDataType", 5: "VersionStages",
-                   6: "VersionId", 7: "CreateTime", 8: "RequestId", 9: "LastRotationDate", 10: "NextRotationDate",
-                   11: "ExtendedConfig", 12: "AutomaticRotation", 13: "RotationInterval"}
+RESPONSE_FIELDS = {
+    1: "SecretName",
+    2: "SecretType",
+    3: "SecretData",
+    4: "SecretDataType",
+    5: "VersionStages",
+    6: "VersionId",
+    7: "CreateTime",
+    8: "RequestId",
+    9: "LastRotationDate",
+    10: "NextRotationDate",
+    11: "ExtendedConfig",
+    12: "AutomaticRotation",
+    13: "RotationInterval",
+}
 # Error: StatusCode is an int32, the others strings.
 ERROR_FIELDS = {1: "StatusCode", 2: "ErrorCode", 3: "ErrorMessage", 4: "RequestId"}
 
 Value = Union[int, bytes]
 
 
-def encode_get_secret_value_request(secret_name: str, version_stage: Optional[str] = None,
-                                    version_id: Optional[str] = None, fetch_extended_config: bool = False) -> bytes:
+def encode_get_secret_value_request(
+    secret_name: str,
+    version_stage: Optional[str] = None,
+    version_id: Optional[str] = None,
+    fetch_extended_config: bool = False,
+) -> bytes:
     """The request body, byte for byte what the SDK's ``GetSecretValueRequest.SerializeToString()`` gives."""
     out = bytearray()
     for number, value in ((1, secret_name), (2, version_stage), (3, version_id)):
@@ -95,7 +112,7 @@ def _decode(data: bytes) -> Dict[int, List[Value]]:
         nonlocal pos
         if size < 0 or pos + size > len(data):
             raise ValueError("truncated field")
-        chunk, pos = data[pos:pos + size], pos + size
+        chunk, pos = data[pos : pos + size], pos + size
         return chunk
 
     while pos < len(data):

@@ -3,6 +3,7 @@
 Both carry the fields an operator needs to fix the problem (file, key, secret
 name, KMS error code) and never a secret value.
 """
+
 from typing import Any, Dict, Optional, Tuple, Type
 
 

@@ -5,6 +5,7 @@ CredentialsProvider (whose key signs with HMAC), or for ``client_key`` the
 ClientKey opened with the config (signs with RSA); a missing key is a
 ConfigError naming it.
 """
+
 import os
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
 
 def _access_key(config: KmsConfig) -> CredentialsProvider:
-    return StaticCredentialsProvider(config.require("credentials_access_key_id"),
-                                     config.require("credentials_access_secret"))
+    return StaticCredentialsProvider(
+        config.require("credentials_access_key_id"), config.require("credentials_access_secret")
+    )
 
 
 def _sts(config: KmsConfig) -> CredentialsProvider:
@@ -28,11 +30,15 @@ def _sts(config: KmsConfig) -> CredentialsProvider:
         return _ram_role(config)
     token = config.optional("credentials_security_token")
     if not token:
-        raise ConfigError("credentials_type=sts needs credentials_role_arn (to assume a role) or "
-                          "credentials_security_token (a fixed STS token)", file=config.file,
-                          key="credentials_role_arn")
-    return StaticCredentialsProvider(config.require("credentials_access_key_id"),
-                                     config.require("credentials_access_secret"), token)
+        raise ConfigError(
+            "credentials_type=sts needs credentials_role_arn (to assume a role) or "
+            "credentials_security_token (a fixed STS token)",
+            file=config.file,
+            key="credentials_role_arn",
+        )
+    return StaticCredentialsProvider(
+        config.require("credentials_access_key_id"), config.require("credentials_access_secret"), token
+    )
 
 
 def _client_key(config: KmsConfig) -> "ClientKey":
@@ -40,30 +46,41 @@ def _client_key(config: KmsConfig) -> "ClientKey":
     if config.client_key is not None:
         return config.client_key
     from .client_key import load_client_key  # a KmsConfig built by hand: open it now
+
     return load_client_key(config.properties, config.file)
 
 
 def _not_yet(config: KmsConfig) -> CredentialsProvider:
-    raise ConfigError(f"credentials_type={config.credentials_type} is not supported in this version yet; "
-                      f"use one of {', '.join(sorted(BUILDERS))}", file=config.file, key="credentials_type")
+    raise ConfigError(
+        f"credentials_type={config.credentials_type} is not supported in this version yet; "
+        f"use one of {', '.join(sorted(BUILDERS))}",
+        file=config.file,
+        key="credentials_type",
+    )
 
 
 # --- the Credentials tool's types (credentials/tool_provider.py, imported only when one is configured) ----------
 
 # Config field of the Credentials tool -> the properties key that sets it, so errors name the key to fix.
 TOOL_KEYS = {
-    "access_key_id": "credentials_access_key_id", "access_key_secret": "credentials_access_secret",
-    "security_token": "credentials_security_token", "role_arn": "credentials_role_arn",
-    "role_session_name": "credentials_role_session_name", "policy": "credentials_policy",
-    "role_name": "credentials_role_name", "disable_imds_v1": "credentials_disable_imds_v1",
+    "access_key_id": "credentials_access_key_id",
+    "access_key_secret": "credentials_access_secret",
+    "security_token": "credentials_security_token",
+    "role_arn": "credentials_role_arn",
+    "role_session_name": "credentials_role_session_name",
+    "policy": "credentials_policy",
+    "role_name": "credentials_role_name",
+    "disable_imds_v1": "credentials_disable_imds_v1",
     "oidc_provider_arn": "credentials_oidc_provider_arn",
-    "oidc_token_file_path": "credentials_oidc_token_file_path", "credentials_uri": "credentials_uri",
+    "oidc_token_file_path": "credentials_oidc_token_file_path",
+    "credentials_uri": "credentials_uri",
     "sts_endpoint": "credentials_sts_endpoint",
 }
 
 
 def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> CredentialsProvider:
     from .tool_provider import CredentialsToolProvider
+
     try:
         return CredentialsToolProvider(spec, name=f"KMS access ({config.credentials_type})")
     except ConfigError as exc:
@@ -74,8 +91,9 @@ def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> Cred
         raise ConfigError(message, file=config.file, key=key) from None
 
 
-def _tool_spec(config: KmsConfig, tool_type: str, required: Tuple[str, ...],
-               optional: Tuple[str, ...] = ()) -> Dict[str, object]:
+def _tool_spec(
+    config: KmsConfig, tool_type: str, required: Tuple[str, ...], optional: Tuple[str, ...] = ()
+) -> Dict[str, object]:
     spec: Dict[str, object] = {"type": tool_type}
     for field_name in required:
         spec[field_name] = config.require(TOOL_KEYS[field_name])
@@ -86,9 +104,15 @@ def _tool_spec(config: KmsConfig, tool_type: str, required: Tuple[str, ...],
 
 def _ram_role(config: KmsConfig) -> CredentialsProvider:
     """Assume credentials_role_arn with the AccessKey (and its STS token, if any); the tool calls STS."""
-    return _tool_provider(config, _tool_spec(
-        config, "ram_role_arn", ("access_key_id", "access_key_secret", "role_arn", "role_session_name"),
-        ("security_token", "policy", "sts_endpoint")))
+    return _tool_provider(
+        config,
+        _tool_spec(
+            config,
+            "ram_role_arn",
+            ("access_key_id", "access_key_secret", "role_arn", "role_session_name"),
+            ("security_token", "policy", "sts_endpoint"),
+        ),
+    )
 
 
 def _ecs_ram_role(config: KmsConfig) -> CredentialsProvider:
@@ -99,11 +123,18 @@ def _ecs_ram_role(config: KmsConfig) -> CredentialsProvider:
 
 def _oidc_role_arn(config: KmsConfig) -> CredentialsProvider:
     """RRSA: the OIDC token in credentials_oidc_token_file_path, exchanged with STS AssumeRoleWithOIDC."""
-    spec = _tool_spec(config, "oidc_role_arn", ("role_arn", "oidc_provider_arn", "oidc_token_file_path"),
-                      ("role_session_name", "policy", "sts_endpoint"))
+    spec = _tool_spec(
+        config,
+        "oidc_role_arn",
+        ("role_arn", "oidc_provider_arn", "oidc_token_file_path"),
+        ("role_session_name", "policy", "sts_endpoint"),
+    )
     if not os.path.isfile(str(spec["oidc_token_file_path"])):
-        raise ConfigError("the OIDC token file does not exist (RRSA mounts it into the pod); check the path",
-                          file=config.file, key="credentials_oidc_token_file_path")
+        raise ConfigError(
+            "the OIDC token file does not exist (RRSA mounts it into the pod); check the path",
+            file=config.file,
+            key="credentials_oidc_token_file_path",
+        )
     return _tool_provider(config, spec)
 
 
@@ -112,18 +143,29 @@ def _credentials_uri(config: KmsConfig) -> CredentialsProvider:
 
 
 # Keys that pick a particular source: with credentials_type=default they contradict the chain.
-_SOURCE_KEYS = ("credentials_access_key_id", "credentials_access_secret", "credentials_security_token",
-                "credentials_role_arn", "credentials_role_name", "credentials_oidc_provider_arn",
-                "credentials_oidc_token_file_path", "credentials_uri")
+_SOURCE_KEYS = (
+    "credentials_access_key_id",
+    "credentials_access_secret",
+    "credentials_security_token",
+    "credentials_role_arn",
+    "credentials_role_name",
+    "credentials_oidc_provider_arn",
+    "credentials_oidc_token_file_path",
+    "credentials_uri",
+)
 
 
 def _default(config: KmsConfig) -> CredentialsProvider:
     """The Credentials tool's default chain, from the environment of this process."""
     for key in _SOURCE_KEYS:
         if config.optional(key):
-            raise ConfigError("credentials_type=default takes its credentials from the environment (the "
-                              "Credentials tool's default chain); remove this key, or set the credentials_type "
-                              "it belongs to", file=config.file, key=key)
+            raise ConfigError(
+                "credentials_type=default takes its credentials from the environment (the "
+                "Credentials tool's default chain); remove this key, or set the credentials_type "
+                "it belongs to",
+                file=config.file,
+                key=key,
+            )
     return _tool_provider(config, None)
 
 

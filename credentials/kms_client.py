@@ -4,6 +4,7 @@ We sign and send with the SDK but read the response ourselves: the SDK's
 ``do_action_with_exception`` logs whole response bodies at DEBUG level,
 which would put the secret into the application's log.
 """
+
 import json
 import logging
 import os
@@ -31,15 +32,23 @@ logger = logging.getLogger("managed_credentials.credentials")
 
 KMS_API_VERSION = "2016-01-20"
 # Errors worth another try: the service is unwell or busy, not the request wrong.
-RETRYABLE_CODES = frozenset({"Throttling", "Throttling.User", "ServiceUnavailable", "ServiceUnavailableTemporary",
-                             "InternalFailure", "InternalError", "Rejected.Throttling"})
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "Throttling.User",
+        "ServiceUnavailable",
+        "ServiceUnavailableTemporary",
+        "InternalFailure",
+        "InternalError",
+        "Rejected.Throttling",
+    }
+)
 
 
 class KmsRequestError(CredentialsError):
     """A GetSecretValue that failed; ``retryable`` says whether another try (or another endpoint) may help."""
 
-    def __init__(self, message: str, *, secret_name: str, code: Optional[str], status: Optional[int],
-                 retryable: bool):
+    def __init__(self, message: str, *, secret_name: str, code: Optional[str], status: Optional[int], retryable: bool):
         super().__init__(message, secret_name=secret_name, code=code)
         self.status = status
         self.retryable = retryable
@@ -58,8 +67,7 @@ def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Re
     left = max(0.0, deadline - time.monotonic())
     wait = retrying.wait
     stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), tenacity.stop_after_delay(left))
-    return retrying.copy(stop=stop,
-                         wait=lambda state: min(wait(state), remaining(deadline)))
+    return retrying.copy(stop=stop, wait=lambda state: min(wait(state), remaining(deadline)))
 
 
 def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
@@ -72,15 +80,18 @@ def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
 def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
     """How every GetSecretValue (KMS or a dedicated instance) retries: transient errors only, bounded, with
     exponential backoff and full jitter."""
+
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        logger.debug("%s GetSecretValue attempt %d/%d failed (%s); retrying", what, state.attempt_number, attempts,
-                     exc)
+        logger.debug("%s GetSecretValue attempt %d/%d failed (%s); retrying", what, state.attempt_number, attempts, exc)
 
-    return tenacity.Retrying(retry=tenacity.retry_if_exception(is_transient_kms_error),
-                             stop=tenacity.stop_after_attempt(attempts),
-                             wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
-                             before_sleep=log_retry, reraise=True)
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_transient_kms_error),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
+        before_sleep=log_retry,
+        reraise=True,
+    )
 
 
 # What signs this process's KMS requests: a provider's AccessKey or STS token (HMAC-SHA1), or a client key (RSA).
@@ -94,9 +105,17 @@ class KmsClient:
     endpoint with a ``ca_file`` (a KMS instance endpoint's caFilePath) is verified against that file instead.
     """
 
-    def __init__(self, endpoints: Sequence[KmsEndpoint], access: KmsAccess, *,
-                 connect_timeout: float = 3.0, read_timeout: float = 6.0, attempts: int = 4,
-                 wait: Optional[tenacity.wait.wait_base] = None, verify: Any = None):
+    def __init__(
+        self,
+        endpoints: Sequence[KmsEndpoint],
+        access: KmsAccess,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 6.0,
+        attempts: int = 4,
+        wait: Optional[tenacity.wait.wait_base] = None,
+        verify: Any = None,
+    ):
         if not endpoints:
             raise ValueError("KmsClient needs at least one endpoint")
         self.endpoints = tuple(endpoints)
@@ -153,9 +172,13 @@ class KmsClient:
             with self._client_lock:
                 client = self._clients.get(verify)
                 if client is None:
-                    client = self._clients[verify] = AcsClient(ak="unused", secret="unused",
-                                                               region_id=self.endpoints[0].region_id,
-                                                               auto_retry=False, verify=verify)
+                    client = self._clients[verify] = AcsClient(
+                        ak="unused",
+                        secret="unused",
+                        region_id=self.endpoints[0].region_id,
+                        auto_retry=False,
+                        verify=verify,
+                    )
         return client
 
     def _request(self, endpoint: KmsEndpoint, secret_name: str) -> RpcRequest:
@@ -172,8 +195,14 @@ class KmsClient:
         request = self._request(endpoint, secret_name)
         client = self._sdk_client(endpoint)
         try:
-            response = make_http_response(client, endpoint.host, request, remaining(deadline, self._read_timeout),
-                                          remaining(deadline, self._connect_timeout), self._signer)
+            response = make_http_response(
+                client,
+                endpoint.host,
+                request,
+                remaining(deadline, self._read_timeout),
+                remaining(deadline, self._connect_timeout),
+                self._signer,
+            )
             status, _headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:
             raise _transport_error(exc, endpoint, secret_name) from None
@@ -190,12 +219,22 @@ def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str
     mistake, named and final; anything else (refused, reset, timed out) may pass: another endpoint or try."""
     refused = next((c for c in _causes(exc) if isinstance(c, ssl.SSLCertVerificationError)), None)
     if refused is not None and endpoint.ca_file:
-        return KmsRequestError(f"the TLS certificate of KMS at {endpoint.url} does not verify against caFilePath "
-                               f"{endpoint.ca_file} ({refused.verify_message or 'verification failed'}); set "
-                               "caFilePath (cache_client_region_id) to this instance's CA certificate",
-                               secret_name=secret_name, code="CertificateNotTrusted", status=None, retryable=False)
-    return KmsRequestError(f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}", secret_name=secret_name,
-                           code="SDK.HttpError", status=None, retryable=True)
+        return KmsRequestError(
+            f"the TLS certificate of KMS at {endpoint.url} does not verify against caFilePath "
+            f"{endpoint.ca_file} ({refused.verify_message or 'verification failed'}); set "
+            "caFilePath (cache_client_region_id) to this instance's CA certificate",
+            secret_name=secret_name,
+            code="CertificateNotTrusted",
+            status=None,
+            retryable=False,
+        )
+    return KmsRequestError(
+        f"cannot reach KMS at {endpoint.url}: {exc.__class__.__name__}",
+        secret_name=secret_name,
+        code="SDK.HttpError",
+        status=None,
+        retryable=True,
+    )
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -219,15 +258,25 @@ def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEnd
         document = None
     if 200 <= status < 300:
         if not isinstance(document, dict):
-            raise KmsRequestError(f"KMS at {endpoint.url} returned a response that is not JSON",
-                                  secret_name=secret_name, code="MalformedResponse", status=status, retryable=True)
+            raise KmsRequestError(
+                f"KMS at {endpoint.url} returned a response that is not JSON",
+                secret_name=secret_name,
+                code="MalformedResponse",
+                status=status,
+                retryable=True,
+            )
         return document
     code = document.get("Code") if isinstance(document, dict) else None
     message = document.get("Message", "") if isinstance(document, dict) else ""
     retryable = status >= 500 or status == 429 or (code in RETRYABLE_CODES)
     detail = f": {message}" if message and code != "SignatureDoesNotMatch" else ""
-    raise KmsRequestError(f"KMS at {endpoint.url} refused GetSecretValue with HTTP {status}{detail}",
-                          secret_name=secret_name, code=code or f"HTTP{status}", status=status, retryable=retryable)
+    raise KmsRequestError(
+        f"KMS at {endpoint.url} refused GetSecretValue with HTTP {status}{detail}",
+        secret_name=secret_name,
+        code=code or f"HTTP{status}",
+        status=status,
+        retryable=retryable,
+    )
 
 
 _live: "weakref.WeakSet[KmsClient]" = weakref.WeakSet()

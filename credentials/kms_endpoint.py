@@ -3,6 +3,7 @@
 Its own module so that the shared-KMS configuration (config.py) and the dedicated-instance one (dkms_config.py)
 both read endpoints without importing each other.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -29,11 +30,10 @@ def parse_endpoint(value: str, region_id: str, file: str, key: str) -> KmsEndpoi
     value = value.strip()
     protocol = "https"
     if value.startswith("http://"):
-        protocol, value = "http", value[len("http://"):]
+        protocol, value = "http", value[len("http://") :]
     elif value.startswith("https://"):
-        value = value[len("https://"):]
+        value = value[len("https://") :]
     value = value.rstrip("/")
     if not value or "/" in value:
         raise ConfigError(f"endpoint {value!r} for region {region_id!r} is not a host[:port]", file=file, key=key)
     return KmsEndpoint(region_id, value, protocol)
-

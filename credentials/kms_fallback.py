@@ -8,6 +8,7 @@ and when the cooldown is over the instances are asked again: the first answer br
 One warning when falling back, one info line when the instances answer again. A final answer from an instance
 (an unknown secret, a revoked client key, an untrusted certificate) is raised, not retried on the regions.
 """
+
 import logging
 import os
 import threading
@@ -26,14 +27,17 @@ logger = logging.getLogger("managed_credentials.credentials")
 def build_kms_client(config: KmsConfig, access: Optional[CredentialsProvider] = None, attempts: int = 4) -> Any:
     """The client for this configuration: instances, regions, or instances falling back to the regions.
     ``access`` signs for shared KMS (made from credentials_type when None and regions are used)."""
+
     def regions(attempts: int) -> KmsClient:
         from .kms_access import kms_access_provider
+
         return KmsClient(config.endpoints, access or kms_access_provider(config), attempts=attempts)
 
     if not config.dkms_instances:
         return regions(attempts)
     from .dkms_client import DkmsClient
     from .dkms_config import DkmsInstance
+
     instances = [i for i in config.dkms_instances if isinstance(i, DkmsInstance)]  # KmsConfig types them as object
     if not config.endpoints:
         return DkmsClient(instances, attempts=attempts)
@@ -43,8 +47,9 @@ def build_kms_client(config: KmsConfig, access: Optional[CredentialsProvider] = 
 class FallbackKmsClient:
     """Same interface as KmsClient: the instances first, the regions when every instance fails."""
 
-    def __init__(self, instances: Any, regions: KmsClient, *, attempts: int = 4,
-                 wait: Optional[tenacity.wait.wait_base] = None):
+    def __init__(
+        self, instances: Any, regions: KmsClient, *, attempts: int = 4, wait: Optional[tenacity.wait.wait_base] = None
+    ):
         self.instances = instances  # a DkmsClient; its own retries are not used (we retry both together)
         self.regions = regions  # a KmsClient made with attempts=1: one pass over the regions
         self.instances.quiet_recovery = True  # "answers again" is said once, here
@@ -62,7 +67,7 @@ class FallbackKmsClient:
     def describe_source(self) -> str:
         """Where the last successful fetch came from (for ``managed-credentials check``)."""
         source = self._last.describe_source()
-        return (f"shared {source} (every dedicated KMS instance failed)" if self._last is self.regions else source)
+        return f"shared {source} (every dedicated KMS instance failed)" if self._last is self.regions else source
 
     def _fetch_once(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         failure = "every one is in its cooldown after failing"
@@ -86,11 +91,17 @@ class FallbackKmsClient:
             self._on_regions = on_regions
             self._last = self.regions if on_regions else self.instances
         if changed and on_regions:
-            logger.warning("every dedicated KMS instance failed (%s); fetching secrets from shared KMS (%s) until "
-                           "an instance answers again", why, ", ".join(e.url for e in self.regions.endpoints))
+            logger.warning(
+                "every dedicated KMS instance failed (%s); fetching secrets from shared KMS (%s) until "
+                "an instance answers again",
+                why,
+                ", ".join(e.url for e in self.regions.endpoints),
+            )
         elif changed:
-            logger.info("%s answers again: fetching secrets from the dedicated KMS instances again, no longer "
-                        "from shared KMS", self.instances.describe_source())
+            logger.info(
+                "%s answers again: fetching secrets from the dedicated KMS instances again, no longer from shared KMS",
+                self.instances.describe_source(),
+            )
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -102,6 +113,7 @@ class FallbackKmsClient:
 _live: "weakref.WeakSet[FallbackKmsClient]" = weakref.WeakSet()
 
 if hasattr(os, "register_at_fork"):
+
     def _after_fork_in_child() -> None:
         for client in list(_live):
             client.after_fork_in_child()

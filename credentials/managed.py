@@ -1,4 +1,5 @@
 """ManagedSecretProvider: the key held in a KMS managed RAM credential secret."""
+
 import inspect
 import logging
 import time
@@ -25,10 +26,18 @@ class ManagedSecretProvider(RefreshingProvider):
     exception type, through the proxies) until a later fetch succeeds. None: no bound but the KMS client's own.
     """
 
-    def __init__(self, secret_name: str, kms_client: Any = None, *,
-                 refresh_interval: float = DEFAULT_REFRESH_INTERVAL, clock: Callable[[], float] = time.time,
-                 backoff_cap: float = 30.0, fetch_now: bool = True, background: bool = True,
-                 startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT) -> None:
+    def __init__(
+        self,
+        secret_name: str,
+        kms_client: Any = None,
+        *,
+        refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        backoff_cap: float = 30.0,
+        fetch_now: bool = True,
+        background: bool = True,
+        startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT,
+    ) -> None:
         if not isinstance(secret_name, str) or not secret_name.strip():
             raise ValueError("secret_name must be a non-empty string")
         if startup_timeout is not None and not startup_timeout > 0:
@@ -37,6 +46,7 @@ class ManagedSecretProvider(RefreshingProvider):
         self.secret_name = secret_name
         if kms_client is None:
             from .default_kms import default_kms_client
+
             kms_client = default_kms_client()
         self._kms = kms_client
         self._refresh_interval = refresh_interval
@@ -52,14 +62,21 @@ class ManagedSecretProvider(RefreshingProvider):
             self.refresh()
         except CredentialsError as exc:
             from .kms_client import KmsRequestError
+
             if isinstance(exc, KmsRequestError) and not exc.retryable:
                 raise  # unknown secret, access denied: the configuration must change
             elapsed = time.monotonic() - started
             timeout = self._startup_timeout
-            waited = (f" after {elapsed:.1f} s (the start-up timeout, startup_timeout_seconds={timeout:g})"
-                      if timeout is not None and self._kms_takes_deadline and elapsed >= timeout - 0.05 else "")
-            logger.error("%s; no key yet%s: calls fail until a fetch succeeds (tried again at a call, after a "
-                         "backoff)", exc, waited)
+            waited = (
+                f" after {elapsed:.1f} s (the start-up timeout, startup_timeout_seconds={timeout:g})"
+                if timeout is not None and self._kms_takes_deadline and elapsed >= timeout - 0.05
+                else ""
+            )
+            logger.error(
+                "%s; no key yet%s: calls fail until a fetch succeeds (tried again at a call, after a backoff)",
+                exc,
+                waited,
+            )
 
     def _fetch(self) -> Fetched:
         document = self._get_secret_value()

@@ -1,4 +1,5 @@
 """The immutable values: the credentials every provider hands out, and the records a provider caches them in."""
+
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Optional, Tuple
 

@@ -1,4 +1,5 @@
 """A Java-properties reader: the upstream plugin's config files are in that syntax."""
+
 from typing import Dict, Iterable
 
 

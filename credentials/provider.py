@@ -8,6 +8,7 @@ A forced ``refresh(stale=...)`` is single-flight and rate-limited after
 fetches that brought nothing new, so a key that the service keeps rejecting
 cannot turn into a KMS storm.
 """
+
 import abc
 import logging
 import os
@@ -59,14 +60,20 @@ class CredentialsProvider(abc.ABC):
 class StaticCredentialsProvider(CredentialsProvider):
     """A fixed key (``credentials_type=ak``, or a test): nothing to refresh."""
 
-    def __init__(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None,
-                 expiration: Optional[float] = None):
+    def __init__(
+        self,
+        access_key_id: str,
+        access_key_secret: str,
+        security_token: Optional[str] = None,
+        expiration: Optional[float] = None,
+    ):
         self._credentials = Credentials(access_key_id, access_key_secret, security_token, expiration)
 
     @classmethod
     def of(cls, credentials: Credentials) -> "StaticCredentialsProvider":
-        return cls(credentials.access_key_id, credentials.access_key_secret,
-                   credentials.security_token, credentials.expiration)
+        return cls(
+            credentials.access_key_id, credentials.access_key_secret, credentials.security_token, credentials.expiration
+        )
 
     def get_credentials(self) -> Credentials:
         return self._credentials
@@ -104,8 +111,15 @@ class RefreshingProvider(CredentialsProvider):
     with jitter; a productive fetch resets that.
     """
 
-    def __init__(self, *, name: str, clock: Callable[[], float] = time.time,
-                 backoff_base: float = 1.0, backoff_cap: float = 30.0, background: bool = True):
+    def __init__(
+        self,
+        *,
+        name: str,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        background: bool = True,
+    ):
         self.name = name
         self._clock = clock
         self._backoff_base = backoff_base
@@ -173,8 +187,9 @@ class RefreshingProvider(CredentialsProvider):
             if self._rounds != rounds:  # a round ran while we waited: share it
                 return self._result_of_last_round()
             if current is not None and self._clock() < self._not_before:
-                logger.debug("%s: refresh skipped, next fetch allowed in %.1fs",
-                             self.name, self._not_before - self._clock())
+                logger.debug(
+                    "%s: refresh skipped, next fetch allowed in %.1fs", self.name, self._not_before - self._clock()
+                )
                 return current
             return self._fetch_round(stale=stale)
 
@@ -208,8 +223,9 @@ class RefreshingProvider(CredentialsProvider):
         now = self._clock()
         creds = fetched.credentials
         if creds.expiration is not None and creds.expiration <= now + 1:
-            self._record_failure(CredentialsError("the source returned credentials that are already expired",
-                                                  secret_name=self.name))
+            self._record_failure(
+                CredentialsError("the source returned credentials that are already expired", secret_name=self.name)
+            )
             raise self._last_error  # type: ignore[misc]
         must = INF
         refresh_at = fetched.refresh_at
@@ -244,8 +260,12 @@ class RefreshingProvider(CredentialsProvider):
         """One line per outage, and only where nobody else reports it: without a usable key the failure is raised
         to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here."""
         if self._streak == 1 and usable:
-            logger.log(failure_level(exc), "%s: cannot refresh credentials (%s); keeping the last good key and "
-                       "retrying with backoff", self.name, exc)
+            logger.log(
+                failure_level(exc),
+                "%s: cannot refresh credentials (%s); keeping the last good key and retrying with backoff",
+                self.name,
+                exc,
+            )
         else:
             logger.debug("%s: fetch attempt %d failed: %s", self.name, self._streak, exc)
 
@@ -268,8 +288,9 @@ class RefreshingProvider(CredentialsProvider):
                 return
             self._bg_running = True
         try:
-            threading.Thread(target=self._refresh_in_background, daemon=True,
-                             name=f"credentials-refresh:{self.name}").start()
+            threading.Thread(
+                target=self._refresh_in_background, daemon=True, name=f"credentials-refresh:{self.name}"
+            ).start()
         except RuntimeError:  # interpreter shutting down: no new threads
             self._bg_running = False
 
@@ -312,8 +333,9 @@ def failure_level(exc: CredentialsError) -> int:
 
 
 def _unexpected(exc: BaseException, name: str) -> CredentialsError:
-    error = CredentialsError(f"the credentials source failed unexpectedly: {type(exc).__name__}: {exc}",
-                             secret_name=name)
+    error = CredentialsError(
+        f"the credentials source failed unexpectedly: {type(exc).__name__}: {exc}", secret_name=name
+    )
     error.__cause__ = exc
     return error
 

@@ -25,6 +25,7 @@ carries the masked text with no arguments. Level, name, time and everything else
 ``install_sdk_log_redaction()`` is idempotent and thread-safe; the proxies call it at their first construction.
 Installing it is process-wide by nature (logging is), like the registry.
 """
+
 import logging
 import os
 import re
@@ -36,9 +37,14 @@ MASK = "****"
 #: The names the SDKs log on. Loggers are per module, so each module that logs is listed.
 SDK_LOGGERS: Tuple[str, ...] = (
     # aliyunsdkcore (and the copy of requests/urllib3 it vendors)
-    "aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response", "aliyunsdkcore.retry.retry_condition",
-    "aliyunsdkcore.auth.signers.access_key_signer", "aliyunsdkcore.auth.signers.sts_token_signer",
-    "aliyunsdkcore.auth.signers.rsa_key_pair_signer", "aliyunsdkcore.auth.signers.ecs_ram_role_signer",
+    "aliyunsdkcore",
+    "aliyunsdkcore.client",
+    "aliyunsdkcore.http.http_response",
+    "aliyunsdkcore.retry.retry_condition",
+    "aliyunsdkcore.auth.signers.access_key_signer",
+    "aliyunsdkcore.auth.signers.sts_token_signer",
+    "aliyunsdkcore.auth.signers.rsa_key_pair_signer",
+    "aliyunsdkcore.auth.signers.ecs_ram_role_signer",
     "aliyunsdkcore.auth.signers.ram_role_arn_signer",
     "aliyunsdkcore.vendored.requests.packages.urllib3",
     "aliyunsdkcore.vendored.requests.packages.urllib3.connectionpool",
@@ -54,21 +60,44 @@ SDK_LOGGERS: Tuple[str, ...] = (
     "aliyunsdkcore.vendored.requests.packages.chardet.codingstatemachine",
     "aliyunsdkcore.vendored.requests.packages.chardet.universaldetector",
     # oss2
-    "oss2", "oss2.api", "oss2.auth", "oss2.http", "oss2.credentials", "oss2.crypto", "oss2.crypto_bucket",
-    "oss2.models", "oss2.resumable", "oss2.select_response", "oss2.task_queue", "oss2.utils", "oss2.xml_utils",
+    "oss2",
+    "oss2.api",
+    "oss2.auth",
+    "oss2.http",
+    "oss2.credentials",
+    "oss2.crypto",
+    "oss2.crypto_bucket",
+    "oss2.models",
+    "oss2.resumable",
+    "oss2.select_response",
+    "oss2.task_queue",
+    "oss2.utils",
+    "oss2.xml_utils",
     # tea-openapi / darabonba (their DEBUG=sdk output goes through these), the Credentials tool
-    "alibabacloud-tea", "darabonba-core", "credentials",
+    "alibabacloud-tea",
+    "darabonba-core",
+    "credentials",
     # urllib3, under oss2's and tea's requests: it logs every URL with its query string
-    "urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager", "urllib3.response",
-    "urllib3.util.retry", "urllib3.contrib.pyopenssl", "urllib3.contrib.socks", "urllib3.contrib.emscripten",
-    "urllib3.contrib.emscripten.response", "urllib3.http2.connection",
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.contrib.pyopenssl",
+    "urllib3.contrib.socks",
+    "urllib3.contrib.emscripten",
+    "urllib3.contrib.emscripten.response",
+    "urllib3.http2.connection",
 )
 
 #: Loggers that already exist under these names get the filter as well.
 SDK_PREFIXES: Tuple[str, ...] = ("aliyunsdkcore", "oss2", "alibabacloud", "darabonba", "Tea", "urllib3")
 
-_NAMES = (r"(?:(?i:x-(?:oss|acs)-security-token|security[_-]?token|access[_-]?key[_-]?secret|x-oss-signature"
-          r"|oidc[_-]?token|bearer[_-]?token)|Signature)")  # "Signature" only capitalised: oss2 writes "signature:"
+_NAMES = (
+    r"(?:(?i:x-(?:oss|acs)-security-token|security[_-]?token|access[_-]?key[_-]?secret|x-oss-signature"
+    r"|oidc[_-]?token|bearer[_-]?token)|Signature)"
+)  # "Signature" only capitalised: oss2 writes "signature:"
 _SEPARATOR = r"""["']?\s*(?:[:=]|%3[dD]|%253[dD])\s*"""  # key: v, key=v, 'key': 'v', key%3Dv (URL-encoded)
 _VALUE = r"""(?:"[^"]*"|'[^']*'|(?:(?!%26|%2526)[^\s,;&'"}\])>])+)"""
 _NAMED = re.compile(rf"(?<![A-Za-z_])(?P<name>{_NAMES})(?P<sep>{_SEPARATOR})(?P<value>{_VALUE})")
@@ -127,8 +156,14 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bytes):
         return _redact_bytes(value)
     if depth < 4 and isinstance(value, Mapping):
-        items = {key: (MASK if isinstance(key, str) and _SENSITIVE_KEY.match(key) and isinstance(item, (str, bytes))
-                       and item else _redact_value(item, depth + 1)) for key, item in value.items()}
+        items = {
+            key: (
+                MASK
+                if isinstance(key, str) and _SENSITIVE_KEY.match(key) and isinstance(item, (str, bytes)) and item
+                else _redact_value(item, depth + 1)
+            )
+            for key, item in value.items()
+        }
         changed = any(items[key] is not value[key] for key in value)
         return (dict(items) if type(value) is dict else _Masked(str(items), repr(items))) if changed else value
     if depth < 4 and isinstance(value, (list, tuple)):
@@ -201,9 +236,14 @@ def install_sdk_log_redaction(extra: Iterable[str] = ()) -> None:
     if _installed and not extra:
         return
     with _lock:
-        existing = [name for name in list(logging.root.manager.loggerDict)
-                    if any(name == prefix or name.startswith(prefix + ".") or name.startswith(prefix + "-")
-                           for prefix in SDK_PREFIXES)]
+        existing = [
+            name
+            for name in list(logging.root.manager.loggerDict)
+            if any(
+                name == prefix or name.startswith(prefix + ".") or name.startswith(prefix + "-")
+                for prefix in SDK_PREFIXES
+            )
+        ]
         for name in (*SDK_LOGGERS, *existing, *extra):
             sdk_logger = logging.getLogger(name)
             if not any(isinstance(f, SdkLogRedactor) for f in sdk_logger.filters):

@@ -4,6 +4,7 @@ This is the library's only global state (documented): every ProxyAcsClient or
 ProxyBucket on the same secret shares one provider and so one cache, one fetch
 per rotation. Clients hold a reference count; the last to shut down closes it.
 """
+
 import atexit
 import logging
 from typing import TYPE_CHECKING, Dict
@@ -34,8 +35,10 @@ def get_secret_provider(secret_name: str) -> "ManagedSecretProvider":
         provider = _providers.get(secret_name)
         if provider is None or provider.closed:
             from .managed import ManagedSecretProvider
-            provider = ManagedSecretProvider(secret_name, default_kms_client(),
-                                             startup_timeout=default_config().startup_timeout)
+
+            provider = ManagedSecretProvider(
+                secret_name, default_kms_client(), startup_timeout=default_config().startup_timeout
+            )
             _providers[secret_name] = provider
         return provider
 

@@ -2,6 +2,7 @@
 
 Errors here name the secret and the missing field, never a value.
 """
+
 import json
 import random
 from calendar import timegm
@@ -32,24 +33,34 @@ def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValu
     try:
         data = json.loads(raw)
     except ValueError:
-        raise CredentialsError("SecretData is not JSON; expected {\"AccessKeyId\": ..., \"AccessKeySecret\": ...}",
-                               secret_name=secret_name, code="MalformedSecretData") from None
+        raise CredentialsError(
+            'SecretData is not JSON; expected {"AccessKeyId": ..., "AccessKeySecret": ...}',
+            secret_name=secret_name,
+            code="MalformedSecretData",
+        ) from None
     if not isinstance(data, dict):
-        raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name,
-                               code="MalformedSecretData")
+        raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name, code="MalformedSecretData")
     for field in ("AccessKeyId", "AccessKeySecret"):
         problem = _field_problem(data, field)
         if problem:
-            raise CredentialsError(f"SecretData field {field} {problem}", secret_name=secret_name,
-                                   code="MalformedSecretData")
+            raise CredentialsError(
+                f"SecretData field {field} {problem}", secret_name=secret_name, code="MalformedSecretData"
+            )
     credentials = Credentials(data["AccessKeyId"].strip(), data["AccessKeySecret"].strip())
-    return SecretValue(credentials, _str_or_none(document.get("VersionId")),
-                       _parse_interval(document.get("RotationInterval")),
-                       _parse_date(document.get("NextRotationDate")))
+    return SecretValue(
+        credentials,
+        _str_or_none(document.get("VersionId")),
+        _parse_interval(document.get("RotationInterval")),
+        _parse_date(document.get("NextRotationDate")),
+    )
 
 
-def next_refresh_at(value: SecretValue, now: float, default_interval: float = DEFAULT_REFRESH_INTERVAL,
-                    rand: Optional[random.Random] = None) -> float:
+def next_refresh_at(
+    value: SecretValue,
+    now: float,
+    default_interval: float = DEFAULT_REFRESH_INTERVAL,
+    rand: Optional[random.Random] = None,
+) -> float:
     """When to fetch again: shortly after the next rotation, spread by jitter so a fleet does not stampede KMS,
     and at the latest after a jittered default interval (a manual rotation has no schedule)."""
     uniform = rand.uniform if rand is not None else random.uniform
@@ -62,8 +73,13 @@ def next_refresh_at(value: SecretValue, now: float, default_interval: float = DE
     return min(periodic, after_rotation)
 
 
-_JSON_TYPES = ((bool, "a JSON boolean"), ((int, float), "a JSON number"), (dict, "a JSON object"),
-               (list, "a JSON array"), (type(None), "null"))
+_JSON_TYPES = (
+    (bool, "a JSON boolean"),
+    ((int, float), "a JSON number"),
+    (dict, "a JSON object"),
+    (list, "a JSON array"),
+    (type(None), "null"),
+)
 
 
 def _field_problem(data: Dict[str, Any], field: str) -> Optional[str]:

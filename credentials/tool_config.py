@@ -2,6 +2,7 @@
 
 Every mistake is a ConfigError naming the field to fix.
 """
+
 from typing import Any, Dict, Mapping, Optional
 
 from .errors import ConfigError
@@ -11,10 +12,28 @@ TOOL_TYPES = ("access_key", "sts", "ram_role_arn", "ecs_ram_role", "oidc_role_ar
 _ALIASES = {"ram_role": "ram_role_arn", "ak": "access_key"}
 
 #: The Config fields this provider reads (those of ``alibabacloud_credentials.models.Config``).
-CONFIG_FIELDS = ("type", "access_key_id", "access_key_secret", "security_token", "role_arn", "role_session_name",
-                 "role_session_expiration", "duration_seconds", "policy", "external_id", "sts_endpoint",
-                 "role_name", "disable_imds_v1", "oidc_provider_arn", "oidc_token_file_path", "credentials_uri",
-                 "host", "timeout", "connect_timeout", "proxy")
+CONFIG_FIELDS = (
+    "type",
+    "access_key_id",
+    "access_key_secret",
+    "security_token",
+    "role_arn",
+    "role_session_name",
+    "role_session_expiration",
+    "duration_seconds",
+    "policy",
+    "external_id",
+    "sts_endpoint",
+    "role_name",
+    "disable_imds_v1",
+    "oidc_provider_arn",
+    "oidc_token_file_path",
+    "credentials_uri",
+    "host",
+    "timeout",
+    "connect_timeout",
+    "proxy",
+)
 
 ENV_STS_ENDPOINT = "ALIBABA_CLOUD_STS_ENDPOINT"
 ENV_IMDS_ENDPOINT = "ALIBABA_CLOUD_IMDS_ENDPOINT"
@@ -29,8 +48,11 @@ def _spec_of(config: Any) -> Dict[str, Any]:
     elif hasattr(config, "type"):
         spec = {name: getattr(config, name, None) for name in CONFIG_FIELDS}
     else:
-        raise ConfigError("expected an alibabacloud_credentials.models.Config, a dict of its fields, or None "
-                          f"(the default chain), not {type(config).__name__}", key="config")
+        raise ConfigError(
+            "expected an alibabacloud_credentials.models.Config, a dict of its fields, or None "
+            f"(the default chain), not {type(config).__name__}",
+            key="config",
+        )
     for name, value in spec.items():
         if isinstance(value, str):
             spec[name] = value.strip() or None
@@ -50,7 +72,6 @@ def _need(spec: Mapping[str, Any], *names: str) -> None:
             raise ConfigError(f"type={spec['type']} needs this field; it is missing or empty", key=name)
 
 
-
 def _duration(spec: Mapping[str, Any]) -> Optional[int]:
     raw = spec.get("role_session_expiration") or spec.get("duration_seconds")
     if raw is None:
@@ -60,8 +81,9 @@ def _duration(spec: Mapping[str, Any]) -> Optional[int]:
     except (TypeError, ValueError):
         value = 0
     if value < 900:
-        raise ConfigError("must be a whole number of seconds, at least 900 (the STS minimum)",
-                          key="role_session_expiration")
+        raise ConfigError(
+            "must be a whole number of seconds, at least 900 (the STS minimum)", key="role_session_expiration"
+        )
     return value
 
 
@@ -69,6 +91,7 @@ def _check_policy(spec: Mapping[str, Any]) -> None:
     policy = spec.get("policy")
     if policy:
         import json
+
         try:
             json.loads(policy)
         except ValueError:
@@ -93,5 +116,5 @@ def host_of(endpoint: Optional[str]) -> Optional[str]:
     text = endpoint.strip()
     for scheme in ("http://", "https://"):
         if text.lower().startswith(scheme):
-            text = text[len(scheme):]
+            text = text[len(scheme) :]
     return text.rstrip("/") or None

@@ -1,4 +1,5 @@
 """The CredentialsError a failed CredentialsToolProvider fetch raises: every source's failure, secrets masked."""
+
 import re
 from typing import List, Tuple
 
@@ -12,9 +13,11 @@ _HTTP = re.compile(r"http_code[:=]\s*(\d{3})")
 
 def _fetch_error(name: str, failures: List[Tuple[str, BaseException]], tried_all: bool) -> CredentialsError:
     if not failures:
-        return CredentialsError("no credentials source is configured in the default chain (set environment "
-                                "variables, a profile, ECS metadata or ALIBABA_CLOUD_CREDENTIALS_URI)",
-                                secret_name=name)
+        return CredentialsError(
+            "no credentials source is configured in the default chain (set environment "
+            "variables, a profile, ECS metadata or ALIBABA_CLOUD_CREDENTIALS_URI)",
+            secret_name=name,
+        )
     described = [f"{label}: {_describe(exc)}" for label, exc in failures]
     label, last = failures[-1]
     text = redact(str(last))

@@ -1,5 +1,6 @@
 """Taming the Credentials tool's logging: its duplicate handlers go, secrets in its records are masked, and the
 records it emits during one of our fetches are dropped (our layer reports that fetch's outcome itself)."""
+
 import logging
 import threading
 
@@ -68,6 +69,7 @@ def _tool() -> None:
     with _tool_lock:
         if not _tool_ready:
             import alibabacloud_credentials.provider  # noqa: F401 - attaches the tool's handlers, removed next
+
             tame_tool_logging()
             redaction.install_sdk_log_redaction()
             _tool_ready = True

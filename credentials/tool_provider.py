@@ -27,6 +27,7 @@ The tool is imported on first construction only: ``import credentials`` stays ch
 The parts: tool_config.py (the Config's fields, validated), tool_sources.py (the sources: the one a Config names,
 or the default chain), tool_logging.py (taming the tool's logging; redaction), tool_errors.py (the fetch's error).
 """
+
 import logging
 import os
 from typing import Any, List, Mapping, Optional, Tuple
@@ -34,14 +35,12 @@ from typing import Any, List, Mapping, Optional, Tuple
 from .errors import CredentialsError
 from .model import Credentials, mask
 from .provider import INF, Fetched, RefreshingProvider
-from .tool_config import _spec_of
-from .tool_errors import _fetch_error
-from .tool_logging import _quiet_tool, _tool
-from .tool_sources import _Source, default_chain, explicit_source
 
 # Names this module held before it was split; imported from here by earlier code.
-from .tool_config import CONFIG_FIELDS, ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, TOOL_TYPES, host_of  # noqa: F401,E402
-from .tool_logging import TOOL_LOGGER, redact, tame_tool_logging  # noqa: F401,E402
+from .tool_config import CONFIG_FIELDS, ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, TOOL_TYPES, _spec_of, host_of  # noqa: F401,E402
+from .tool_errors import _fetch_error
+from .tool_logging import TOOL_LOGGER, _quiet_tool, _tool, redact, tame_tool_logging  # noqa: F401,E402
+from .tool_sources import _Source, default_chain, explicit_source
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -61,8 +60,14 @@ class CredentialsToolProvider(RefreshingProvider):
     naming the field; nothing is fetched until the first ``get_credentials()``.
     """
 
-    def __init__(self, config: Any = None, *, name: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        name: Optional[str] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        **kwargs: Any,
+    ) -> None:
         env = dict(os.environ if environ is None else environ)
         if config is None:
             self.credentials_type = "default"
@@ -104,6 +109,7 @@ class CredentialsToolProvider(RefreshingProvider):
 
 
 # --- results ---------------------------------------------------------------------------------------------------------
+
 
 def _convert(tool_credentials: Any) -> Credentials:
     if tool_credentials is None:

@@ -4,14 +4,20 @@ Each source builds a *new* tool provider per fetch (the tool has no public force
 provider is built without its background scheduler thread and can be pointed at another metadata host; profiles
 can be pointed at another STS endpoint.
 """
+
 import json
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional
 
-from ._credentials_tool_compat import (cli_profile_provider, ini_profile_provider, load_ini, set_metadata_host,
-                                       with_sts_endpoint)
+from ._credentials_tool_compat import (
+    cli_profile_provider,
+    ini_profile_provider,
+    load_ini,
+    set_metadata_host,
+    with_sts_endpoint,
+)
 from .errors import ConfigError
 from .tool_config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _duration, _flag, _need, host_of
 
@@ -24,8 +30,10 @@ class _Source:
 
 def _http_options(spec: Mapping[str, Any]) -> Any:
     from alibabacloud_credentials.http import HttpOptions
-    return HttpOptions(proxy=spec.get("proxy"), connect_timeout=spec.get("connect_timeout"),
-                       read_timeout=spec.get("timeout"))
+
+    return HttpOptions(
+        proxy=spec.get("proxy"), connect_timeout=spec.get("connect_timeout"), read_timeout=spec.get("timeout")
+    )
 
 
 def explicit_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> _Source:
@@ -34,36 +42,58 @@ def explicit_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> _Source:
     if ctype == "access_key":
         _need(spec, "access_key_id", "access_key_secret")
         if spec.get("security_token"):
-            raise ConfigError("type=access_key takes no security token; use type=sts for an STS key",
-                              key="security_token")
+            raise ConfigError(
+                "type=access_key takes no security token; use type=sts for an STS key", key="security_token"
+            )
         return _Source("an AccessKey", lambda: _static(spec["access_key_id"], spec["access_key_secret"], None))
     if ctype == "sts":
         _need(spec, "access_key_id", "access_key_secret", "security_token")
-        return _Source("an STS token", lambda: _static(spec["access_key_id"], spec["access_key_secret"],
-                                                        spec["security_token"]))
+        return _Source(
+            "an STS token", lambda: _static(spec["access_key_id"], spec["access_key_secret"], spec["security_token"])
+        )
     if ctype == "ram_role_arn":
         _need(spec, "access_key_id", "access_key_secret", "role_arn")
         _check_policy(spec)
         duration = _duration(spec)
         endpoint = host_of(spec.get("sts_endpoint")) or host_of(env.get(ENV_STS_ENDPOINT))
-        sts_region, vpc = env.get("ALIBABA_CLOUD_STS_REGION"), _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
-                                                                      "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
+        sts_region, vpc = (
+            env.get("ALIBABA_CLOUD_STS_REGION"),
+            _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"), "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
+        )
 
         def ram_role() -> Any:
             from alibabacloud_credentials.provider import RamRoleArnCredentialsProvider
+
             return RamRoleArnCredentialsProvider(
-                credentials_provider=_static(spec["access_key_id"], spec["access_key_secret"],
-                                             spec.get("security_token")),
-                role_arn=spec["role_arn"], role_session_name=spec.get("role_session_name"),
-                duration_seconds=duration, policy=spec.get("policy"), external_id=spec.get("external_id"),
-                sts_endpoint=endpoint, sts_region_id=sts_region, enable_vpc=vpc, http_options=_http_options(spec))
+                credentials_provider=_static(
+                    spec["access_key_id"], spec["access_key_secret"], spec.get("security_token")
+                ),
+                role_arn=spec["role_arn"],
+                role_session_name=spec.get("role_session_name"),
+                duration_seconds=duration,
+                policy=spec.get("policy"),
+                external_id=spec.get("external_id"),
+                sts_endpoint=endpoint,
+                sts_region_id=sts_region,
+                enable_vpc=vpc,
+                http_options=_http_options(spec),
+            )
+
         return _Source(f"STS AssumeRole {spec['role_arn']}", ram_role)
     if ctype == "oidc_role_arn":
         _need(spec, "role_arn", "oidc_provider_arn", "oidc_token_file_path")
         _check_policy(spec)
-        return _oidc_source(spec["role_arn"], spec["oidc_provider_arn"], spec["oidc_token_file_path"],
-                            spec.get("role_session_name"), _duration(spec), spec.get("policy"),
-                            host_of(spec.get("sts_endpoint")), env, _http_options_lazy(spec))
+        return _oidc_source(
+            spec["role_arn"],
+            spec["oidc_provider_arn"],
+            spec["oidc_token_file_path"],
+            spec.get("role_session_name"),
+            _duration(spec),
+            spec.get("policy"),
+            host_of(spec.get("sts_endpoint")),
+            env,
+            _http_options_lazy(spec),
+        )
     if ctype == "ecs_ram_role":
         disable_v1 = _flag(spec.get("disable_imds_v1"), "disable_imds_v1")
         host = host_of(spec.get("host")) or host_of(env.get(ENV_IMDS_ENDPOINT))
@@ -82,51 +112,84 @@ def _http_options_lazy(spec: Mapping[str, Any]) -> Callable[[], Any]:
 
 def _static(access_key_id: str, access_key_secret: str, security_token: Optional[str]) -> Any:
     from alibabacloud_credentials.provider import StaticAKCredentialsProvider, StaticSTSCredentialsProvider
+
     if security_token:
-        return StaticSTSCredentialsProvider(access_key_id=access_key_id, access_key_secret=access_key_secret,
-                                            security_token=security_token)
+        return StaticSTSCredentialsProvider(
+            access_key_id=access_key_id, access_key_secret=access_key_secret, security_token=security_token
+        )
     return StaticAKCredentialsProvider(access_key_id=access_key_id, access_key_secret=access_key_secret)
 
 
-def _oidc_source(role_arn: str, provider_arn: str, token_file: str, session_name: Optional[str],
-                 duration: Optional[int], policy: Optional[str], endpoint: Optional[str], env: Mapping[str, str],
-                 http_options: Callable[[], Any]) -> _Source:
+def _oidc_source(
+    role_arn: str,
+    provider_arn: str,
+    token_file: str,
+    session_name: Optional[str],
+    duration: Optional[int],
+    policy: Optional[str],
+    endpoint: Optional[str],
+    env: Mapping[str, str],
+    http_options: Callable[[], Any],
+) -> _Source:
     endpoint = endpoint or host_of(env.get(ENV_STS_ENDPOINT))
     sts_region = env.get("ALIBABA_CLOUD_STS_REGION")
     vpc = _flag(env.get("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"), "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
 
     def oidc() -> Any:
         from alibabacloud_credentials.provider import OIDCRoleArnCredentialsProvider
+
         return OIDCRoleArnCredentialsProvider(
-            role_arn=role_arn, oidc_provider_arn=provider_arn, oidc_token_file_path=token_file,
-            role_session_name=session_name, duration_seconds=duration, policy=policy, sts_endpoint=endpoint,
-            sts_region_id=sts_region, enable_vpc=vpc, http_options=http_options())
+            role_arn=role_arn,
+            oidc_provider_arn=provider_arn,
+            oidc_token_file_path=token_file,
+            role_session_name=session_name,
+            duration_seconds=duration,
+            policy=policy,
+            sts_endpoint=endpoint,
+            sts_region_id=sts_region,
+            enable_vpc=vpc,
+            http_options=http_options(),
+        )
+
     return _Source(f"STS AssumeRoleWithOIDC {role_arn} (token file {token_file})", oidc)
 
 
-def _ecs_source(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
-                http_options: Callable[[], Any]) -> _Source:
+def _ecs_source(
+    role_name: Optional[str], disable_imds_v1: bool, host: Optional[str], http_options: Callable[[], Any]
+) -> _Source:
     def ecs() -> Any:
         return _ecs_provider(role_name, disable_imds_v1, host, http_options())
+
     where = f"ECS instance metadata{' at ' + host if host else ''}"
     return _Source(f"{where}, role {role_name}" if role_name else f"{where}, attached role", ecs)
 
 
-def _ecs_provider(role_name: Optional[str], disable_imds_v1: bool, host: Optional[str],
-                  http_options: Any = None) -> Any:
+def _ecs_provider(
+    role_name: Optional[str], disable_imds_v1: bool, host: Optional[str], http_options: Any = None
+) -> Any:
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
-    provider = EcsRamRoleCredentialsProvider(role_name=role_name or "", disable_imds_v1=disable_imds_v1,
-                                             http_options=http_options, async_update_enabled=False)
+
+    provider = EcsRamRoleCredentialsProvider(
+        role_name=role_name or "",
+        disable_imds_v1=disable_imds_v1,
+        http_options=http_options,
+        async_update_enabled=False,
+    )
     if host and not set_metadata_host(provider, host):
-        raise ConfigError("this version of the Credentials tool cannot be pointed at another metadata host; "
-                          "use its proxy option instead", key="host")
+        raise ConfigError(
+            "this version of the Credentials tool cannot be pointed at another metadata host; "
+            "use its proxy option instead",
+            key="host",
+        )
     return provider
 
 
 def _uri_source(uri: str, http_options: Callable[[], Any]) -> _Source:
     def url() -> Any:
         from alibabacloud_credentials.provider import URLCredentialsProvider
+
         return URLCredentialsProvider(uri=uri, http_options=http_options())
+
     return _Source(f"credentials URI {_without_query(uri)}", url)
 
 
@@ -144,24 +207,46 @@ def default_chain(env: Mapping[str, str]) -> List[_Source]:
     key_id, key_secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"), env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     if key_id and key_secret:
         token = env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None
-        sources.append(_Source("environment variables ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET",
-                               lambda: _static(key_id, key_secret, token)))
+        sources.append(
+            _Source(
+                "environment variables ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET", lambda: _static(key_id, key_secret, token)
+            )
+        )
     role_arn, provider_arn = env.get("ALIBABA_CLOUD_ROLE_ARN"), env.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
     token_file = env.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE")
     if role_arn and provider_arn and token_file:
-        sources.append(_oidc_source(role_arn, provider_arn, token_file, env.get("ALIBABA_CLOUD_ROLE_SESSION_NAME"),
-                                    None, None, None, env, lambda: None))
+        sources.append(
+            _oidc_source(
+                role_arn,
+                provider_arn,
+                token_file,
+                env.get("ALIBABA_CLOUD_ROLE_SESSION_NAME"),
+                None,
+                None,
+                None,
+                env,
+                lambda: None,
+            )
+        )
     profile = env.get("ALIBABA_CLOUD_PROFILE") or None
     sts_endpoint = host_of(env.get(ENV_STS_ENDPOINT))
     imds = host_of(env.get(ENV_IMDS_ENDPOINT))
     disable_v1 = (env.get("ALIBABA_CLOUD_IMDSV1_DISABLED") or "").lower() == "true"
     if (env.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED") or "").lower() != "true":
         path = os.path.join(_home(env), ".aliyun", "config.json")
-        sources.append(_Source(f"profile {profile or '(current)'} of {path}",
-                               lambda: _cli_profile(path, profile, sts_endpoint, imds, disable_v1)))
+        sources.append(
+            _Source(
+                f"profile {profile or '(current)'} of {path}",
+                lambda: _cli_profile(path, profile, sts_endpoint, imds, disable_v1),
+            )
+        )
     ini = env.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or os.path.join(_home(env), ".alibabacloud", "credentials.ini")
-    sources.append(_Source(f"profile {profile or 'default'} of {ini}",
-                           lambda: _ini_profile(ini, profile or "default", sts_endpoint, imds, disable_v1)))
+    sources.append(
+        _Source(
+            f"profile {profile or 'default'} of {ini}",
+            lambda: _ini_profile(ini, profile or "default", sts_endpoint, imds, disable_v1),
+        )
+    )
     if (env.get("ALIBABA_CLOUD_ECS_METADATA_DISABLED") or "").lower() != "true":
         sources.append(_ecs_source(env.get("ALIBABA_CLOUD_ECS_METADATA"), disable_v1, imds, lambda: None))
     uri = env.get("ALIBABA_CLOUD_CREDENTIALS_URI")
@@ -174,8 +259,9 @@ class _SourceUnavailable(Exception):
     """A source of the chain that is not there (no file, no profile): the chain moves on."""
 
 
-def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str], imds: Optional[str],
-                 disable_v1: bool) -> Any:
+def _cli_profile(
+    path: str, profile: Optional[str], sts_endpoint: Optional[str], imds: Optional[str], disable_v1: bool
+) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
     try:
@@ -193,8 +279,7 @@ def _cli_profile(path: str, profile: Optional[str], sts_endpoint: Optional[str],
     return with_sts_endpoint(cli_profile_provider(path, name, config), sts_endpoint)
 
 
-def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str],
-                 disable_v1: bool) -> Any:
+def _ini_profile(path: str, profile: str, sts_endpoint: Optional[str], imds: Optional[str], disable_v1: bool) -> Any:
     if not os.path.isfile(path):
         raise _SourceUnavailable(f"no file {path}")
     section = load_ini(path).get(profile)

@@ -4,14 +4,32 @@ Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
 (alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
 """
+
 from typing import Any, List
 
-from .handlers import (AKExpireHandler, OssAKExpireHandler, OssV2AKExpireHandler, SdkCoreAKExpireHandler,
-                       TeaAKExpireHandler)
+from .handlers import (
+    AKExpireHandler,
+    OssAKExpireHandler,
+    OssV2AKExpireHandler,
+    SdkCoreAKExpireHandler,
+    TeaAKExpireHandler,
+)
 
-__all__ = ["ProxyAcsClient", "ProxyBucket", "ProxyService", "AKExpireHandler", "SdkCoreAKExpireHandler",
-           "OssAKExpireHandler", "TeaAKExpireHandler", "ManagedCredentialsClient", "ProxyOpenApiClient",
-           "OssV2AKExpireHandler", "ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient"]
+__all__ = [
+    "ProxyAcsClient",
+    "ProxyBucket",
+    "ProxyService",
+    "AKExpireHandler",
+    "SdkCoreAKExpireHandler",
+    "OssAKExpireHandler",
+    "TeaAKExpireHandler",
+    "ManagedCredentialsClient",
+    "ProxyOpenApiClient",
+    "OssV2AKExpireHandler",
+    "ManagedOssCredentialsProvider",
+    "ProxyOssClient",
+    "ProxyAsyncOssClient",
+]
 
 _LAZY = {
     "ProxyAcsClient": ".acs_client",
@@ -30,6 +48,7 @@ def __getattr__(name: str) -> Any:  # PEP 562
     if module is None:
         raise AttributeError(f"module 'proxy' has no attribute {name!r}")
     from importlib import import_module
+
     value = getattr(import_module(module, __name__), name)
     globals()[name] = value
     return value

@@ -3,6 +3,7 @@
 tea-openapi's Client keeps what it was configured with in private attributes and offers no getter; what we read
 of them lives here, so an upgrade that renames one fails tests/test_compat.py with a message naming this module.
 """
+
 from typing import Any, Optional
 
 

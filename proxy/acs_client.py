@@ -1,4 +1,5 @@
 """ProxyAcsClient: an aliyunsdkcore AcsClient whose key comes from the provider layer and heals on rotation."""
+
 from typing import Any, Optional, Tuple
 
 from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
@@ -6,8 +7,12 @@ from aliyunsdkcore.vendored.requests import Session
 from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials._acs_compat import (forget_key, install_endpoint_resolver, install_signer,
-                                      sdk_init_without_endpoint_tables)
+from credentials._acs_compat import (
+    forget_key,
+    install_endpoint_resolver,
+    install_signer,
+    sdk_init_without_endpoint_tables,
+)
 from credentials.acs_signer import ProviderSigner
 from credentials.model import Credentials
 
@@ -16,7 +21,6 @@ from .endpoints import SharedTablesEndpointResolver
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, check_region_id, reset_http_after_fork
-
 
 _sdk_init = sdk_init_without_endpoint_tables()  # the SDK's constructor, minus the per-client endpoint tables
 
@@ -31,19 +35,29 @@ class ProxyAcsClient(AcsClient):
 
     session = None  # AcsClient.__del__ reads it even when __init__ failed early
 
-    def __init__(self, secret_name: Optional[str] = None, region_id: str = "cn-hangzhou", *misplaced: Any,
-                 credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, pool_size: int = 10, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        secret_name: Optional[str] = None,
+        region_id: str = "cn-hangzhou",
+        *misplaced: Any,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+        pool_size: int = 10,
+        **kwargs: Any,
+    ) -> None:
         if misplaced:
-            raise TypeError("ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "
-                            "region_id, ...) form does not apply, since the key comes from a managed secret. Write "
-                            "ProxyAcsClient('my-ram-secret', region_id='cn-hangzhou'), or ProxyAcsClient("
-                            "credentials_provider=StaticCredentialsProvider(ak, secret), region_id=...); AcsClient's "
-                            "other parameters (auto_retry, max_retry_time, ...) are keywords")
+            raise TypeError(
+                "ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "
+                "region_id, ...) form does not apply, since the key comes from a managed secret. Write "
+                "ProxyAcsClient('my-ram-secret', region_id='cn-hangzhou'), or ProxyAcsClient("
+                "credentials_provider=StaticCredentialsProvider(ak, secret), region_id=...); AcsClient's "
+                "other parameters (auto_retry, max_retry_time, ...) are keywords"
+            )
         for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
             if kwargs.get(forbidden) is not None:
-                raise ValueError(f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, "
-                                 f"not {forbidden}=")
+                raise ValueError(
+                    f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, not {forbidden}="
+                )
         check_region_id(region_id, "ProxyAcsClient")
         self._source = KeySource(secret_name, credentials_provider, "ProxyAcsClient")
         self._pool_size = pool_size
@@ -56,8 +70,9 @@ class ProxyAcsClient(AcsClient):
         signer = ProviderSigner(self._source.provider)
         install_signer(self, signer)
         install_endpoint_resolver(self, SharedTablesEndpointResolver(self))
-        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(),
-                                  signer.last_signed)
+        self._reissuer = Reissuer(
+            self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(), signer.last_signed
+        )
         self._shut_down = False
         reset_http_after_fork(self)
 

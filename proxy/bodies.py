@@ -8,6 +8,7 @@ A client may hand us the user's stream inside a wrapper of its own that cannot s
 passes each part as ``SizedFileAdapter(file, size)``). ``unwrap`` sees through such a wrapper to the stream
 inside: that stream is rewound, and the wrapper's own position is put back with it.
 """
+
 import io
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 

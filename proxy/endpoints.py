@@ -5,6 +5,7 @@ A plain AcsClient parses aliyunsdkcore's endpoint tables into each new client
 built at first need; what is per client (add_endpoint entries, the location
 service that calls with the client's own key) stays per client.
 """
+
 import os
 import threading
 from typing import Any, Optional, Tuple
@@ -50,9 +51,16 @@ class SharedTablesEndpointResolver:
         chain = self._chain
         if chain is None:
             regional, global_ = _shared_tables()
-            chain = self._chain = ChainedEndpointResolver([
-                DefaultEndpointResolver.predefined_endpoint_resolver, self._customized, regional,
-                EndpointResolverRules(), global_, LocationServiceEndpointResolver(self._client)])
+            chain = self._chain = ChainedEndpointResolver(
+                [
+                    DefaultEndpointResolver.predefined_endpoint_resolver,
+                    self._customized,
+                    regional,
+                    EndpointResolverRules(),
+                    global_,
+                    LocationServiceEndpointResolver(self._client),
+                ]
+            )
         return chain.resolve(request)
 
     def put_endpoint_entry(self, region_id: str, product_code: str, endpoint: str) -> None:

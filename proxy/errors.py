@@ -24,6 +24,7 @@ Two cases, one rule each:
 
 Each SDK's classes are made at first need, so importing ``proxy`` imports neither oss2 nor tea.
 """
+
 import functools
 import threading
 from typing import Any, Dict, Optional, Type
@@ -52,6 +53,7 @@ def _reduce_to(error: BaseException, cause: CredentialsError) -> tuple:
 
 
 # --- no key: one class per SDK, made at first need -----------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=None)
 def _acs_class() -> type:
@@ -95,9 +97,11 @@ def _oss_class() -> type:
 def _tea_class() -> type:
     try:  # tea-openapi >= 0.4: the client-side exception it raises itself (e.g. InvalidCredentials)
         from alibabacloud_tea_openapi.exceptions import ClientException as TeaClientError
+
         keyword_init = True
     except ImportError:  # older tea-openapi raises plain TeaExceptions
         from Tea.exceptions import TeaException as TeaClientError
+
         keyword_init = False
 
     class TeaCredentialsUnavailable(TeaClientError, CredentialsError):
@@ -144,8 +148,12 @@ def _public(cls: type) -> type:
     return cls
 
 
-_CLASSES = {"AcsCredentialsUnavailable": _acs_class, "OssCredentialsUnavailable": _oss_class,
-            "TeaCredentialsUnavailable": _tea_class, "OssV2CredentialsUnavailable": _oss_v2_class}
+_CLASSES = {
+    "AcsCredentialsUnavailable": _acs_class,
+    "OssCredentialsUnavailable": _oss_class,
+    "TeaCredentialsUnavailable": _tea_class,
+    "OssV2CredentialsUnavailable": _oss_v2_class,
+}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: the classes exist once asked for
@@ -194,6 +202,7 @@ def _noted_class(base: Type[BaseException]) -> type:
     with _noted_lock:
         made = _noted.get(base)
         if made is None:
+
             def __str__(self: BaseException) -> str:
                 note = getattr(self, NOTE_ATTRIBUTE, None)
                 text = base.__str__(self)
@@ -205,9 +214,18 @@ def _noted_class(base: Type[BaseException]) -> type:
                     return (base,) + reduced[1:]
                 return reduced
 
-            made = type(base.__name__, (base,), {"__str__": __str__, "__reduce__": __reduce__,
-                                                 "__module__": base.__module__, "__qualname__": base.__qualname__,
-                                                 "__doc__": base.__doc__, "_managed_credentials_noted": True})
+            made = type(
+                base.__name__,
+                (base,),
+                {
+                    "__str__": __str__,
+                    "__reduce__": __reduce__,
+                    "__module__": base.__module__,
+                    "__qualname__": base.__qualname__,
+                    "__doc__": base.__doc__,
+                    "_managed_credentials_noted": True,
+                },
+            )
             _noted[base] = made
         return made
 
@@ -246,5 +264,7 @@ def refresh_failed_note(provider: CredentialsProvider, cause: CredentialsError) 
 def same_key_note(provider: CredentialsProvider, key: Optional[Credentials]) -> str:
     """The source answered, with the very key the service rejected (revoked outside a rotation?)."""
     key_id = mask(key.access_key_id) if key is not None else "<none>"
-    return (f"managed credentials: {source_of(provider)} still holds the key the service rejected ({key_id}): "
-            f"rotate the secret, or enable the key again")
+    return (
+        f"managed credentials: {source_of(provider)} still holds the key the service rejected ({key_id}): "
+        f"rotate the secret, or enable the key again"
+    )

@@ -2,25 +2,30 @@
 
 Each default list lives here, once, with where each code comes from.
 """
+
 from typing import FrozenSet, Iterable, Optional
 
 # aliyunsdkcore ServerException codes (RPC/ROA OpenAPI, ECS and others):
-SDK_CORE_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
-    "InvalidAccessKeyId.NotFound",  # the AccessKey was deleted: rotation, or emergency revocation
-    "InvalidAccessKeyId.Inactive",  # the AccessKey was disabled in RAM
-    "Forbidden.AccessKeyDisabled",  # the AccessKey was disabled (reported by some products)
-    "InvalidSecurityToken.Expired",  # an STS token past its expiration
-    "InvalidSecurityToken.MismatchWithAccessKey",  # an STS token that belongs to another (older) STS key
-    "InvalidSecurityToken.Malformed",  # an STS token the service cannot read: stale or truncated
-})
+SDK_CORE_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset(
+    {
+        "InvalidAccessKeyId.NotFound",  # the AccessKey was deleted: rotation, or emergency revocation
+        "InvalidAccessKeyId.Inactive",  # the AccessKey was disabled in RAM
+        "Forbidden.AccessKeyDisabled",  # the AccessKey was disabled (reported by some products)
+        "InvalidSecurityToken.Expired",  # an STS token past its expiration
+        "InvalidSecurityToken.MismatchWithAccessKey",  # an STS token that belongs to another (older) STS key
+        "InvalidSecurityToken.Malformed",  # an STS token the service cannot read: stale or truncated
+    }
+)
 
 # OSS XML error responses: oss2.exceptions.ServerError codes, and OSS SDK V2 ServiceError codes:
-OSS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset({
-    "InvalidAccessKeyId",  # deleted or disabled AccessKey
-    "InvalidSecurityToken",  # unreadable or revoked STS token
-    "SecurityTokenExpired",  # STS token past its expiration
-    "AccessKeyIdAndSecurityTokenNotMatch",  # token and key id of different STS issues
-})
+OSS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset(
+    {
+        "InvalidAccessKeyId",  # deleted or disabled AccessKey
+        "InvalidSecurityToken",  # unreadable or revoked STS token
+        "SecurityTokenExpired",  # STS token past its expiration
+        "AccessKeyIdAndSecurityTokenNotMatch",  # token and key id of different STS issues
+    }
+)
 
 # alibabacloud_tea_openapi TeaException codes (V2 SDKs): the OpenAPI codes plus the OSS-style ones.
 TEA_EXPIRED_KEY_CODES: FrozenSet[str] = SDK_CORE_EXPIRED_KEY_CODES | frozenset({"InvalidAccessKeyId"})
@@ -49,6 +54,7 @@ class SdkCoreAKExpireHandler(AKExpireHandler):
 
     def judge_ak_expire(self, exception: BaseException) -> bool:
         from aliyunsdkcore.acs_exception.exceptions import ServerException
+
         return isinstance(exception, ServerException) and exception.get_error_code() in self.error_codes
 
 
@@ -59,6 +65,7 @@ class OssAKExpireHandler(AKExpireHandler):
 
     def judge_ak_expire(self, exception: BaseException) -> bool:
         from oss2.exceptions import ServerError
+
         return isinstance(exception, ServerError) and exception.code in self.error_codes
 
 
@@ -71,6 +78,7 @@ class OssV2AKExpireHandler(AKExpireHandler):
 
     def judge_ak_expire(self, exception: BaseException) -> bool:
         from alibabacloud_oss_v2.exceptions import ServiceError
+
         error = unwrap_oss_v2_error(exception)
         return isinstance(error, ServiceError) and error.code in self.error_codes
 

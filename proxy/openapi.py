@@ -19,6 +19,7 @@ so a product client gets the behaviour by being a subclass of ProxyOpenApiClient
 
 Server-sent-event calls (``call_sseapi``) stream their answer and are not re-issued.
 """
+
 import asyncio
 import contextvars
 import copy
@@ -47,7 +48,8 @@ PROVIDER_NAME = "managed_credentials"  # sent by tea-openapi as x-acs-credential
 
 # Which snapshot signed the latest request of this thread (sync) or task (asyncio), per credential client.
 _SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(
-    "managed_credentials_signed", default=None)
+    "managed_credentials_signed", default=None
+)
 
 tame_tool_logging()  # tea-openapi imported the Credentials tool, which attached its handlers to logger "credentials"
 
@@ -57,8 +59,10 @@ class ManagedCredentialModel(CredentialModel):
 
     def __repr__(self) -> str:
         token = ", security_token=****" if self.security_token else ""
-        return (f"ManagedCredentialModel(type={self.type!r}, access_key_id={mask(self.access_key_id)!r}, "
-                f"access_key_secret=****{token})")
+        return (
+            f"ManagedCredentialModel(type={self.type!r}, access_key_id={mask(self.access_key_id)!r}, "
+            f"access_key_secret=****{token})"
+        )
 
     __str__ = __repr__
 
@@ -67,11 +71,14 @@ class ManagedCredentialModel(CredentialModel):
 
 
 def _model(credentials: Credentials) -> ManagedCredentialModel:
-    return ManagedCredentialModel(access_key_id=credentials.access_key_id,
-                                  access_key_secret=credentials.access_key_secret,
-                                  security_token=credentials.security_token, bearer_token=None,
-                                  type="sts" if credentials.security_token else "access_key",
-                                  provider_name=PROVIDER_NAME)
+    return ManagedCredentialModel(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        bearer_token=None,
+        type="sts" if credentials.security_token else "access_key",
+        provider_name=PROVIDER_NAME,
+    )
 
 
 class ManagedCredentialsClient:
@@ -83,8 +90,9 @@ class ManagedCredentialsClient:
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
     """
 
-    def __init__(self, secret_name: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None):
+    def __init__(
+        self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
+    ):
         self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
 
     @property
@@ -187,6 +195,7 @@ def _reissuing(name: str) -> Callable[..., Any]:
     def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return self._reissuer.call(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
+
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
     return method
@@ -196,6 +205,7 @@ def _reissuing_async(name: str) -> Callable[..., Any]:
     async def method(self: "ProxyOpenApiClient", *args: Any, **kwargs: Any) -> Any:
         inherited = getattr(super(ProxyOpenApiClient, self), name)
         return await self._reissuer.call_async(lambda: inherited(*args, **kwargs), _stream_rewinder(args, kwargs))
+
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"``{name}`` of tea-openapi, re-issued after a refresh when the key was rotated or expired."
     return method
@@ -225,25 +235,35 @@ class ProxyOpenApiClient(OpenApiClient):
     _product_classes: Dict[type, type] = {}
     _product_lock = threading.Lock()
 
-    def __init__(self, config: Any, secret_name: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None):
+    def __init__(
+        self,
+        config: Any,
+        secret_name: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+    ):
         for field_name in ("access_key_id", "access_key_secret", "security_token", "bearer_token"):
             if getattr(config, field_name, None):
-                raise ValueError(f"ProxyOpenApiClient takes its key from secret_name= or credentials_provider=, "
-                                 f"not config.{field_name}")
+                raise ValueError(
+                    f"ProxyOpenApiClient takes its key from secret_name= or credentials_provider=, "
+                    f"not config.{field_name}"
+                )
         given = getattr(config, "credential", None)
         if secret_name is None and credentials_provider is None and isinstance(given, ManagedCredentialsClient):
             credential, self._owns_credential = given, False
         else:
             if given is not None and not isinstance(given, ManagedCredentialsClient):
-                raise ValueError("config.credential is another credential; ProxyOpenApiClient signs with the "
-                                 "managed key: drop credential= or pass a ManagedCredentialsClient")
+                raise ValueError(
+                    "config.credential is another credential; ProxyOpenApiClient signs with the "
+                    "managed key: drop credential= or pass a ManagedCredentialsClient"
+                )
             credential = ManagedCredentialsClient(secret_name, credentials_provider=credentials_provider)
             self._owns_credential = True
         self._managed_credential = credential
-        self._reissuer = Reissuer(credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(),
-                                  credential.last_signed)
+        self._reissuer = Reissuer(
+            credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(), credential.last_signed
+        )
         self._shut_down = False
         super().__init__(_with_credential(config, credential))
 
@@ -254,14 +274,21 @@ class ProxyOpenApiClient(OpenApiClient):
         if isinstance(product_client_class, type) and issubclass(product_client_class, ProxyOpenApiClient):
             return product_client_class
         if not (isinstance(product_client_class, type) and issubclass(product_client_class, OpenApiClient)):
-            raise TypeError("for_product() takes a tea-openapi client class (a subclass of "
-                            "alibabacloud_tea_openapi.client.Client)")
+            raise TypeError(
+                "for_product() takes a tea-openapi client class (a subclass of alibabacloud_tea_openapi.client.Client)"
+            )
         with cls._product_lock:
             made = cls._product_classes.get(product_client_class)
             if made is None:
-                made = type(f"Proxy{product_client_class.__name__}", (ProxyOpenApiClient, product_client_class),
-                            {"__module__": __name__, "__doc__": f"{product_client_class.__module__}."
-                             f"{product_client_class.__qualname__} with ProxyOpenApiClient's re-issue."})
+                made = type(
+                    f"Proxy{product_client_class.__name__}",
+                    (ProxyOpenApiClient, product_client_class),
+                    {
+                        "__module__": __name__,
+                        "__doc__": f"{product_client_class.__module__}."
+                        f"{product_client_class.__qualname__} with ProxyOpenApiClient's re-issue.",
+                    },
+                )
                 cls._product_classes[product_client_class] = made
             return made
 

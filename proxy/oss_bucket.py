@@ -6,6 +6,7 @@ signing. Re-issue happens around the public methods, where the caller's
 arguments are still intact: ``put_object`` wraps its data in CRC and progress
 adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 """
+
 import functools
 import itertools
 import threading
@@ -74,8 +75,16 @@ def unwrap_sized_file_adapter(value: object) -> Optional[Tuple[object, Callable[
 
 
 # Public Bucket methods that make no request of their own, or replay a URL signed with the old key.
-_NOT_REISSUED = frozenset({"sign_url", "sign_rtmp_url", "get_object_with_url", "get_object_with_url_to_file",
-                           "put_object_with_url", "put_object_with_url_from_file"})
+_NOT_REISSUED = frozenset(
+    {
+        "sign_url",
+        "sign_rtmp_url",
+        "get_object_with_url",
+        "get_object_with_url_to_file",
+        "put_object_with_url",
+        "put_object_with_url_from_file",
+    }
+)
 
 
 def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,8 +96,10 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
-        rewind = body_rewinder(itertools.chain(args, kwargs.values()) if kwargs else args,  # before any read
-                               unwrap_sized_file_adapter)
+        rewind = body_rewinder(
+            itertools.chain(args, kwargs.values()) if kwargs else args,  # before any read
+            unwrap_sized_file_adapter,
+        )
         local.active = True
         try:
             return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more
@@ -107,13 +118,20 @@ class _ManagedOssClient:
     """What ProxyBucket and ProxyService share: the key source, oss2's provider auth over it, the re-issue rule,
     and the lifecycle (shutdown, context manager, fresh connections after fork)."""
 
-    def _connect(self, init: Callable[[Any], None], secret_name: Optional[str],
-                 credentials_provider: Optional[CredentialsProvider], ak_expire_handler: Optional[AKExpireHandler],
-                 auth_version: str, kwargs: Dict[str, Any]) -> None:
+    def _connect(
+        self,
+        init: Callable[[Any], None],
+        secret_name: Optional[str],
+        credentials_provider: Optional[CredentialsProvider],
+        ak_expire_handler: Optional[AKExpireHandler],
+        auth_version: str,
+        kwargs: Dict[str, Any],
+    ) -> None:
         """Run the oss2 constructor ``init(auth)`` with an auth that reads our provider."""
         if "auth" in kwargs:
-            raise ValueError(f"{type(self).__name__} takes its key from secret_name= or credentials_provider=, "
-                             "not auth=")
+            raise ValueError(
+                f"{type(self).__name__} takes its key from secret_name= or credentials_provider=, not auth="
+            )
         self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
         try:
             self._adapter = OssCredentialsAdapter(self._source.provider)
@@ -121,8 +139,9 @@ class _ManagedOssClient:
         except BaseException:
             self._source.release()
             raise
-        self._reissuer = Reissuer(self._source.provider, ak_expire_handler or OssAKExpireHandler(),
-                                  self._adapter.last_signed)
+        self._reissuer = Reissuer(
+            self._source.provider, ak_expire_handler or OssAKExpireHandler(), self._adapter.last_signed
+        )
         self._call_depth = threading.local()
         self._own_session = kwargs.get("session") is None
         self._shut_down = False
@@ -156,15 +175,28 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
     """Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``:
     ``ProxyBucket(secret_name, endpoint, bucket_name, ...)``."""
 
-    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None,
-                 bucket_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        secret_name: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        bucket_name: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+        auth_version: str = "v1",
+        **kwargs: Any,
+    ) -> None:
         check_secret_name(secret_name, "ProxyBucket")  # before the others: oss2.Bucket's (auth, ...) form
         if not endpoint or not bucket_name:
             raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
-        self._connect(lambda auth: oss2.Bucket.__init__(self, auth, endpoint, bucket_name, **kwargs),
-                      secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs)
+        self._connect(
+            lambda auth: oss2.Bucket.__init__(self, auth, endpoint, bucket_name, **kwargs),
+            secret_name,
+            credentials_provider,
+            ak_expire_handler,
+            auth_version,
+            kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"ProxyBucket({self._source.describe()}, {self.endpoint!r}, {self.bucket_name!r})"
@@ -173,15 +205,27 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
 class ProxyService(_ManagedOssClient, oss2.Service):
     """Swap-in for ``oss2.Service(auth, endpoint, ...)`` (``list_buckets``): ``ProxyService(secret_name, endpoint)``."""
 
-    def __init__(self, secret_name: Optional[str] = None, endpoint: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, auth_version: str = "v1",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        secret_name: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+        auth_version: str = "v1",
+        **kwargs: Any,
+    ) -> None:
         check_secret_name(secret_name, "ProxyService")
         if not endpoint:
             raise ValueError("ProxyService needs endpoint=")
-        self._connect(lambda auth: oss2.Service.__init__(self, auth, endpoint, **kwargs),
-                      secret_name, credentials_provider, ak_expire_handler, auth_version, kwargs)
+        self._connect(
+            lambda auth: oss2.Service.__init__(self, auth, endpoint, **kwargs),
+            secret_name,
+            credentials_provider,
+            ak_expire_handler,
+            auth_version,
+            kwargs,
+        )
 
 
 def _wrap_public_methods(cls: type, base: type) -> None:

@@ -23,14 +23,16 @@ and invoke_operation). What calls them through the client is covered too: pagina
 ``presign()`` sends nothing; it signs with the current key. The repr stays the SDK's ``<OssClient>``: the
 uploader, downloader and copier read the client's CRC settings only from a client whose str() is that.
 """
+
 import contextvars
 import functools
 import itertools
 from typing import Any, Callable, Iterable, Optional, Tuple
 
+# isort: off
 from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
-
 import alibabacloud_oss_v2 as oss
+# isort: on
 
 from credentials import CredentialsError, CredentialsProvider
 
@@ -46,23 +48,29 @@ NOT_REISSUED = frozenset({"presign", "uploader", "downloader", "copier", "open_f
 
 # The client whose public method is running in this thread (sync) or task (asyncio): only the outermost call
 # re-issues (put_object_from_file calls put_object: one budget per user call, not one per layer).
-ACTIVE: "contextvars.ContextVar[Optional[object]]" = contextvars.ContextVar("managed_credentials_oss_v2_call",
-                                                                            default=None)
+ACTIVE: "contextvars.ContextVar[Optional[object]]" = contextvars.ContextVar(
+    "managed_credentials_oss_v2_call", default=None
+)
 
 
-def managed_provider_for(config: Any, secret_name: Optional[str], credentials_provider: Optional[Any],
-                         client_name: str) -> Tuple[ManagedOssCredentialsProvider, bool]:
+def managed_provider_for(
+    config: Any, secret_name: Optional[str], credentials_provider: Optional[Any], client_name: str
+) -> Tuple[ManagedOssCredentialsProvider, bool]:
     """The provider a proxy client signs with, and whether the client owns it (and releases it at shutdown)."""
     given = getattr(config, "credentials_provider", None)
     if secret_name is None and credentials_provider is None:
         if isinstance(given, ManagedOssCredentialsProvider):
             return given, False
-        raise ValueError(f"{client_name} needs secret_name= (a KMS managed RAM credential) or credentials_provider= "
-                         "(a credentials.CredentialsProvider), or config.credentials_provider = "
-                         "ManagedOssCredentialsProvider(...)")
+        raise ValueError(
+            f"{client_name} needs secret_name= (a KMS managed RAM credential) or credentials_provider= "
+            "(a credentials.CredentialsProvider), or config.credentials_provider = "
+            "ManagedOssCredentialsProvider(...)"
+        )
     if given is not None and not isinstance(given, ManagedOssCredentialsProvider):
-        raise ValueError(f"config.credentials_provider is another provider ({type(given).__name__}); {client_name} "
-                         "signs with the managed key: drop it, or make it a ManagedOssCredentialsProvider")
+        raise ValueError(
+            f"config.credentials_provider is another provider ({type(given).__name__}); {client_name} "
+            "signs with the managed key: drop it, or make it a ManagedOssCredentialsProvider"
+        )
     if secret_name is None and isinstance(credentials_provider, ManagedOssCredentialsProvider):
         return credentials_provider, False
     return ManagedOssCredentialsProvider(secret_name, credentials_provider=credentials_provider), True
@@ -93,8 +101,13 @@ def credentials_unavailable(exc: BaseException) -> Optional[BaseException]:
 def public_request_methods(cls: type) -> Iterable[Tuple[str, Callable[..., Any]]]:
     for name in dir(cls):
         attr = getattr(cls, name)
-        if (not name.startswith("_") and callable(attr) and not isinstance(attr, type) and name not in NOT_REISSUED
-                and not name.endswith("_paginator")):
+        if (
+            not name.startswith("_")
+            and callable(attr)
+            and not isinstance(attr, type)
+            and name not in NOT_REISSUED
+            and not name.endswith("_paginator")
+        ):
             yield name, attr
 
 
@@ -106,12 +119,19 @@ class ManagedOssClientMixin:
     _reissuer: Reissuer
     _shut_down: bool
 
-    def _manage(self, config: Any, secret_name: Optional[str], credentials_provider: Optional[Any],
-                ak_expire_handler: Optional[AKExpireHandler]) -> ManagedOssCredentialsProvider:
-        self._managed, self._owns_provider = managed_provider_for(config, secret_name, credentials_provider,
-                                                                  type(self).__name__)
-        self._reissuer = Reissuer(self._managed.credentials_provider, ak_expire_handler or OssV2AKExpireHandler(),
-                                  self._managed.last_signed)
+    def _manage(
+        self,
+        config: Any,
+        secret_name: Optional[str],
+        credentials_provider: Optional[Any],
+        ak_expire_handler: Optional[AKExpireHandler],
+    ) -> ManagedOssCredentialsProvider:
+        self._managed, self._owns_provider = managed_provider_for(
+            config, secret_name, credentials_provider, type(self).__name__
+        )
+        self._reissuer = Reissuer(
+            self._managed.credentials_provider, ak_expire_handler or OssV2AKExpireHandler(), self._managed.last_signed
+        )
         self._shut_down = False
         return self._managed
 
@@ -171,9 +191,15 @@ class ProxyOssClient(ManagedOssClientMixin, oss.Client):
     Client. ``config`` must not carry another credentials provider.
     """
 
-    def __init__(self, config: oss.config.Config, secret_name: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: oss.config.Config,
+        secret_name: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+        **kwargs: Any,
+    ) -> None:
         managed = self._manage(config, secret_name, credentials_provider, ak_expire_handler)
         try:
             super().__init__(config, credentials_provider=managed, **kwargs)

@@ -11,15 +11,23 @@ The same rule as ProxyOssClient (proxy/oss_v2.py), on coroutines, and the event 
 
 The async SDK has no uploader; its multipart calls (initiate, upload_part, complete) heal one by one.
 """
+
 import asyncio
 import functools
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
+# isort: off
 from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
-from .oss_v2 import (ACTIVE, ManagedOssClientMixin, credentials_unavailable, public_request_methods,
-                     request_body_rewinder)
+from .oss_v2 import (
+    ACTIVE,
+    ManagedOssClientMixin,
+    credentials_unavailable,
+    public_request_methods,
+    request_body_rewinder,
+)
 
+# isort: on
 from alibabacloud_oss_v2.aio import AsyncClient
 from alibabacloud_oss_v2.config import Config
 from alibabacloud_oss_v2.exceptions import OperationError
@@ -72,9 +80,15 @@ class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
     releases the key; ``shutdown()`` releases only the key.
     """
 
-    def __init__(self, config: Config, secret_name: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None,
-                 ak_expire_handler: Optional[AKExpireHandler] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        secret_name: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        ak_expire_handler: Optional[AKExpireHandler] = None,
+        **kwargs: Any,
+    ) -> None:
         managed = self._manage(config, secret_name, credentials_provider, ak_expire_handler)
         try:
             super().__init__(config, credentials_provider=managed, **kwargs)

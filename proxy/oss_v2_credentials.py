@@ -11,6 +11,7 @@ calls this same synchronous method) is safe. When the cache is cold or past its 
 wait for KMS; ProxyAsyncOssClient avoids that on the loop by warming the cache in a worker thread first
 (``credentials_without_waiting()`` tells it when).
 """
+
 import contextvars
 import datetime
 from typing import Any, NoReturn, Optional, Tuple
@@ -18,8 +19,10 @@ from typing import Any, NoReturn, Optional, Tuple
 try:
     import alibabacloud_oss_v2  # noqa: F401 - the extra is optional: say how to get it
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise ImportError("the OSS SDK V2 proxies need alibabacloud-oss-v2: pip install "
-                      "'managed-credentials-sdk-proxy[oss-v2]' (from a checkout: pip install -e '.[oss-v2]')") from exc
+    raise ImportError(
+        "the OSS SDK V2 proxies need alibabacloud-oss-v2: pip install "
+        "'managed-credentials-sdk-proxy[oss-v2]' (from a checkout: pip install -e '.[oss-v2]')"
+    ) from exc
 from alibabacloud_oss_v2.types import Credentials as OssCredentials
 from alibabacloud_oss_v2.types import CredentialsProvider as OssCredentialsProviderBase
 
@@ -30,7 +33,8 @@ from .source import KeySource
 
 # Which snapshot signed the latest request of this thread (sync) or task (asyncio), per provider object.
 _SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(
-    "managed_credentials_oss_v2_signed", default=None)
+    "managed_credentials_oss_v2_signed", default=None
+)
 
 
 class ManagedOssCredentials(OssCredentials):
@@ -51,8 +55,9 @@ def to_oss_credentials(credentials: Credentials) -> ManagedOssCredentials:
     expiration = None
     if credentials.expiration is not None:
         expiration = datetime.datetime.fromtimestamp(credentials.expiration, tz=datetime.timezone.utc)
-    return ManagedOssCredentials(credentials.access_key_id, credentials.access_key_secret,
-                                 credentials.security_token, expiration)
+    return ManagedOssCredentials(
+        credentials.access_key_id, credentials.access_key_secret, credentials.security_token, expiration
+    )
 
 
 class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
@@ -64,8 +69,9 @@ class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
     """
 
-    def __init__(self, secret_name: Optional[str] = None, *,
-                 credentials_provider: Optional[CredentialsProvider] = None) -> None:
+    def __init__(
+        self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
+    ) -> None:
         self._source = KeySource(secret_name, credentials_provider)
         self._converted: Optional[Tuple[Credentials, ManagedOssCredentials]] = None
 

@@ -14,6 +14,7 @@ CredentialsError (proxy/errors.py).
 tenacity is imported at the first re-issue, not at import: a client whose calls
 succeed never needs it, and importing it costs a process several milliseconds.
 """
+
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 
@@ -46,9 +47,15 @@ class _Call:
 
 
 class Reissuer:
-    def __init__(self, provider: CredentialsProvider, handler: AKExpireHandler,
-                 signed_with: Callable[[], Optional[Credentials]], *, max_refreshes: int = MAX_REFRESHES,
-                 same_key_wait: "Optional[tenacity.wait.wait_base]" = None):
+    def __init__(
+        self,
+        provider: CredentialsProvider,
+        handler: AKExpireHandler,
+        signed_with: Callable[[], Optional[Credentials]],
+        *,
+        max_refreshes: int = MAX_REFRESHES,
+        same_key_wait: "Optional[tenacity.wait.wait_base]" = None,
+    ):
         self.provider = provider
         self.handler = handler
         self.signed_with = signed_with
@@ -62,14 +69,19 @@ class Reissuer:
         retrying = self._retrying_object
         if retrying is None:
             import tenacity
+
             retrying = self._retrying_object = tenacity.Retrying(**self._retry_rule(tenacity))
         return retrying
 
     def _retry_rule(self, tenacity: Any) -> Dict[str, Any]:
         if self._same_key_wait is None:
             self._same_key_wait = tenacity.wait_random(*SAME_KEY_WAIT_RANGE)
-        return dict(retry=self._should_reissue, stop=tenacity.stop_after_attempt(self.max_refreshes),
-                    wait=self._wait, reraise=True)
+        return dict(
+            retry=self._should_reissue,
+            stop=tenacity.stop_after_attempt(self.max_refreshes),
+            wait=self._wait,
+            reraise=True,
+        )
 
     def is_expired_key_error(self, exc: BaseException) -> bool:
         """The handler's verdict; a handler that itself fails counts as "no" (never hide the SDK error)."""
@@ -88,14 +100,16 @@ class Reissuer:
                 raise
             return self.reissue(exc, attempt, rewind)
 
-    def reissue(self, error: BaseException, attempt: Callable[[], Any],
-                rewind: Optional[Callable[[], bool]] = None) -> Any:
+    def reissue(
+        self, error: BaseException, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]] = None
+    ) -> Any:
         """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         return self._retrying(self._refresh_and_reissue, state, attempt)
 
-    async def call_async(self, attempt: Callable[[], Awaitable[Any]],
-                         rewind: Optional[Callable[[], bool]] = None) -> Any:
+    async def call_async(
+        self, attempt: Callable[[], Awaitable[Any]], rewind: Optional[Callable[[], bool]] = None
+    ) -> Any:
         """``call`` for coroutines (tea-openapi's ``*_async`` methods): the same rule; the refresh, which may
         wait for KMS, runs in a worker thread so that the event loop is never blocked."""
         try:
@@ -105,9 +119,11 @@ class Reissuer:
                 raise
             error = exc
         import tenacity
+
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
-        return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(self._refresh_and_reissue_async, state,
-                                                                         attempt)
+        return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
+            self._refresh_and_reissue_async, state, attempt
+        )
 
     def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         self._ready_to_resend(state, self._refresh(state))
@@ -115,6 +131,7 @@ class Reissuer:
 
     async def _refresh_and_reissue_async(self, state: _Call, attempt: Callable[[], Awaitable[Any]]) -> Any:
         import asyncio
+
         fresh = await asyncio.get_running_loop().run_in_executor(None, self._refresh, state)
         self._ready_to_resend(state, fresh)
         try:
@@ -141,13 +158,20 @@ class Reissuer:
             self._explain_same_key(state)
             raise state.error
         if state.rewind is not None and not state.rewind():
-            logger.warning("key %s was rejected and the request body cannot be sent again (a consumed, "
-                           "non-seekable stream): raising the error; the next call uses key %s",
-                           mask(_key_id(state.stale)), mask(fresh.access_key_id))
+            logger.warning(
+                "key %s was rejected and the request body cannot be sent again (a consumed, "
+                "non-seekable stream): raising the error; the next call uses key %s",
+                mask(_key_id(state.stale)),
+                mask(fresh.access_key_id),
+            )
             state.final = True
             raise state.error
-        logger.info("key %s was rejected (%s); re-issuing with key %s", mask(_key_id(state.stale)),
-                    _describe(state.error), mask(fresh.access_key_id))
+        logger.info(
+            "key %s was rejected (%s); re-issuing with key %s",
+            mask(_key_id(state.stale)),
+            _describe(state.error),
+            mask(fresh.access_key_id),
+        )
 
     def _explain_same_key(self, state: _Call) -> None:
         """Say why the rejected key is all there is: the provider's last fetch failed (it kept the old key), or the
@@ -179,8 +203,9 @@ class Reissuer:
             return False
         keep_going = self.is_expired_key_error(exc)
         if keep_going:
-            logger.debug("attempt %d/%d failed with an expired key", retry_state.attempt_number + 1,
-                         self.max_refreshes + 1)
+            logger.debug(
+                "attempt %d/%d failed with an expired key", retry_state.attempt_number + 1, self.max_refreshes + 1
+            )
         return keep_going
 
     def _wait(self, retry_state: "tenacity.RetryCallState") -> float:

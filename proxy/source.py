@@ -3,6 +3,7 @@
 Also the checks that turn a migration mistake (the plain SDK's arguments given to a proxy) into an error that
 says what to write instead; they never show an argument's value, which may be a secret.
 """
+
 import os
 import re
 import weakref
@@ -21,16 +22,22 @@ def check_secret_name(value: Any, client: str) -> None:
     kind = type(value)
     modules = {cls.__module__ for cls in kind.__mro__}
     if "oss2.auth" in modules:
-        raise TypeError(f"{client} takes the name of a managed secret where oss2 takes an auth object: write "
-                        f"{client}('my-ram-secret', endpoint, ...), or {client}(credentials_provider="
-                        "StaticCredentialsProvider(access_key_id, access_key_secret), endpoint=..., ...) for a key "
-                        "you manage yourself")
+        raise TypeError(
+            f"{client} takes the name of a managed secret where oss2 takes an auth object: write "
+            f"{client}('my-ram-secret', endpoint, ...), or {client}(credentials_provider="
+            "StaticCredentialsProvider(access_key_id, access_key_secret), endpoint=..., ...) for a key "
+            "you manage yourself"
+        )
     if callable(getattr(value, "get_credentials", None)):
-        raise TypeError(f"{client}: a credentials provider goes in credentials_provider=, not in the first place: "
-                        f"write {client}(credentials_provider=provider, ...)")
+        raise TypeError(
+            f"{client}: a credentials provider goes in credentials_provider=, not in the first place: "
+            f"write {client}(credentials_provider=provider, ...)"
+        )
     if any(module.startswith("aliyunsdkcore.auth") for module in modules):
-        raise TypeError(f"{client} takes its key from a managed secret, not an aliyunsdkcore credential: write "
-                        f"{client}('my-ram-secret', ...), or credentials_provider=StaticCredentialsProvider(...)")
+        raise TypeError(
+            f"{client} takes its key from a managed secret, not an aliyunsdkcore credential: write "
+            f"{client}('my-ram-secret', ...), or credentials_provider=StaticCredentialsProvider(...)"
+        )
     raise TypeError(f"{client}: secret_name must be the name of a managed secret (a str), not {kind.__name__}")
 
 
@@ -39,29 +46,40 @@ def check_region_id(value: Any, client: str) -> None:
     if value is None:
         return
     if callable(getattr(value, "judge_ak_expire", None)):
-        raise TypeError(f"{client}'s second parameter is region_id; an expire handler goes in ak_expire_handler= "
-                        f"(the older plugin's second parameter): write {client}('my-ram-secret', "
-                        "ak_expire_handler=handler)")
+        raise TypeError(
+            f"{client}'s second parameter is region_id; an expire handler goes in ak_expire_handler= "
+            f"(the older plugin's second parameter): write {client}('my-ram-secret', "
+            "ak_expire_handler=handler)"
+        )
     if not isinstance(value, str):
-        raise TypeError(f"{client}: region_id must be a region id such as 'cn-hangzhou' (a str), not "
-                        f"{type(value).__name__}")
+        raise TypeError(
+            f"{client}: region_id must be a region id such as 'cn-hangzhou' (a str), not {type(value).__name__}"
+        )
     if not _REGION_ID.match(value):  # the value is not shown: with AcsClient's (ak, secret) it is a secret
-        raise ValueError(f"{client}: region_id is not a region id (such as 'cn-hangzhou': lower-case letters, digits "
-                         f"and hyphens). AcsClient's (ak, secret, region_id) form does not apply: the key comes from "
-                         f"a managed secret, {client}('my-ram-secret', region_id='cn-hangzhou'), or from "
-                         f"credentials_provider=StaticCredentialsProvider(access_key_id, access_key_secret)")
+        raise ValueError(
+            f"{client}: region_id is not a region id (such as 'cn-hangzhou': lower-case letters, digits "
+            f"and hyphens). AcsClient's (ak, secret, region_id) form does not apply: the key comes from "
+            f"a managed secret, {client}('my-ram-secret', region_id='cn-hangzhou'), or from "
+            f"credentials_provider=StaticCredentialsProvider(access_key_id, access_key_secret)"
+        )
 
 
 class KeySource:
     """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one."""
 
-    def __init__(self, secret_name: Optional[str], credentials_provider: Optional[CredentialsProvider],
-                 client: str = "the client") -> None:
+    def __init__(
+        self,
+        secret_name: Optional[str],
+        credentials_provider: Optional[CredentialsProvider],
+        client: str = "the client",
+    ) -> None:
         install_sdk_log_redaction()  # first construction: the SDKs' own log records never show a token
         check_secret_name(secret_name, client)
         if (secret_name is None) == (credentials_provider is None):
-            raise ValueError("give exactly one of secret_name= (a KMS managed RAM credential) or "
-                             "credentials_provider= (a credentials.CredentialsProvider)")
+            raise ValueError(
+                "give exactly one of secret_name= (a KMS managed RAM credential) or "
+                "credentials_provider= (a credentials.CredentialsProvider)"
+            )
         if credentials_provider is not None:
             if not callable(getattr(credentials_provider, "get_credentials", None)):
                 raise ValueError("credentials_provider must have get_credentials() (a credentials.CredentialsProvider)")

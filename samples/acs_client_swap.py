@@ -6,6 +6,7 @@ Before:  client = AcsClient("LTAI...", "the-secret-pasted-in-config", "cn-hangzh
 After:   client = ProxyAcsClient("demo-ram-secret", region_id="cn-hangzhou")
 Everything else (requests, do_action_with_exception, auto_retry, timeouts) is unchanged.
 """
+
 import json
 
 from _environment import environment
@@ -25,8 +26,11 @@ def main() -> None:
         print("regions:", ", ".join(list_regions(client, env.describe_regions_request())))
         if env.cloud is not None:
             env.cloud.rotate_secret(env.secret_name, mode="revoke")
-            print("after an emergency rotation:", len(list_regions(client, env.describe_regions_request())),
-                  "regions, no error")
+            print(
+                "after an emergency rotation:",
+                len(list_regions(client, env.describe_regions_request())),
+                "regions, no error",
+            )
         client.shutdown()
     print("acs_client_swap: OK")
 

@@ -7,6 +7,7 @@ does), writes a properties file with credentials_type=client_key, fetches the ma
 aliyunsdkcore signs SHA256withRSA with that key, and heals a call through a revoking rotation. With a properties
 file present it uses it as it is (your own client_key configuration) and $MANAGED_SECRET_NAME.
 """
+
 import os
 import sys
 import tempfile
@@ -22,15 +23,18 @@ def main() -> None:
     with environment() as env, tempfile.TemporaryDirectory() as folder:
         if env.cloud is not None:
             path = env.cloud.write_client_key_properties(
-                os.path.join(folder, "managed_credentials_providers.properties"))
+                os.path.join(folder, "managed_credentials_providers.properties")
+            )
             ConfigLoader.set_config_name(path)
             print(f"client key {mask(env.cloud.dkms.client_key.key_id)} issued; properties:")
             with open(path, encoding="utf-8") as handle:
                 print("    " + handle.read().strip().replace("\n", "\n    "))
 
         key = get_secret_provider(env.secret_name).get_credentials()
-        print(f"fetched {env.secret_name!r}: AccessKeyId {mask(key.access_key_id)} from "
-              f"{registry.default_kms_client().describe_source()}, signed with the client key")
+        print(
+            f"fetched {env.secret_name!r}: AccessKeyId {mask(key.access_key_id)} from "
+            f"{registry.default_kms_client().describe_source()}, signed with the client key"
+        )
 
         with ProxyAcsClient(env.secret_name, region_id=env.region_id) as client:
             client.do_action_with_exception(env.describe_regions_request())
@@ -40,8 +44,10 @@ def main() -> None:
                 client.do_action_with_exception(env.describe_regions_request())
                 used = client.credentials_provider.get_credentials().access_key_id
                 assert used == new_id
-                print(f"{mask(key.access_key_id)} revoked: refreshed to {mask(used)} through KMS with the client "
-                      "key; the call succeeded")
+                print(
+                    f"{mask(key.access_key_id)} revoked: refreshed to {mask(used)} through KMS with the client "
+                    "key; the call succeeded"
+                )
     print("client_key: OK")
 
 

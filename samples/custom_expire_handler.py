@@ -6,9 +6,9 @@ Some gateways answer a revoked key with their own code. A handler decides
 which SDK exceptions trigger a refresh and a re-issue; any other error reaches
 the caller unchanged.
 """
-from aliyunsdkcore.acs_exception.exceptions import ServerException
 
 from _environment import environment
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 
 from proxy import AKExpireHandler, ProxyAcsClient
 from proxy.handlers import SDK_CORE_EXPIRED_KEY_CODES
@@ -20,7 +20,8 @@ class GatewayAwareHandler(AKExpireHandler):
     def judge_ak_expire(self, exception) -> bool:
         return isinstance(exception, ServerException) and (
             exception.get_error_code() in SDK_CORE_EXPIRED_KEY_CODES
-            or exception.get_error_code() == "Gateway.KeyRevoked")
+            or exception.get_error_code() == "Gateway.KeyRevoked"
+        )
 
 
 def main() -> None:

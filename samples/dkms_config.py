@@ -8,6 +8,7 @@ does), writes a properties file with two instance gateways and only the cache_cl
 takes the first gateway down and revokes the managed key: the refresh goes to the second gateway and the call
 succeeds. With a properties file present it uses it as it is (your own DKMS form) and $MANAGED_SECRET_NAME.
 """
+
 import os
 import sys
 import tempfile
@@ -23,16 +24,19 @@ def main() -> None:
     with environment() as env, tempfile.TemporaryDirectory() as folder:
         if env.cloud is not None:
             second = env.cloud.dkms.add_instance()
-            path = env.cloud.write_dkms_properties(os.path.join(folder, "managed_credentials_providers.properties"),
-                                                   names=["dkms", second])
+            path = env.cloud.write_dkms_properties(
+                os.path.join(folder, "managed_credentials_providers.properties"), names=["dkms", second]
+            )
             ConfigLoader.set_config_name(path)
             print(f"client key {env.cloud.dkms.client_key.key_id} issued; properties (upstream DKMS form):")
             with open(path, encoding="utf-8") as handle:
                 print("    " + handle.read().strip().replace("\n", "\n    "))
 
         key = get_secret_provider(env.secret_name).get_credentials()
-        print(f"fetched {env.secret_name!r}: AccessKeyId {mask(key.access_key_id)} from "
-              f"{registry.default_kms_client().describe_source()}")
+        print(
+            f"fetched {env.secret_name!r}: AccessKeyId {mask(key.access_key_id)} from "
+            f"{registry.default_kms_client().describe_source()}"
+        )
 
         with ProxyAcsClient(env.secret_name, region_id=env.region_id) as client:
             client.do_action_with_exception(env.describe_regions_request())
@@ -43,8 +47,10 @@ def main() -> None:
                 client.do_action_with_exception(env.describe_regions_request())
                 used = client.credentials_provider.get_credentials().access_key_id
                 assert used == new_id
-                print(f"first gateway down and {mask(key.access_key_id)} revoked: refreshed to {mask(used)} from "
-                      f"{registry.default_kms_client().describe_source()}; the call succeeded")
+                print(
+                    f"first gateway down and {mask(key.access_key_id)} revoked: refreshed to {mask(used)} from "
+                    f"{registry.default_kms_client().describe_source()}; the call succeeded"
+                )
     print("dkms_config: OK")
 
 

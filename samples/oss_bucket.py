@@ -1,7 +1,8 @@
 """An oss2.Bucket program made managed: ProxyBucket(secret_name, endpoint, bucket_name).
 
-    python samples/oss_bucket.py
+python samples/oss_bucket.py
 """
+
 import io
 
 from _environment import environment

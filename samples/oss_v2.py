@@ -1,8 +1,9 @@
 """An OSS SDK V2 (alibabacloud-oss-v2) program on a managed key: ProxyOssClient, its uploader, and the async client.
 
-    pip install -e '.[oss-v2]'
-    python samples/oss_v2.py
+pip install -e '.[oss-v2]'
+python samples/oss_v2.py
 """
+
 import asyncio
 import io
 import sys
@@ -36,15 +37,17 @@ async def async_part(env) -> bytes:
 def main() -> None:
     with environment() as env:
         with ProxyOssClient(config(env), secret_name=env.secret_name) as client:
-            client.put_object(oss.PutObjectRequest(bucket=env.bucket_name, key="hello.txt",
-                                                   body=b"hello from a managed key"))
+            client.put_object(
+                oss.PutObjectRequest(bucket=env.bucket_name, key="hello.txt", body=b"hello from a managed key")
+            )
             body = client.get_object(oss.GetObjectRequest(bucket=env.bucket_name, key="hello.txt")).body.read()
             print("put hello.txt; read back:", body.decode())
             if env.cloud is not None:
                 env.cloud.rotate_secret(env.secret_name, mode="revoke")
             data = b"quarterly numbers " * 40000  # 700 KiB: seven parts of 100 KiB
             client.uploader(part_size=100 * 1024).upload_from(
-                oss.PutObjectRequest(bucket=env.bucket_name, key="report.bin"), io.BytesIO(data))
+                oss.PutObjectRequest(bucket=env.bucket_name, key="report.bin"), io.BytesIO(data)
+            )
             size = client.head_object(oss.HeadObjectRequest(bucket=env.bucket_name, key="report.bin")).content_length
             print(f"after an emergency rotation: uploaded report.bin in parts ({size} bytes) without an error")
             url = client.presign(oss.GetObjectRequest(bucket=env.bucket_name, key="report.bin")).url

@@ -6,6 +6,7 @@ With no managed_credentials_providers.properties in the working directory it
 starts the local cloud emulator, writes a properties file for it, and runs
 there; with one, it uses real KMS and the secret named by $MANAGED_SECRET_NAME.
 """
+
 import json
 
 from _environment import environment

@@ -8,6 +8,7 @@ expiry and renewed ahead of it; a key the service refuses (expired or revoked to
 re-issued. Against the local emulator the role is assumed at its STS endpoint; with a properties file present
 (real cloud) the default chain of this machine is used.
 """
+
 import json
 import os
 import time
@@ -24,9 +25,16 @@ def role_provider(cloud) -> CredentialsToolProvider:
         return CredentialsToolProvider()  # environment variables, profiles, ECS RAM role, RRSA, credentials URI
     os.environ["SSL_CERT_FILE"] = cloud.sts.ca_file  # the emulator's STS speaks https with a test CA
     key_id, key_secret = cloud.add_access_key()  # the RAM user allowed to assume the role
-    return CredentialsToolProvider({"type": "ram_role_arn", "access_key_id": key_id, "access_key_secret": key_secret,
-                                    "role_arn": cloud.sts.role_arn("app-role"), "role_session_name": "sample",
-                                    "sts_endpoint": cloud.sts.host})
+    return CredentialsToolProvider(
+        {
+            "type": "ram_role_arn",
+            "access_key_id": key_id,
+            "access_key_secret": key_secret,
+            "role_arn": cloud.sts.role_arn("app-role"),
+            "role_session_name": "sample",
+            "sts_endpoint": cloud.sts.host,
+        }
+    )
 
 
 def main() -> None:
@@ -38,16 +46,20 @@ def main() -> None:
 
         client = ProxyAcsClient(credentials_provider=provider, region_id=env.region_id, timeout=10)
         body = client.do_action_with_exception(env.describe_regions_request())
-        print(f"DescribeRegions signed with the STS key and its token: {len(json.loads(body)['Regions']['Region'])} "
-              "regions")
+        print(
+            f"DescribeRegions signed with the STS key and its token: {len(json.loads(body)['Regions']['Region'])} "
+            "regions"
+        )
         if env.cloud is not None:
             bucket = ProxyBucket(credentials_provider=provider, endpoint=env.oss_endpoint, bucket_name=env.bucket_name)
             bucket.put_object("sts-sample.txt", b"written with an STS token")
             print("put_object with the same STS key: OK")
             env.cloud.sts.expire(key.access_key_id)  # the token expires early (e.g. the role session was revoked)
             client.do_action_with_exception(env.describe_regions_request())
-            print(f"the token expired; the call healed with a new STS key "
-                  f"{mask(provider.get_credentials().access_key_id)}")
+            print(
+                f"the token expired; the call healed with a new STS key "
+                f"{mask(provider.get_credentials().access_key_id)}"
+            )
             bucket.shutdown()
         client.shutdown()
         provider.close()

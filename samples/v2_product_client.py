@@ -8,8 +8,8 @@ the client as a ProxyOpenApiClient: `ProxyOpenApiClient.for_product(EcsClient)(c
 This sample uses the ECS client (pip install alibabacloud-ecs20140526) when it is installed, and otherwise the
 generic tea-openapi client with the same DescribeRegions call.
 """
-from _environment import environment
 
+from _environment import environment
 from alibabacloud_tea_openapi.models import Config, OpenApiRequest, Params
 from darabonba.runtime import RuntimeOptions
 
@@ -21,10 +21,20 @@ def describe_regions(client) -> list:
     """The application's own code."""
     if hasattr(client, "describe_regions_with_options"):
         from alibabacloud_ecs20140526.models import DescribeRegionsRequest
+
         response = client.describe_regions_with_options(DescribeRegionsRequest(), RuntimeOptions())
         return [region.region_id for region in response.body.regions.region]
-    params = Params(action="DescribeRegions", version="2014-05-26", protocol="HTTPS", pathname="/", method="POST",
-                    auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+    params = Params(
+        action="DescribeRegions",
+        version="2014-05-26",
+        protocol="HTTPS",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
     body = client.call_api(params, OpenApiRequest(), RuntimeOptions())["body"]
     return [region["RegionId"] for region in body["Regions"]["Region"]]
 
@@ -43,13 +53,17 @@ def main() -> None:
         credential = ManagedCredentialsClient(env.secret_name)
         config.credential = credential
         with product_client_class()(config) as ecs:
-            print(f"{type(ecs).__name__}: DescribeRegions with the managed key "
-                  f"{mask(credential.get_access_key_id())}: {', '.join(describe_regions(ecs)[:3])}, ...")
+            print(
+                f"{type(ecs).__name__}: DescribeRegions with the managed key "
+                f"{mask(credential.get_access_key_id())}: {', '.join(describe_regions(ecs)[:3])}, ..."
+            )
             if env.cloud is not None:
                 env.cloud.rotate_secret(env.secret_name, mode="revoke")
                 regions = describe_regions(ecs)
-                print(f"after an emergency rotation: {len(regions)} regions with the new key "
-                      f"{mask(credential.get_access_key_id())}, no error")
+                print(
+                    f"after an emergency rotation: {len(regions)} regions with the new key "
+                    f"{mask(credential.get_access_key_id())}, no error"
+                )
         credential.shutdown()
     print("v2_product_client: OK")
 

@@ -1,4 +1,5 @@
 """Client-key helpers for the tests: the plain SDK signing with an application client key, nothing of ours."""
+
 import base64
 import json
 
@@ -18,10 +19,8 @@ def pkcs8_of(files) -> str:
     with cryptography alone: the plain-SDK tests do not go through our loader."""
     with open(files.key_file, encoding="utf-8") as handle:
         document = json.load(handle)
-    key, _, _ = pkcs12.load_key_and_certificates(base64.b64decode(document["PrivateKeyData"]),
-                                                 files.password.encode())
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    key, _, _ = pkcs12.load_key_and_certificates(base64.b64decode(document["PrivateKeyData"]), files.password.encode())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return base64.b64encode(der).decode()
 
 

@@ -1,4 +1,5 @@
 """Fixtures: a fresh local cloud per test, and the process's registry pointed at it."""
+
 import logging
 
 import pytest
@@ -7,6 +8,7 @@ import tenacity
 from credentials import ConfigLoader, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint
 from credentials.kms_client import KmsClient
+
 pytest_plugins = ["tests.cloud.pytest_fixture"]
 
 
@@ -19,9 +21,12 @@ def cloud(cloud_emulator):
 @pytest.fixture
 def kms_client(cloud):
     """A KMS client for the emulator that retries without sleeping much."""
-    return KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
-                     StaticCredentialsProvider(*cloud.kms_access_key),
-                     wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05), read_timeout=3.0)
+    return KmsClient(
+        [KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
+        StaticCredentialsProvider(*cloud.kms_access_key),
+        wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05),
+        read_timeout=3.0,
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Small helpers shared by the tests: building SDK requests for the emulator, and bounded waiting."""
+
 import json
 import threading
 import time

@@ -7,6 +7,7 @@ named for it fails; the file is restored afterwards, whatever happens.
 Exit status 0 when every mutant was killed. A mutant whose code is not found ("not applicable") means the module
 changed: port the mutant (its `old` text) to where that code now lives, keeping the bug it describes.
 """
+
 import os
 import subprocess
 import sys
@@ -24,53 +25,67 @@ class Mutant(NamedTuple):
 
 
 MUTANTS = (
-    Mutant("torn-pair: the ACS signer reads key id and secret through two get_credentials() calls",
-           "credentials/acs_signer.py",
-           "        header = request.get_signed_header(region_id, creds.access_key_id, creds.access_key_secret)\n"
-           "        url = request.get_url(region_id, creds.access_key_id, creds.access_key_secret)\n",
-           "        secret = self.provider.get_credentials().access_key_secret\n"
-           "        header = request.get_signed_header(region_id, creds.access_key_id, secret)\n"
-           "        url = request.get_url(region_id, creds.access_key_id, secret)\n",
-           ("tests/test_torn_keys.py::test_proxy_acs_client_reads_one_snapshot_per_request",)),
-    Mutant("same-key: a refresh that returned the rejected key is re-sent anyway",
-           "proxy/reissue.py",
-           '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n'
-           "            raise state.error\n",
-           '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n',
-           ("tests/test_proxy_acs_client.py::test_rejected_key_that_kms_keeps_returning_fails_bounded",
-            "tests/test_reliability.py::test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm")),
-    Mutant("no-mandatory-window: tokens are used to their last second",
-           "credentials/provider.py",
-           "    return min(600.0, max(lifetime * 0.1, 1.0))\n",
-           "    return 0.0\n",
-           ("tests/test_provider.py::test_mandatory_window_blocks_for_a_fresh_token",)),
-    Mutant("swallowed-refresh-error: a failed refresh returns the stale key instead of ending the call",
-           "proxy/reissue.py",
-           "            state.final = True\n"
-           "            raise state.error from None\n",
-           "            return state.stale\n",
-           ("tests/test_reissue.py::test_a_refresh_that_fails_ends_the_call_with_the_service_error_at_once",)),
-    Mutant("no-rotation-schedule: next_refresh_at ignores NextRotationDate",
-           "credentials/secret.py",
-           "    if value.next_rotation is None:\n"
-           "        return periodic\n",
-           "    return periodic\n",
-           ("tests/test_managed_secret.py::test_refresh_is_scheduled_just_after_the_next_rotation_date",)),
-    Mutant("kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",
-           "proxy/acs_client.py",
-           "        self._shut_down = True\n"
-           "        self._source.release()\n"
-           "        if self.session is not None:\n",
-           "        self._shut_down = True\n"
-           "        if self.session is not None:\n",
-           ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",)),
+    Mutant(
+        "torn-pair: the ACS signer reads key id and secret through two get_credentials() calls",
+        "credentials/acs_signer.py",
+        "        header = request.get_signed_header(region_id, creds.access_key_id, creds.access_key_secret)\n"
+        "        url = request.get_url(region_id, creds.access_key_id, creds.access_key_secret)\n",
+        "        secret = self.provider.get_credentials().access_key_secret\n"
+        "        header = request.get_signed_header(region_id, creds.access_key_id, secret)\n"
+        "        url = request.get_url(region_id, creds.access_key_id, secret)\n",
+        ("tests/test_torn_keys.py::test_proxy_acs_client_reads_one_snapshot_per_request",),
+    ),
+    Mutant(
+        "same-key: a refresh that returned the rejected key is re-sent anyway",
+        "proxy/reissue.py",
+        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n'
+        "            raise state.error\n",
+        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n',
+        (
+            "tests/test_proxy_acs_client.py::test_rejected_key_that_kms_keeps_returning_fails_bounded",
+            "tests/test_reliability.py::test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm",
+        ),
+    ),
+    Mutant(
+        "no-mandatory-window: tokens are used to their last second",
+        "credentials/provider.py",
+        "    return min(600.0, max(lifetime * 0.1, 1.0))\n",
+        "    return 0.0\n",
+        ("tests/test_provider.py::test_mandatory_window_blocks_for_a_fresh_token",),
+    ),
+    Mutant(
+        "swallowed-refresh-error: a failed refresh returns the stale key instead of ending the call",
+        "proxy/reissue.py",
+        "            state.final = True\n            raise state.error from None\n",
+        "            return state.stale\n",
+        ("tests/test_reissue.py::test_a_refresh_that_fails_ends_the_call_with_the_service_error_at_once",),
+    ),
+    Mutant(
+        "no-rotation-schedule: next_refresh_at ignores NextRotationDate",
+        "credentials/secret.py",
+        "    if value.next_rotation is None:\n        return periodic\n",
+        "    return periodic\n",
+        ("tests/test_managed_secret.py::test_refresh_is_scheduled_just_after_the_next_rotation_date",),
+    ),
+    Mutant(
+        "kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",
+        "proxy/acs_client.py",
+        "        self._shut_down = True\n        self._source.release()\n        if self.session is not None:\n",
+        "        self._shut_down = True\n        if self.session is not None:\n",
+        ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",),
+    ),
 )
 
 
 def run_tests(tests: Tuple[str, ...]) -> bool:
     """True when every named test passed."""
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *tests], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *tests],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=600,
+    )
     return done.returncode == 0
 
 

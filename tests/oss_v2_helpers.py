@@ -1,4 +1,5 @@
 """What the OSS SDK V2 tests share: a V2 Config pointed at the emulator, and the calls they make."""
+
 import alibabacloud_oss_v2 as oss
 from alibabacloud_oss_v2.exceptions import ServiceError
 

@@ -1,20 +1,44 @@
 """The benchmark entry point runs (quick mode, tiny counts). No timing is asserted: the figures live in
 benchmarks/RESULTS.md, measured on purpose, not in a test suite on a shared machine."""
+
 import json
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPECTED = {"cpu_acs", "cpu_oss_put", "cpu_oss_get", "acs_per_call", "oss_put", "oss_get", "provider_single",
-            "provider_threads", "clients_acs", "clients_oss", "startup", "rotation_recovery", "fleet", "dkms_fetch_cpu",
-            "oss_v2_put", "oss_v2_get", "cpu_oss_v2_put", "cpu_oss_v2_get"}
+EXPECTED = {
+    "cpu_acs",
+    "cpu_oss_put",
+    "cpu_oss_get",
+    "acs_per_call",
+    "oss_put",
+    "oss_get",
+    "provider_single",
+    "provider_threads",
+    "clients_acs",
+    "clients_oss",
+    "startup",
+    "rotation_recovery",
+    "fleet",
+    "dkms_fetch_cpu",
+    "oss_v2_put",
+    "oss_v2_get",
+    "cpu_oss_v2_put",
+    "cpu_oss_v2_get",
+}
 
 
 def _run(argv, tmp_path):
     out = tmp_path / "results.json"
-    done = subprocess.run([sys.executable] + argv + ["--quick", "--json", str(out)], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=90)
+    done = subprocess.run(
+        [sys.executable] + argv + ["--quick", "--json", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads(out.read_text(encoding="utf-8")), done.stdout
 

@@ -1,4 +1,5 @@
 """`python -m credentials check`: names what to fix, shows masked key ids, never a secret; exit 0/1."""
+
 import os
 import subprocess
 import sys
@@ -9,8 +10,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_check(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("MANAGED_CREDENTIALS_PROVIDERS_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "credentials", "check", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd or ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "credentials", "check", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=60,
+    )
 
 
 def test_check_fetches_and_masks(cloud, tmp_path):
@@ -24,8 +31,10 @@ def test_check_fetches_and_masks(cloud, tmp_path):
 
 def test_check_broken_config_names_the_key_and_fails(tmp_path):
     path = tmp_path / "bad.properties"
-    path.write_text("credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n"
-                    "cache_client_region_id=[{\"region\":\"cn-hangzhou\"}]\n")
+    path.write_text(
+        "credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n"
+        'cache_client_region_id=[{"region":"cn-hangzhou"}]\n'
+    )
     result = run_check("--config", str(path))
     assert result.returncode == 1
     assert "cache_client_region_id" in result.stdout and str(path) in result.stdout
@@ -48,13 +57,18 @@ def test_check_finds_the_default_file_in_the_working_directory(cloud, tmp_path):
 
 def test_check_reports_every_problem_of_the_file_at_once(tmp_path):
     path = tmp_path / "bad.properties"
-    path.write_text("credentials_type=ak\ncredentials_access_key_id=A\n"
-                    "cache_client_region_id=[{\"regionId\":\"cn-hangzhou\"\nsecret_names=a,,b\n")
+    path.write_text(
+        "credentials_type=ak\ncredentials_access_key_id=A\n"
+        'cache_client_region_id=[{"regionId":"cn-hangzhou"\nsecret_names=a,,b\n'
+    )
     result = run_check("--config", str(path))
     assert result.returncode == 1
     problems = [line for line in result.stdout.splitlines() if line.startswith("config error:")]
-    named = {key for key in ("credentials_access_secret", "cache_client_region_id", "secret_names")
-             if any(f"'{key}'" in line for line in problems)}
+    named = {
+        key
+        for key in ("credentials_access_secret", "cache_client_region_id", "secret_names")
+        if any(f"'{key}'" in line for line in problems)
+    }
     assert named == {"credentials_access_secret", "cache_client_region_id", "secret_names"}, result.stdout
     assert all(str(path) in line for line in problems)
 

@@ -2,6 +2,7 @@
 aliyunsdkcore's own RPC composer and RSA algorithm: a revoking rotation healed, the key opened once and never
 shown, every password source, every configuration mistake named. (The emulator's side and the wire fidelity:
 test_client_key_wire.py.)"""
+
 import base64
 import json
 import logging
@@ -26,6 +27,7 @@ KEY_PATH = "client_key_private_key_path"
 @pytest.fixture
 def use():
     """Point the registry at a properties file; the registry is emptied afterwards."""
+
     def point_at(path):
         ConfigLoader.set_config_name(path)
         registry.reset()
@@ -40,6 +42,7 @@ def use():
 
 
 # ---- the library ----------------------------------------------------------------------------------------------------
+
 
 def test_client_key_access_heals_acs_client_and_bucket_through_a_revoked_rotation(cloud, tmp_path, use, debug_logs):
     key_id, secret = cloud.create_secret("app-key")
@@ -58,8 +61,9 @@ def test_client_key_access_heals_acs_client_and_bucket_through_a_revoked_rotatio
         assert bucket.get_object(name).read() == b"payload"
 
     cloud.reset_counts()
-    errors, (new_id, new_secret) = call_through_rotation(acs_and_oss,
-                                                         lambda: cloud.rotate_secret("app-key", mode="revoke"))
+    errors, (new_id, new_secret) = call_through_rotation(
+        acs_and_oss, lambda: cloud.rotate_secret("app-key", mode="revoke")
+    )
     assert errors == []
     assert cloud.count("GetSecretValue", service="kms", access_key_id=client_key.key_id, code="OK") == 1
     assert cloud.count("GetSecretValue", service="dkms") == 0
@@ -69,8 +73,14 @@ def test_client_key_access_heals_acs_client_and_bucket_through_a_revoked_rotatio
     bucket.shutdown()
     with open(client_key.key_file, encoding="utf-8") as handle:
         private_data = json.load(handle)["PrivateKeyData"]
-    for value in (secret, new_secret, client_key.password, private_data[100:160], pkcs8_of(client_key)[100:160],
-                  "PRIVATE KEY"):
+    for value in (
+        secret,
+        new_secret,
+        client_key.password,
+        private_data[100:160],
+        pkcs8_of(client_key)[100:160],
+        "PRIVATE KEY",
+    ):
         assert value not in debug_logs.text
 
 
@@ -138,6 +148,7 @@ def test_password_sources(cloud, tmp_path, monkeypatch, source):
 
 # ---- configuration mistakes -----------------------------------------------------------------------------------------
 
+
 def _rewrite(path, key, value):
     lines = [line for line in open(path, encoding="utf-8").read().splitlines() if not line.startswith(key + "=")]
     if value is not None:
@@ -199,12 +210,24 @@ def _missing_password_file(cloud, path, tmp_path, monkeypatch):
     return "client_key_password_from_file_path", [missing, "does not exist"]
 
 
-@pytest.mark.parametrize("mistake", [_wrong_password, _missing_key_file, _no_key_path, _malformed_key_json,
-                                     _key_json_without_key, _not_pkcs12, _no_password_source,
-                                     _unset_password_variable, _missing_password_file],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        _wrong_password,
+        _missing_key_file,
+        _no_key_path,
+        _malformed_key_json,
+        _key_json_without_key,
+        _not_pkcs12,
+        _no_password_source,
+        _unset_password_variable,
+        _missing_password_file,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_configuration_mistake_is_a_config_error_naming_file_and_key_without_the_password(
-        cloud, tmp_path, use, monkeypatch, caplog, mistake):
+    cloud, tmp_path, use, monkeypatch, caplog, mistake
+):
     caplog.set_level(logging.DEBUG)
     monkeypatch.delenv("client_key_password", raising=False)
     cloud.create_secret("app-key")

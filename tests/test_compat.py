@@ -5,6 +5,7 @@ The reaches live in credentials/_acs_compat.py (aliyun-python-sdk-core), credent
 (alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi); oss2 needs none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
+
 import inspect
 import types
 from importlib import metadata
@@ -42,30 +43,46 @@ def any_method_uses(cls: type, name: str, methods: Iterable[str] = ()) -> bool:
 
 # --- aliyun-python-sdk-core: credentials/_acs_compat.py ----------------------------------------------------------
 
+
 def test_acs_make_http_response_signs_with_the_signer_given():
     from aliyunsdkcore.client import AcsClient
+
     method = getattr(AcsClient, "_make_http_response", None)
     assert callable(method), gone(ACS, "AcsClient._make_http_response (KMS GetSecretValue signs through it)")
-    assert parameters(method)[:6] == ["self", "endpoint", "request", "read_timeout", "connect_timeout",
-                                      "specific_signer"], gone(ACS, "AcsClient._make_http_response(endpoint, "
-                                                                    "request, read_timeout, connect_timeout, "
-                                                                    f"specific_signer): it is {parameters(method)}")
+    assert parameters(method)[:6] == [
+        "self",
+        "endpoint",
+        "request",
+        "read_timeout",
+        "connect_timeout",
+        "specific_signer",
+    ], gone(
+        ACS,
+        "AcsClient._make_http_response(endpoint, "
+        "request, read_timeout, connect_timeout, "
+        f"specific_signer): it is {parameters(method)}",
+    )
 
 
 def test_acs_signer_attribute_is_what_signs_requests():
     from aliyunsdkcore.client import AcsClient
-    assert "_signer" in names_used(AcsClient.__init__) and "_signer" in names_used(AcsClient._make_http_response), \
-        gone(ACS, "AcsClient._signer as the signer of every request (ProxyAcsClient installs its own)")
+
+    assert "_signer" in names_used(AcsClient.__init__) and "_signer" in names_used(AcsClient._make_http_response), gone(
+        ACS, "AcsClient._signer as the signer of every request (ProxyAcsClient installs its own)"
+    )
 
 
 def test_acs_endpoint_resolver_attribute_is_what_resolves_endpoints():
     from aliyunsdkcore.client import AcsClient
-    assert any_method_uses(AcsClient, "_endpoint_resolver", ("_resolve_endpoint", "add_endpoint")), \
-        gone(ACS, "AcsClient._endpoint_resolver (ProxyAcsClient installs one sharing the endpoint tables)")
+
+    assert any_method_uses(AcsClient, "_endpoint_resolver", ("_resolve_endpoint", "add_endpoint")), gone(
+        ACS, "AcsClient._endpoint_resolver (ProxyAcsClient installs one sharing the endpoint tables)"
+    )
 
 
 def test_acs_key_attributes_are_where_the_constructor_keeps_the_key():
     from aliyunsdkcore.client import AcsClient
+
     used = names_used(AcsClient.__init__)
     assert "_ak" in used and "_secret" in used, gone(ACS, "AcsClient._ak / _secret (ProxyAcsClient clears them)")
 
@@ -74,12 +91,16 @@ def test_acs_constructor_code_builds_the_default_endpoint_resolver():
     from aliyunsdkcore.client import AcsClient
 
     from credentials._acs_compat import sdk_init_without_endpoint_tables
+
     init = AcsClient.__init__
-    assert isinstance(init, types.FunctionType) and "__builtins__" in init.__globals__, \
-        gone(ACS, "a plain-Python AcsClient.__init__ (its code object is run with one global stubbed)")
-    assert "DefaultEndpointResolver" in init.__code__.co_names, \
-        gone(ACS, "DefaultEndpointResolver built in AcsClient.__init__ (the stub that skips the endpoint tables "
-                  "is now a no-op: drop it)")
+    assert isinstance(init, types.FunctionType) and "__builtins__" in init.__globals__, gone(
+        ACS, "a plain-Python AcsClient.__init__ (its code object is run with one global stubbed)"
+    )
+    assert "DefaultEndpointResolver" in init.__code__.co_names, gone(
+        ACS,
+        "DefaultEndpointResolver built in AcsClient.__init__ (the stub that skips the endpoint tables "
+        "is now a no-op: drop it)",
+    )
     assert sdk_init_without_endpoint_tables() is not init
 
 
@@ -87,13 +108,16 @@ def test_acs_do_action_hook_is_where_every_call_goes_through():
     from aliyunsdkcore.client import AcsClient
 
     from credentials._acs_compat import DO_ACTION_HOOK
+
     hook = getattr(AcsClient, DO_ACTION_HOOK, None)
     assert callable(hook), gone(ACS, f"AcsClient.{DO_ACTION_HOOK} (ProxyAcsClient overrides it to re-issue)")
-    assert parameters(hook) == ["self", "request", "signer"], \
-        gone(ACS, f"AcsClient.{DO_ACTION_HOOK}(request, signer=None): it is {parameters(hook)}")
+    assert parameters(hook) == ["self", "request", "signer"], gone(
+        ACS, f"AcsClient.{DO_ACTION_HOOK}(request, signer=None): it is {parameters(hook)}"
+    )
     for caller in ("do_action_with_exception", "do_action", "implementation_of_do_action"):
-        assert DO_ACTION_HOOK in names_used(getattr(AcsClient, caller)), \
-            gone(ACS, f"AcsClient.{caller} calling {DO_ACTION_HOOK} (ProxyAcsClient would no longer heal it)")
+        assert DO_ACTION_HOOK in names_used(getattr(AcsClient, caller)), gone(
+            ACS, f"AcsClient.{caller} calling {DO_ACTION_HOOK} (ProxyAcsClient would no longer heal it)"
+        )
 
 
 def test_acs_default_endpoint_chain_is_the_one_proxy_endpoints_copies():
@@ -101,53 +125,70 @@ def test_acs_default_endpoint_chain_is_the_one_proxy_endpoints_copies():
     from aliyunsdkcore.endpoint.resolver_endpoint_request import ResolveEndpointRequest
 
     from proxy.endpoints import SharedTablesEndpointResolver
+
     theirs = DefaultEndpointResolver(client=None)
     chain = getattr(getattr(theirs, "_resolver", None), "endpoint_resolvers", None)
-    assert chain is not None, gone(ACS, "DefaultEndpointResolver._resolver.endpoint_resolvers (the chain that "
-                                        "proxy/endpoints.py copies, in order)")
+    assert chain is not None, gone(
+        ACS, "DefaultEndpointResolver._resolver.endpoint_resolvers (the chain that proxy/endpoints.py copies, in order)"
+    )
     ours = SharedTablesEndpointResolver(client=None)
     try:
         ours.resolve(ResolveEndpointRequest("cn-hangzhou", "Ecs", "ecs", "openAPI"))
     except Exception:  # noqa: BLE001 - only the chain it built matters here
         pass
-    assert [type(r) for r in chain] == [type(r) for r in ours._chain.endpoint_resolvers], \
-        gone(ACS, "the endpoint chain proxy/endpoints.py copies: DefaultEndpointResolver now chains "
-                  f"{[type(r).__name__ for r in chain]}")
+    assert [type(r) for r in chain] == [type(r) for r in ours._chain.endpoint_resolvers], gone(
+        ACS,
+        "the endpoint chain proxy/endpoints.py copies: DefaultEndpointResolver now chains "
+        f"{[type(r).__name__ for r in chain]}",
+    )
 
 
 # --- alibabacloud-credentials: credentials/_credentials_tool_compat.py -------------------------------------------
+
 
 def test_tool_ecs_provider_keeps_its_metadata_host_in_the_mangled_attribute():
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
 
     from credentials._credentials_tool_compat import METADATA_HOST_ATTRIBUTE, set_metadata_host
+
     provider = EcsRamRoleCredentialsProvider(role_name="app", async_update_enabled=False)
     assert any_method_uses(EcsRamRoleCredentialsProvider, METADATA_HOST_ATTRIBUTE) and set_metadata_host(
-        provider, "127.0.0.1:1"), gone(TOOL, f"EcsRamRoleCredentialsProvider.{METADATA_HOST_ATTRIBUTE} (how "
-                                             "ecs_ram_role is pointed at another metadata host)")
+        provider, "127.0.0.1:1"
+    ), gone(
+        TOOL,
+        f"EcsRamRoleCredentialsProvider.{METADATA_HOST_ATTRIBUTE} (how "
+        "ecs_ram_role is pointed at another metadata host)",
+    )
     assert getattr(provider, METADATA_HOST_ATTRIBUTE) == "127.0.0.1:1"
 
 
 def test_tool_reads_credentials_ini_with_load_ini(tmp_path):
     from credentials._credentials_tool_compat import load_ini
+
     path = tmp_path / "credentials.ini"
     path.write_text("[default]\ntype = access_key  # a comment\naccess_key_id = id\n", encoding="utf-8")
     try:
         loaded = load_ini(str(path))
     except (ImportError, AttributeError):
         raise AssertionError(gone(TOOL, "alibabacloud_credentials.provider.profile._load_ini")) from None
-    assert loaded == {"default": {"type": "access_key", "access_key_id": "id"}}, \
-        gone(TOOL, f"_load_ini's comment and whitespace rules: it read {loaded}")
+    assert loaded == {"default": {"type": "access_key", "access_key_id": "id"}}, gone(
+        TOOL, f"_load_ini's comment and whitespace rules: it read {loaded}"
+    )
 
 
 def test_tool_builds_an_ini_profile_provider():
     from alibabacloud_credentials.provider import ProfileCredentialsProvider
 
     from credentials._credentials_tool_compat import ini_profile_provider
-    assert callable(getattr(ProfileCredentialsProvider, "_get_credentials_provider", None)), \
-        gone(TOOL, "ProfileCredentialsProvider._get_credentials_provider(section)")
-    built = ini_profile_provider("/nonexistent/credentials.ini", "default",
-                                 {"type": "access_key", "access_key_id": "id", "access_key_secret": "s"})
+
+    assert callable(getattr(ProfileCredentialsProvider, "_get_credentials_provider", None)), gone(
+        TOOL, "ProfileCredentialsProvider._get_credentials_provider(section)"
+    )
+    built = ini_profile_provider(
+        "/nonexistent/credentials.ini",
+        "default",
+        {"type": "access_key", "access_key_id": "id", "access_key_secret": "s"},
+    )
     assert built.get_credentials().get_access_key_id() == "id"
 
 
@@ -155,39 +196,55 @@ def test_tool_builds_a_cli_profile_provider():
     from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
 
     from credentials._credentials_tool_compat import cli_profile_provider
-    assert callable(getattr(CLIProfileCredentialsProvider, "_get_credentials_provider", None)), \
-        gone(TOOL, "CLIProfileCredentialsProvider._get_credentials_provider(config, profile_name)")
-    config = {"current": "p", "profiles": [{"name": "p", "mode": "AK", "access_key_id": "id",
-                                            "access_key_secret": "s"}]}
+
+    assert callable(getattr(CLIProfileCredentialsProvider, "_get_credentials_provider", None)), gone(
+        TOOL, "CLIProfileCredentialsProvider._get_credentials_provider(config, profile_name)"
+    )
+    config = {
+        "current": "p",
+        "profiles": [{"name": "p", "mode": "AK", "access_key_id": "id", "access_key_secret": "s"}],
+    }
     built = cli_profile_provider("/nonexistent/config.json", "p", config)
     assert built.get_credentials().get_access_key_id() == "id"
 
 
 def test_tool_sts_providers_keep_their_endpoint_and_signing_provider():
-    from alibabacloud_credentials.provider import (OIDCRoleArnCredentialsProvider, RamRoleArnCredentialsProvider,
-                                                   StaticAKCredentialsProvider)
+    from alibabacloud_credentials.provider import (
+        OIDCRoleArnCredentialsProvider,
+        RamRoleArnCredentialsProvider,
+        StaticAKCredentialsProvider,
+    )
 
     from credentials._credentials_tool_compat import with_sts_endpoint
-    inner = RamRoleArnCredentialsProvider(credentials_provider=StaticAKCredentialsProvider(
-        access_key_id="id", access_key_secret="s"), role_arn="acs:ram::1:role/inner")
+
+    inner = RamRoleArnCredentialsProvider(
+        credentials_provider=StaticAKCredentialsProvider(access_key_id="id", access_key_secret="s"),
+        role_arn="acs:ram::1:role/inner",
+    )
     outer = RamRoleArnCredentialsProvider(credentials_provider=inner, role_arn="acs:ram::1:role/outer")
-    oidc = OIDCRoleArnCredentialsProvider(role_arn="acs:ram::1:role/o", oidc_provider_arn="acs:ram::1:oidc/p",
-                                          oidc_token_file_path="/nonexistent/token")
+    oidc = OIDCRoleArnCredentialsProvider(
+        role_arn="acs:ram::1:role/o", oidc_provider_arn="acs:ram::1:oidc/p", oidc_token_file_path="/nonexistent/token"
+    )
     for cls, provider in ((RamRoleArnCredentialsProvider, outer), (OIDCRoleArnCredentialsProvider, oidc)):
-        assert hasattr(provider, "_sts_endpoint") and any_method_uses(cls, "_sts_endpoint"), \
-            gone(TOOL, f"{cls.__name__}._sts_endpoint (how a profile is pointed at $ALIBABA_CLOUD_STS_ENDPOINT)")
-    assert getattr(outer, "_credentials_provider", None) is inner, \
-        gone(TOOL, "RamRoleArnCredentialsProvider._credentials_provider (the provider it signs AssumeRole with)")
+        assert hasattr(provider, "_sts_endpoint") and any_method_uses(cls, "_sts_endpoint"), gone(
+            TOOL, f"{cls.__name__}._sts_endpoint (how a profile is pointed at $ALIBABA_CLOUD_STS_ENDPOINT)"
+        )
+    assert getattr(outer, "_credentials_provider", None) is inner, gone(
+        TOOL, "RamRoleArnCredentialsProvider._credentials_provider (the provider it signs AssumeRole with)"
+    )
     with_sts_endpoint(outer, "127.0.0.1:2")
     assert outer._sts_endpoint == inner._sts_endpoint == "127.0.0.1:2"
 
 
 # --- alibabacloud-tea-openapi: proxy/_tea_compat.py --------------------------------------------------------------
 
+
 def test_tea_client_keeps_its_endpoint():
     from alibabacloud_tea_openapi.client import Client
     from alibabacloud_tea_openapi.models import Config
 
     from proxy._tea_compat import endpoint_of
-    assert endpoint_of(Client(Config(endpoint="ecs.example.test"))) == "ecs.example.test", \
-        gone(TEA, "Client._endpoint (shown by ProxyOpenApiClient's repr)")
+
+    assert endpoint_of(Client(Config(endpoint="ecs.example.test"))) == "ecs.example.test", gone(
+        TEA, "Client._endpoint (shown by ProxyOpenApiClient's repr)"
+    )

@@ -1,4 +1,5 @@
 """The properties file: syntax, lookup order, and an error that names the file and the key for every mistake."""
+
 import os
 
 import pytest
@@ -18,24 +19,48 @@ def write(tmp_path, text, name="managed_credentials_providers.properties"):
 
 
 def test_java_properties_syntax():
-    lines = ["# comment", "! also a comment", "", "   ", "  a = 1  ", "b:2", "c 3", "d=first\\", "   second",
-             "e=[{\"regionId\":\"cn-hangzhou\"}]", "empty=", "f=trailing\\\\"]
-    assert parse_properties(lines) == {"a": "1", "b": "2", "c": "3", "d": "firstsecond",
-                                       "e": '[{"regionId":"cn-hangzhou"}]', "empty": "", "f": "trailing\\\\"}
+    lines = [
+        "# comment",
+        "! also a comment",
+        "",
+        "   ",
+        "  a = 1  ",
+        "b:2",
+        "c 3",
+        "d=first\\",
+        "   second",
+        'e=[{"regionId":"cn-hangzhou"}]',
+        "empty=",
+        "f=trailing\\\\",
+    ]
+    assert parse_properties(lines) == {
+        "a": "1",
+        "b": "2",
+        "c": "3",
+        "d": "firstsecond",
+        "e": '[{"regionId":"cn-hangzhou"}]',
+        "empty": "",
+        "f": "trailing\\\\",
+    }
 
 
 def test_valid_ak_config(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 credentials_type=ak
 credentials_access_key_id=AKID
 credentials_access_secret={CANARY_SECRET}
 cache_client_region_id=[{{"regionId":"cn-hangzhou"}},{{"regionId":"local","endpoint":"http://127.0.0.1:8080"}}]
 secret_names=a, b
-""")
+""",
+    )
     config = read_config(path)
     assert config.credentials_type == "ak"
     assert [(e.region_id, e.host, e.protocol) for e in config.endpoints] == [
-        ("cn-hangzhou", "kms.cn-hangzhou.aliyuncs.com", "https"), ("local", "127.0.0.1:8080", "http")]
+        ("cn-hangzhou", "kms.cn-hangzhou.aliyuncs.com", "https"),
+        ("local", "127.0.0.1:8080", "http"),
+    ]
     assert config.secret_names == ("a", "b")
     assert kms_access_provider(config).get_credentials().access_key_id == "AKID"
     assert CANARY_SECRET not in repr(config)
@@ -44,16 +69,19 @@ secret_names=a, b
 REGIONS = 'cache_client_region_id=[{"regionId":"cn-hangzhou"}]'
 
 
-@pytest.mark.parametrize("text, key", [
-    (f"{REGIONS}\n", "credentials_type"),
-    (f"credentials_type=magic\n{REGIONS}\n", "credentials_type"),
-    ("credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n", "cache_client_region_id"),
-    ("credentials_type=ak\ncache_client_region_id=[{\"region\":\"x\"}]\n", "cache_client_region_id"),
-    ("credentials_type=ak\ncache_client_region_id={\"regionId\":\"x\"}\n", "cache_client_region_id"),
-    ("credentials_type=ak\ncache_client_region_id=[{\"regionId\":\"x\"\n", "cache_client_region_id"),
-    ("credentials_type=ak\ncache_client_region_id=[]\n", "cache_client_region_id"),
-    (f"credentials_type=ak\n{REGIONS}\nsecret_names=a,,b\n", "secret_names"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (f"{REGIONS}\n", "credentials_type"),
+        (f"credentials_type=magic\n{REGIONS}\n", "credentials_type"),
+        ("credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n", "cache_client_region_id"),
+        ('credentials_type=ak\ncache_client_region_id=[{"region":"x"}]\n', "cache_client_region_id"),
+        ('credentials_type=ak\ncache_client_region_id={"regionId":"x"}\n', "cache_client_region_id"),
+        ('credentials_type=ak\ncache_client_region_id=[{"regionId":"x"\n', "cache_client_region_id"),
+        ("credentials_type=ak\ncache_client_region_id=[]\n", "cache_client_region_id"),
+        (f"credentials_type=ak\n{REGIONS}\nsecret_names=a,,b\n", "secret_names"),
+    ],
+)
 def test_bad_config_names_file_and_key(tmp_path, text, key):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -75,15 +103,19 @@ def test_missing_type_key_is_named(tmp_path, missing):
 
 
 def test_sts_with_fixed_token(tmp_path):
-    path = write(tmp_path, f"credentials_type=sts\n{REGIONS}\ncredentials_access_key_id=STS.ID\n"
-                           f"credentials_access_secret={CANARY_SECRET}\ncredentials_security_token=TOKEN\n")
+    path = write(
+        tmp_path,
+        f"credentials_type=sts\n{REGIONS}\ncredentials_access_key_id=STS.ID\n"
+        f"credentials_access_secret={CANARY_SECRET}\ncredentials_security_token=TOKEN\n",
+    )
     creds = kms_access_provider(read_config(path)).get_credentials()
     assert (creds.access_key_id, creds.security_token) == ("STS.ID", "TOKEN")
 
 
 def test_sts_without_token_or_role_is_named(tmp_path):
-    path = write(tmp_path, f"credentials_type=sts\n{REGIONS}\ncredentials_access_key_id=A\n"
-                           "credentials_access_secret=S\n")
+    path = write(
+        tmp_path, f"credentials_type=sts\n{REGIONS}\ncredentials_access_key_id=A\ncredentials_access_secret=S\n"
+    )
     with pytest.raises(ConfigError) as info:
         kms_access_provider(read_config(path))
     assert info.value.key == "credentials_role_arn"

@@ -4,6 +4,7 @@ called once right after a revoking rotation and succeeds with exactly one GetSec
 REQUESTS and CALLS are the matrix; the README's "Which calls heal" table for ACS is checked against them
 (tests/test_docs.py::test_which_calls_heal_acs_table_matches_the_matrix).
 """
+
 import itertools
 import json
 import warnings
@@ -82,8 +83,7 @@ REQUESTS: Dict[str, Tuple[str, Callable[..., AcsRequest], str]] = {
     "roa": ("`RoaRequest`", _roa, "DescribeClusters"),
     "common-rpc": ("`CommonRequest`, RPC style (`action_name`)", _common_rpc, "DescribeRegions"),
     "common-roa": ("`CommonRequest`, ROA style (`uri_pattern`)", _common_roa, "DescribeClusters"),
-    "generated": ("generated product class (`aliyunsdkecs` `DescribeRegionsRequest`)", _generated,
-                  "DescribeRegions"),
+    "generated": ("generated product class (`aliyunsdkecs` `DescribeRegionsRequest`)", _generated, "DescribeRegions"),
 }
 
 
@@ -122,8 +122,7 @@ def _succeeded(action: str, body: bytes) -> bool:
 
 @pytest.mark.parametrize("call", list(CALLS))
 @pytest.mark.parametrize("kind", list(REQUESTS))
-def test_call_right_after_a_revoking_rotation_heals_with_one_fetch(cloud: CloudEmulator, kind: str,
-                                                                  call: str) -> None:
+def test_call_right_after_a_revoking_rotation_heals_with_one_fetch(cloud: CloudEmulator, kind: str, call: str) -> None:
     """The request object sent before the rotation is sent again (applications reuse them): what the first
     signing left on it must not spoil the re-signing."""
     _, make_request, action = REQUESTS[kind]
@@ -143,27 +142,38 @@ def test_call_right_after_a_revoking_rotation_heals_with_one_fetch(cloud: CloudE
 
         assert cloud.count("GetSecretValue") == 1
         assert [(c.action, c.access_key_id, c.code) for c in cloud.calls if c.service != "kms"] == [
-            (action, old_id, "InvalidAccessKeyId.NotFound"), (action, new_id, "OK")]
+            (action, old_id, "InvalidAccessKeyId.NotFound"),
+            (action, new_id, "OK"),
+        ]
     finally:
         client.shutdown()
 
 
 @pytest.mark.parametrize("kind", list(REQUESTS))
-def test_an_expired_sts_token_heals_for_every_kind_of_request(cloud: CloudEmulator, kind: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_expired_sts_token_heals_for_every_kind_of_request(
+    cloud: CloudEmulator, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """STS keys from a RAM role (the Credentials tool over the emulator's STS): the token travels as
     SecurityToken (RPC) or x-acs-security-token (ROA), and a request refused for an expired token is re-issued
     with a new one."""
     from tests.test_tool_provider import TOOL_ENV
+
     for name in TOOL_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)  # the tool's STS is https only
     _, make_request, action = REQUESTS[kind]
     key_id, key_secret = cloud.add_access_key()
-    provider = CredentialsToolProvider({"type": "ram_role_arn", "access_key_id": key_id,
-                                        "access_key_secret": key_secret, "role_arn": cloud.sts.role_arn(),
-                                        "role_session_name": "matrix", "sts_endpoint": cloud.sts.host})
+    provider = CredentialsToolProvider(
+        {
+            "type": "ram_role_arn",
+            "access_key_id": key_id,
+            "access_key_secret": key_secret,
+            "role_arn": cloud.sts.role_arn(),
+            "role_session_name": "matrix",
+            "sts_endpoint": cloud.sts.host,
+        }
+    )
     client = ProxyAcsClient(credentials_provider=provider, region_id="cn-hangzhou", timeout=5, connect_timeout=5)
     client.add_endpoint("cn-hangzhou", "Ecs", cloud.ecs_host)
     request = make_request(cloud)
@@ -179,7 +189,9 @@ def test_an_expired_sts_token_heals_for_every_kind_of_request(cloud: CloudEmulat
         assert second.access_key_id != first.access_key_id and second.security_token != first.security_token
         assert cloud.count("AssumeRole") == 1
         assert [(c.access_key_id, c.code) for c in cloud.calls if c.action == action] == [
-            (first.access_key_id, "InvalidSecurityToken.Expired"), (second.access_key_id, "OK")]
+            (first.access_key_id, "InvalidSecurityToken.Expired"),
+            (second.access_key_id, "OK"),
+        ]
     finally:
         client.shutdown()
         provider.close()

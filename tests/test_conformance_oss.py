@@ -5,6 +5,7 @@ signed with oss2's V1 and with its V4.
 The tables BUCKET_CALLS and SERVICE_CALLS are also what README's "Which calls heal" (OSS) table is checked
 against (tests/test_docs.py). One emulator serves the whole module; each case has its own secret and bucket.
 """
+
 import io
 import itertools
 from typing import Callable, Dict, Tuple
@@ -39,6 +40,7 @@ def _objects(*names):
     def setup(b, ctx):
         for name in names:
             b.put_object(name, b"content of " + name.encode())
+
     return setup
 
 
@@ -60,8 +62,10 @@ BUCKET_CALLS: Dict[str, Tuple[Setup, Call]] = {
     "abort_multipart_upload": (_upload, lambda b, c: b.abort_multipart_upload("mp", c["upload_id"])),
     "append_object": (_objects(), lambda b, c: b.append_object("log", 0, _stream_at(3))),
     "batch_delete_objects": (_objects("a", "b"), lambda b, c: b.batch_delete_objects(["a", "b"])),
-    "complete_multipart_upload": (_uploaded_part, lambda b, c: b.complete_multipart_upload(
-        "mp", c["upload_id"], b.list_parts("mp", c["upload_id"]).parts)),
+    "complete_multipart_upload": (
+        _uploaded_part,
+        lambda b, c: b.complete_multipart_upload("mp", c["upload_id"], b.list_parts("mp", c["upload_id"]).parts),
+    ),
     "copy_object": (_objects("src"), lambda b, c: b.copy_object(b.bucket_name, "src", "dst")),
     "create_bucket": (_objects(), lambda b, c: b.create_bucket()),
     "delete_bucket": (_objects(), lambda b, c: b.delete_bucket()),
@@ -79,10 +83,14 @@ BUCKET_CALLS: Dict[str, Tuple[Setup, Call]] = {
     "put_object": (_objects(), lambda b, c: b.put_object("k", _stream_at(7))),
     "put_object_from_file": (_file, lambda b, c: b.put_object_from_file("k", c["file"])),
     "update_object_meta": (_objects("k"), lambda b, c: b.update_object_meta("k", {"x-oss-meta-colour": "red"})),
-    "upload_part": (_upload, lambda b, c: b.upload_part("mp", c["upload_id"], 1,
-                                                        oss2.utils.SizedFileAdapter(_stream_at(5), len(PART)))),
-    "upload_part_copy": (lambda b, c: (_objects("src")(b, c), _upload(b, c)),
-                         lambda b, c: b.upload_part_copy(b.bucket_name, "src", (0, 3), "mp", c["upload_id"], 1)),
+    "upload_part": (
+        _upload,
+        lambda b, c: b.upload_part("mp", c["upload_id"], 1, oss2.utils.SizedFileAdapter(_stream_at(5), len(PART))),
+    ),
+    "upload_part_copy": (
+        lambda b, c: (_objects("src")(b, c), _upload(b, c)),
+        lambda b, c: b.upload_part_copy(b.bucket_name, "src", (0, 3), "mp", c["upload_id"], 1),
+    ),
 }
 
 SERVICE_CALLS: Dict[str, Call] = {
@@ -113,9 +121,12 @@ def cloud(shared_cloud_emulator):
 def provider(cloud):
     name = "conformance-%d" % next(_serial)
     cloud.create_secret(name)
-    kms = KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
-                    StaticCredentialsProvider(*cloud.kms_access_key),
-                    wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05), read_timeout=3.0)
+    kms = KmsClient(
+        [KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
+        StaticCredentialsProvider(*cloud.kms_access_key),
+        wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05),
+        read_timeout=3.0,
+    )
     provider = ManagedSecretProvider(name, kms)
     provider.get_credentials()
     provider.secret_name = name
@@ -127,8 +138,11 @@ def _after_revocation(cloud, provider, call):
     fetches, refused = cloud.count("GetSecretValue"), cloud.count(service="oss", code="InvalidAccessKeyId")
     cloud.rotate_secret(provider.secret_name, mode="revoke")
     result = call()
-    return (result, cloud.count("GetSecretValue") - fetches,
-            cloud.count(service="oss", code="InvalidAccessKeyId") - refused)
+    return (
+        result,
+        cloud.count("GetSecretValue") - fetches,
+        cloud.count(service="oss", code="InvalidAccessKeyId") - refused,
+    )
 
 
 def _signing(cloud, version):
@@ -138,8 +152,12 @@ def _signing(cloud, version):
 @pytest.mark.parametrize("version", ["v1", "v4"])
 @pytest.mark.parametrize("method", sorted(BUCKET_CALLS))
 def test_bucket_method_heals_after_a_revocation(cloud, provider, tmp_path, method, version):
-    bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint,
-                         bucket_name="conf-%s-%s" % (version, method.replace("_", "-")), **_signing(cloud, version))
+    bucket = ProxyBucket(
+        credentials_provider=provider,
+        endpoint=cloud.oss_endpoint,
+        bucket_name="conf-%s-%s" % (version, method.replace("_", "-")),
+        **_signing(cloud, version),
+    )
     setup, call = BUCKET_CALLS[method]
     ctx = {"tmp_path": tmp_path}
     bucket.create_bucket()

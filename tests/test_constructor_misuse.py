@@ -1,6 +1,7 @@
 """Constructor misuse explained (issue 11 g): the plain SDK's (or the older plugin's) arguments given to a proxy are
 a TypeError / ValueError that says what to write instead, raised before anything is contacted, never showing a
 value that may be a secret."""
+
 import oss2
 import pytest
 
@@ -50,9 +51,15 @@ def test_a_region_id_that_is_not_a_string_is_refused(region):
     assert "region_id must be a region id such as 'cn-hangzhou' (a str)" in text and type(region).__name__ in text
 
 
-@pytest.mark.parametrize("auth", [oss2.Auth("LTAI5tPastedKeyId", PASTED_SECRET),
-                                  oss2.StsAuth("STS.Pasted", PASTED_SECRET, "token"), oss2.AnonymousAuth()],
-                         ids=["Auth", "StsAuth", "AnonymousAuth"])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        oss2.Auth("LTAI5tPastedKeyId", PASTED_SECRET),
+        oss2.StsAuth("STS.Pasted", PASTED_SECRET, "token"),
+        oss2.AnonymousAuth(),
+    ],
+    ids=["Auth", "StsAuth", "AnonymousAuth"],
+)
 def test_an_oss2_auth_where_the_secret_name_goes_says_what_to_write(auth):
     text = raised(TypeError, lambda: ProxyBucket(auth, "http://127.0.0.1:9", "bucket"))
     assert "ProxyBucket takes the name of a managed secret where oss2 takes an auth object" in text
@@ -63,9 +70,11 @@ def test_an_oss2_auth_where_the_secret_name_goes_says_what_to_write(auth):
 
 def test_a_provider_passed_first_goes_to_credentials_provider():
     provider = StaticCredentialsProvider("LTAI5tPastedKeyId", PASTED_SECRET)
-    for make, name in ((lambda: ProxyAcsClient(provider), "ProxyAcsClient"),
-                       (lambda: ProxyBucket(provider, "http://127.0.0.1:9", "b"), "ProxyBucket"),
-                       (lambda: ManagedCredentialsClient(provider), "ManagedCredentialsClient")):
+    for make, name in (
+        (lambda: ProxyAcsClient(provider), "ProxyAcsClient"),
+        (lambda: ProxyBucket(provider, "http://127.0.0.1:9", "b"), "ProxyBucket"),
+        (lambda: ManagedCredentialsClient(provider), "ManagedCredentialsClient"),
+    ):
         text = raised(TypeError, make)
         assert f"write {name}(credentials_provider=provider" in text
 

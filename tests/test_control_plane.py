@@ -3,6 +3,7 @@
 The standalone process (python -m tests.cloud) is tested in test_standalone_emulator.py; here every route is
 checked quickly, with the plain aliyunsdkcore AcsClient as the application whose calls the changes affect.
 """
+
 import json
 import urllib.error
 import urllib.request
@@ -49,8 +50,7 @@ def secret_value(cloud: CloudEmulator, name: str, timeout: float = TIMEOUT) -> d
     request = CommonRequest(domain=cloud.kms_host, version="2016-01-20", action_name="GetSecretValue")
     request.set_protocol_type("http")
     request.add_query_param("SecretName", name)
-    client = AcsClient(*cloud.kms_access_key, "cn-hangzhou", auto_retry=False, timeout=timeout,
-                       connect_timeout=timeout)
+    client = AcsClient(*cloud.kms_access_key, "cn-hangzhou", auto_retry=False, timeout=timeout, connect_timeout=timeout)
     return json.loads(client.do_action_with_exception(request))
 
 
@@ -150,7 +150,10 @@ def test_request_log_pages_with_since_and_filters(plane: CloudEmulator) -> None:
     regions_with(key, plane)
     status, log = ask(plane, "GET", "/calls")
     assert [(c["service"], c["action"], c["code"]) for c in log["calls"]] == [
-        ("control", "CreateSecret", "OK"), ("kms", "GetSecretValue", "OK"), ("ecs", "DescribeRegions", "OK")]
+        ("control", "CreateSecret", "OK"),
+        ("kms", "GetSecretValue", "OK"),
+        ("ecs", "DescribeRegions", "OK"),
+    ]
     assert log["calls"][2]["access_key_id"] == key[0]
     regions_with(key, plane)
     page = ask(plane, "GET", "/calls?since=%d" % log["next"])[1]

@@ -1,6 +1,7 @@
 """Dedicated KMS instances: the upstream plugin's DKMS properties form, our gateway client over HTTPS against the
 emulator's instance gateways (tests/cloud/dkms.py), failover with a cooldown, and every configuration mistake named
 without the password. tests/wire/dkms_fidelity.py checks the wire against the official alibabacloud-dkms-gcs SDK."""
+
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ FAST = tenacity.wait_random_exponential(multiplier=0.01, max=0.05)
 @pytest.fixture
 def use():
     """Point the registry at a properties file; the registry is emptied afterwards."""
+
     def point_at(path):
         ConfigLoader.set_config_name(path)
         registry.reset()
@@ -93,7 +95,7 @@ def edit_items(path, change):
         lines = handle.read().splitlines()
     for i, line in enumerate(lines):
         if line.startswith(KEY + "="):
-            items = json.loads(line[len(KEY) + 1:])
+            items = json.loads(line[len(KEY) + 1 :])
             change(items)
             lines[i] = KEY + "=" + json.dumps(items)
     with open(path, "w", encoding="utf-8") as handle:
@@ -105,6 +107,7 @@ def properties(cloud, tmp_path, **options):
 
 
 # ---- the upstream form, end to end -----------------------------------------------------------------------------------
+
 
 def test_upstream_dkms_form_heals_acs_client_and_bucket_through_a_revoked_rotation(cloud, tmp_path, use, debug_logs):
     key_id, secret = cloud.create_secret("app-key")
@@ -126,8 +129,9 @@ def test_upstream_dkms_form_heals_acs_client_and_bucket_through_a_revoked_rotati
         assert bucket.get_object(name).read() == b"payload"
 
     cloud.reset_counts()
-    errors, (new_id, new_secret) = call_through_rotation(acs_and_oss,
-                                                         lambda: cloud.rotate_secret("app-key", mode="revoke"))
+    errors, (new_id, new_secret) = call_through_rotation(
+        acs_and_oss, lambda: cloud.rotate_secret("app-key", mode="revoke")
+    )
     assert errors == []
     assert cloud.count("GetSecretValue", service="dkms") == 1  # one fetch for every thread and both clients
     assert cloud.count("GetSecretValue", service="kms") == 0
@@ -145,8 +149,14 @@ def test_cli_check_reaches_the_instance_and_masks_the_key(cloud, tmp_path):
     path = properties(cloud, tmp_path)
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("MANAGED_CREDENTIALS_PROVIDERS_CONFIG", None)
-    result = subprocess.run([sys.executable, "-m", "credentials", "check", "--config", path, "app-key"],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "credentials", "check", "--config", path, "app-key"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 dedicated KMS instance(s)" in result.stdout
     assert f"{key_id[:4]}****{key_id[-4:]}" in result.stdout and "from dedicated KMS instance https://" in result.stdout
@@ -155,6 +165,7 @@ def test_cli_check_reaches_the_instance_and_masks_the_key(cloud, tmp_path):
 
 
 # ---- configuration mistakes ------------------------------------------------------------------------------------------
+
 
 def _wrong_password(cloud, path, tmp_path, monkeypatch):
     with open(cloud.dkms.client_key.password_file, "w", encoding="utf-8") as handle:
@@ -187,8 +198,13 @@ def _no_password_source(cloud, path, tmp_path, monkeypatch):
 
 def _unset_password_variable(cloud, path, tmp_path, monkeypatch):
     monkeypatch.delenv("DKMS_TEST_PASSWORD", raising=False)
-    edit_items(path, lambda items: (items[0].pop("passwordFromFilePath"),
-                                    items[0].update(passwordFromEnvVariable="DKMS_TEST_PASSWORD")))
+    edit_items(
+        path,
+        lambda items: (
+            items[0].pop("passwordFromFilePath"),
+            items[0].update(passwordFromEnvVariable="DKMS_TEST_PASSWORD"),
+        ),
+    )
     return ["passwordFromEnvVariable", "DKMS_TEST_PASSWORD", "not set"]
 
 
@@ -215,12 +231,25 @@ def _unknown_field(cloud, path, tmp_path, monkeypatch):
     return ["caFilepath", "unknown field"]
 
 
-@pytest.mark.parametrize("mistake", [_wrong_password, _missing_key_file, _malformed_key_json, _key_json_without_key,
-                                     _no_password_source, _unset_password_variable, _missing_password_file,
-                                     _missing_ca_file, _not_a_list, _unknown_field],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        _wrong_password,
+        _missing_key_file,
+        _malformed_key_json,
+        _key_json_without_key,
+        _no_password_source,
+        _unset_password_variable,
+        _missing_password_file,
+        _missing_ca_file,
+        _not_a_list,
+        _unknown_field,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_configuration_mistake_is_a_config_error_naming_the_file_without_the_password(
-        cloud, tmp_path, use, monkeypatch, caplog, mistake):
+    cloud, tmp_path, use, monkeypatch, caplog, mistake
+):
     caplog.set_level(logging.DEBUG)
     cloud.create_secret("app-key")
     path = properties(cloud, tmp_path)
@@ -264,6 +293,7 @@ def test_ca_mismatch_is_a_credentials_error_naming_the_ca_file(cloud, tmp_path, 
 
 # ---- password sources ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("form", ["file", "env", "top-level", "python-plugin"])
 def test_password_sources(cloud, tmp_path, monkeypatch, form):
     key = cloud.dkms.issue_client_key(str(tmp_path))
@@ -275,15 +305,17 @@ def test_password_sources(cloud, tmp_path, monkeypatch, form):
     else:
         monkeypatch.setenv("DKMS_CLIENT_KEY_PASSWORD", key.password)
         path = properties(cloud, tmp_path, client_key=key, password=form)
-    instance, = read_config(path).dkms_instances
+    (instance,) = read_config(path).dkms_instances
     assert instance.key_id == key.key_id
     assert key.password not in repr(instance) and instance.private_key not in repr(instance)
 
 
 # ---- failover --------------------------------------------------------------------------------------------------------
 
-def test_failover_to_the_second_instance_and_the_dead_one_is_not_retried_on_every_fetch(cloud, tmp_path, use,
-                                                                                       dead_gateway, caplog):
+
+def test_failover_to_the_second_instance_and_the_dead_one_is_not_retried_on_every_fetch(
+    cloud, tmp_path, use, dead_gateway, caplog
+):
     second = cloud.dkms.add_instance()
     key_id, _ = cloud.create_secret("app-key")
     path = properties(cloud, tmp_path, names=["dkms", second])
@@ -367,6 +399,7 @@ def test_the_gateway_checks_the_signature_against_the_issued_public_key(cloud, t
 def test_the_client_key_is_parsed_once_not_for_every_request(cloud, tmp_path, monkeypatch):
     """The official SDK parsed the key's PEM for every request (about 40 ms of CPU each); ours loads it once."""
     from cryptography.hazmat.primitives import serialization
+
     cloud.create_secret("app-key")
     client = DkmsClient(read_config(properties(cloud, tmp_path)).dkms_instances, wait=FAST)
     parsed = []
@@ -379,6 +412,7 @@ def test_the_client_key_is_parsed_once_not_for_every_request(cloud, tmp_path, mo
 
 
 # ---- TLS, logging, fork --------------------------------------------------------------------------------------------
+
 
 def test_ignore_ssl_certs_logs_exactly_one_warning(cloud, tmp_path, use, caplog):
     caplog.set_level(logging.DEBUG)
@@ -442,14 +476,22 @@ def test_secrets_never_in_logs_or_reprs(cloud, tmp_path, use, debug_logs):
 
 def test_the_dkms_modules_are_imported_only_when_configured(cloud, tmp_path):
     kms_file = cloud.write_properties(str(tmp_path / "kms.properties"))
-    probe = ("import sys; import credentials, proxy; from credentials.config import read_config; "
-             f"read_config({kms_file!r}); "
-             "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', "
-             "'credentials.dkms_config', 'credentials.dkms_gateway', 'credentials.dkms_protobuf') "
-             "if m in sys.modules]; "
-             "assert not loaded, loaded; print('ok')")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    probe = (
+        "import sys; import credentials, proxy; from credentials.config import read_config; "
+        f"read_config({kms_file!r}); "
+        "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', "
+        "'credentials.dkms_config', 'credentials.dkms_gateway', 'credentials.dkms_protobuf') "
+        "if m in sys.modules]; "
+        "assert not loaded, loaded; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
 
 
@@ -461,32 +503,69 @@ def test_application_modules_named_like_the_old_sdk_do_not_matter(cloud, tmp_pat
     for name in ("sdk", "openapi", "openapi_util"):
         shadow = tmp_path / "app" / name
         shadow.mkdir(parents=True)
-        (shadow / "__init__.py").write_text("raise ImportError('the application\'s own module')\n")
-    probe = ("from credentials.config import read_config; from credentials.dkms_client import DkmsClient\n"
-             f"print(DkmsClient(read_config({path!r}).dkms_instances).get_secret_value('app-key')['SecretName'])\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=str(tmp_path), capture_output=True, text=True,
-                            timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "app"), ROOT])))
+        (shadow / "__init__.py").write_text("raise ImportError('the application's own module')\n")
+    probe = (
+        "from credentials.config import read_config; from credentials.dkms_client import DkmsClient\n"
+        f"print(DkmsClient(read_config({path!r}).dkms_instances).get_secret_value('app-key')['SecretName'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "app"), ROOT])),
+    )
     assert result.returncode == 0 and result.stdout.strip() == "app-key", result.stdout + result.stderr
 
 
 # ---- the protobuf codecs (ours and the emulator's) against Google's protobuf runtime --------------------------------
 
+
 def _reference_messages():
     """The SDK's api.proto messages (alibabacloud-dkms-gcs 1.0.2, openapi_util/protobuf/api_pb2.py), built with the
     protobuf runtime from their field numbers and types."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     field = descriptor_pb2.FieldDescriptorProto
-    string, boolean, int32, one, many = (field.TYPE_STRING, field.TYPE_BOOL, field.TYPE_INT32, field.LABEL_OPTIONAL,
-                                         field.LABEL_REPEATED)
+    string, boolean, int32, one, many = (
+        field.TYPE_STRING,
+        field.TYPE_BOOL,
+        field.TYPE_INT32,
+        field.LABEL_OPTIONAL,
+        field.LABEL_REPEATED,
+    )
     messages = {
-        "GetSecretValueRequest": [("SecretName", string, one), ("VersionStage", string, one),
-                                  ("VersionId", string, one), ("FetchExtendedConfig", boolean, one)],
-        "GetSecretValueResponse": [(name, string, many if name == "VersionStages" else one) for name in
-                                   ("SecretName", "SecretType", "SecretData", "SecretDataType", "VersionStages",
-                                    "VersionId", "CreateTime", "RequestId", "LastRotationDate", "NextRotationDate",
-                                    "ExtendedConfig", "AutomaticRotation", "RotationInterval")],
-        "Error": [("StatusCode", int32, one), ("ErrorCode", string, one), ("ErrorMessage", string, one),
-                  ("RequestId", string, one)],
+        "GetSecretValueRequest": [
+            ("SecretName", string, one),
+            ("VersionStage", string, one),
+            ("VersionId", string, one),
+            ("FetchExtendedConfig", boolean, one),
+        ],
+        "GetSecretValueResponse": [
+            (name, string, many if name == "VersionStages" else one)
+            for name in (
+                "SecretName",
+                "SecretType",
+                "SecretData",
+                "SecretDataType",
+                "VersionStages",
+                "VersionId",
+                "CreateTime",
+                "RequestId",
+                "LastRotationDate",
+                "NextRotationDate",
+                "ExtendedConfig",
+                "AutomaticRotation",
+                "RotationInterval",
+            )
+        ],
+        "Error": [
+            ("StatusCode", int32, one),
+            ("ErrorCode", string, one),
+            ("ErrorMessage", string, one),
+            ("RequestId", string, one),
+        ],
     }
     proto = descriptor_pb2.FileDescriptorProto(name="dkms_api_reference.proto", package="dkmsref", syntax="proto3")
     for name, fields in messages.items():
@@ -500,11 +579,17 @@ def _reference_messages():
 
 def test_our_request_body_is_what_protobuf_serializes():
     from credentials.dkms_protobuf import encode_get_secret_value_request
+
     request = _reference_messages()["GetSecretValueRequest"]
-    for name, stage, version, extended in [("app-key", None, None, True), ("app-key", "ACSCurrent", None, False),
-                                           ("s" * 300, "ACSPrevious", "v-ü-1", True), ("n", None, None, False)]:
-        expected = request(SecretName=name, VersionStage=stage or "", VersionId=version or "",
-                           FetchExtendedConfig=extended).SerializeToString()
+    for name, stage, version, extended in [
+        ("app-key", None, None, True),
+        ("app-key", "ACSCurrent", None, False),
+        ("s" * 300, "ACSPrevious", "v-ü-1", True),
+        ("n", None, None, False),
+    ]:
+        expected = request(
+            SecretName=name, VersionStage=stage or "", VersionId=version or "", FetchExtendedConfig=extended
+        ).SerializeToString()
         assert encode_get_secret_value_request(name, stage, version, extended) == expected
     parsed = request()
     parsed.ParseFromString(encode_get_secret_value_request("app-key", fetch_extended_config=True))
@@ -513,33 +598,52 @@ def test_our_request_body_is_what_protobuf_serializes():
 
 def test_we_read_what_protobuf_and_the_emulator_write():
     from credentials.dkms_protobuf import decode_error, decode_get_secret_value_response
+
     messages = _reference_messages()
-    answer = messages["GetSecretValueResponse"](SecretName="app-key", SecretData='{"AccessKeyId":"x"}',
-                                                 VersionStages=["ACSCurrent", "ACSPrevious"], VersionId="v1",
-                                                 RotationInterval="604800s", ExtendedConfig='{"ü":1}')
+    answer = messages["GetSecretValueResponse"](
+        SecretName="app-key",
+        SecretData='{"AccessKeyId":"x"}',
+        VersionStages=["ACSCurrent", "ACSPrevious"],
+        VersionId="v1",
+        RotationInterval="604800s",
+        ExtendedConfig='{"ü":1}',
+    )
     decoded = decode_get_secret_value_response(answer.SerializeToString())
-    assert (decoded["SecretName"], decoded["SecretData"], decoded["VersionStages"], decoded["RotationInterval"],
-            decoded["ExtendedConfig"], decoded["NextRotationDate"]) == \
-        ("app-key", '{"AccessKeyId":"x"}', ["ACSCurrent", "ACSPrevious"], "604800s", '{"ü":1}', "")
+    assert (
+        decoded["SecretName"],
+        decoded["SecretData"],
+        decoded["VersionStages"],
+        decoded["RotationInterval"],
+        decoded["ExtendedConfig"],
+        decoded["NextRotationDate"],
+    ) == ("app-key", '{"AccessKeyId":"x"}', ["ACSCurrent", "ACSPrevious"], "604800s", '{"ü":1}', "")
     emulated = encode_message([(1, "app-key"), (3, "data"), (5, "ACSCurrent"), (5, "ACSPrevious"), (13, "604800s")])
     assert decode_get_secret_value_response(emulated)["VersionStages"] == ["ACSCurrent", "ACSPrevious"]
     reference = messages["GetSecretValueResponse"]()
     reference.ParseFromString(emulated)
     assert list(reference.VersionStages) == ["ACSCurrent", "ACSPrevious"] and reference.RotationInterval == "604800s"
     for status in (404, 401, 503, -1):
-        error = messages["Error"](StatusCode=status, ErrorCode="Unauthorized", ErrorMessage="no such key",
-                                  RequestId="RID")
-        assert decode_error(error.SerializeToString()) == {"StatusCode": status, "ErrorCode": "Unauthorized",
-                                                           "ErrorMessage": "no such key", "RequestId": "RID"}
+        error = messages["Error"](
+            StatusCode=status, ErrorCode="Unauthorized", ErrorMessage="no such key", RequestId="RID"
+        )
+        assert decode_error(error.SerializeToString()) == {
+            "StatusCode": status,
+            "ErrorCode": "Unauthorized",
+            "ErrorMessage": "no such key",
+            "RequestId": "RID",
+        }
     emulated_error = encode_message([(1, 404), (2, "Unauthorized"), (3, "no such key"), (4, "RID")])
     assert decode_error(emulated_error)["ErrorCode"] == "Unauthorized"
-    assert decode_message(messages["GetSecretValueRequest"](SecretName="a", FetchExtendedConfig=True)
-                          .SerializeToString()) == {1: [b"a"], 4: [1]}
+    assert decode_message(
+        messages["GetSecretValueRequest"](SecretName="a", FetchExtendedConfig=True).SerializeToString()
+    ) == {1: [b"a"], 4: [1]}
 
 
-@pytest.mark.parametrize("data", [b"\x0a\x05ab", b"\x0a", b"\x80", b"\x1a\x02\xff\xfe", b"\x08\x01", b"\x07",
-                                  b"\x00\x00"])
+@pytest.mark.parametrize(
+    "data", [b"\x0a\x05ab", b"\x0a", b"\x80", b"\x1a\x02\xff\xfe", b"\x08\x01", b"\x07", b"\x00\x00"]
+)
 def test_malformed_answers_are_value_errors(data):
     from credentials.dkms_protobuf import decode_get_secret_value_response
+
     with pytest.raises(ValueError):
         decode_get_secret_value_response(data)

@@ -1,5 +1,6 @@
 """Dedicated instances falling back to the regions' shared KMS: both configured, every instance failing, fetches
 go to the regions (with credentials_type's key), one warning; back to the instances when they answer, one info."""
+
 import logging
 import os
 import subprocess
@@ -33,8 +34,11 @@ def both(cloud, tmp_path, credentials_type=True):
 
 def fallback_client(cloud, path, clock):
     config = read_config(path)
-    return FallbackKmsClient(DkmsClient(config.dkms_instances, attempts=1, cooldown=60.0, clock=clock),
-                             KmsClient(config.endpoints, kms_access_provider(config), attempts=1), wait=FAST)
+    return FallbackKmsClient(
+        DkmsClient(config.dkms_instances, attempts=1, cooldown=60.0, clock=clock),
+        KmsClient(config.endpoints, kms_access_provider(config), attempts=1),
+        wait=FAST,
+    )
 
 
 def messages(caplog, level):
@@ -48,8 +52,10 @@ def test_every_instance_failing_goes_to_the_regions_then_back_to_the_instances(c
     now = [1000.0]
     client = fallback_client(cloud, both(cloud, tmp_path), lambda: now[0])
     assert client.get_secret_value("app-key")["SecretName"] == "app-key"
-    assert cloud.count("GetSecretValue", service="dkms", code="OK") == 1 and cloud.count("GetSecretValue",
-                                                                                          service="kms") == 0
+    assert (
+        cloud.count("GetSecretValue", service="dkms", code="OK") == 1
+        and cloud.count("GetSecretValue", service="kms") == 0
+    )
     cloud.service_down("dkms")  # connection refused
     cloud.dkms.fault(second, status=503)
     for _ in range(4):
@@ -66,8 +72,10 @@ def test_every_instance_failing_goes_to_the_regions_then_back_to_the_instances(c
     now[0] += 61  # the cooldown is over: the instances are asked again, and answer
     for _ in range(3):
         client.get_secret_value("app-key")
-    assert cloud.count("GetSecretValue", service="dkms", code="OK") == 4 and cloud.count("GetSecretValue",
-                                                                                          service="kms") == 4
+    assert (
+        cloud.count("GetSecretValue", service="dkms", code="OK") == 4
+        and cloud.count("GetSecretValue", service="kms") == 4
+    )
     assert cloud.host_of("dkms") in client.describe_source()
     told = messages(caplog, logging.INFO)
     assert len(told) == 1 and "answers again" in told[0] and cloud.host_of("dkms") in told[0], told
@@ -142,8 +150,14 @@ def test_cli_check_names_the_fallback_and_where_the_secret_came_from(cloud, tmp_
     cloud.service_down("dkms")
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("MANAGED_CREDENTIALS_PROVIDERS_CONFIG", None)
-    result = subprocess.run([sys.executable, "-m", "credentials", "check", "--config", path, "app-key"],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "credentials", "check", "--config", path, "app-key"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 dedicated KMS instance(s), then 1 region(s) with credentials_type=ak" in result.stdout
     assert f"from shared KMS {cloud.kms_endpoint}" in result.stdout, result.stdout

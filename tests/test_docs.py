@@ -1,4 +1,5 @@
 """The README's properties table and the example file document the same keys as the code reads."""
+
 import os
 import re
 
@@ -39,10 +40,14 @@ def test_failure_table_names_tests_that_exist():
 
 def test_which_calls_heal_acs_table_matches_the_matrix():
     from tests.test_conformance_acs import CALLS, REQUESTS
+
     readme = read("README.md")
     block = readme.split("<!-- which-calls-heal-acs:start -->")[1].split("<!-- which-calls-heal-acs:end -->")[0]
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in block.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in block.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
     header, body = rows[0], rows[1:]
     assert [re.sub(r"`| \(deprecated\)", "", cell) for cell in header[1:]] == list(CALLS)
     assert [row[0] for row in body] == [label for label, _, _ in REQUESTS.values()]
@@ -54,6 +59,7 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
 
     from tests.cloud import control
     from tests.cloud.__main__ import _parser
+
     section = read("README.md").split("## Rehearse a rotation against your application")[1].split("\n## ")[0]
     start = re.search(r"python -m tests.cloud (.*?) >", section.replace("\\\n", " "), re.S)
     _parser().parse_args(shlex.split(start.group(1)))  # SystemExit on an unknown flag
@@ -67,14 +73,21 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
 def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
     from proxy.oss_bucket import _NOT_REISSUED
     from tests.test_conformance_oss import BUCKET_CALLS, SERVICE_CALLS
-    from tests.test_proxy_resumable import (test_resumable_download_heals_a_revocation_in_the_middle,  # noqa: F401
-                                            test_resumable_upload_heals_a_revocation_in_the_middle)  # noqa: F401
-    table = read("README.md").split("<!-- which-calls-heal-oss:start -->")[1].split(
-        "<!-- which-calls-heal-oss:end -->")[0]
+    from tests.test_proxy_resumable import (  # noqa: F401
+        test_resumable_download_heals_a_revocation_in_the_middle,
+        test_resumable_upload_heals_a_revocation_in_the_middle,  # noqa: F401
+    )
+
+    table = (
+        read("README.md").split("<!-- which-calls-heal-oss:start -->")[1].split("<!-- which-calls-heal-oss:end -->")[0]
+    )
     rows = re.findall(r"^\| `oss2\.(?:(Bucket|Service)\.)?(\w+)` \| (heals|not re-issued) \|", table, re.M)
     listed = {(cls or "oss2", name, verdict) for cls, name, verdict in rows}
-    expected = ({("Bucket", m, "heals") for m in BUCKET_CALLS} | {("Service", m, "heals") for m in SERVICE_CALLS}
-                | {("oss2", m, "heals") for m in ("resumable_upload", "resumable_download")}
-                | {("Bucket", m, "not re-issued") for m in _NOT_REISSUED})
+    expected = (
+        {("Bucket", m, "heals") for m in BUCKET_CALLS}
+        | {("Service", m, "heals") for m in SERVICE_CALLS}
+        | {("oss2", m, "heals") for m in ("resumable_upload", "resumable_download")}
+        | {("Bucket", m, "not re-issued") for m in _NOT_REISSUED}
+    )
     assert len(rows) == len(listed)
     assert listed == expected, (sorted(listed - expected), sorted(expected - listed))

@@ -1,4 +1,5 @@
 """The local cloud emulator, driven over real HTTP by the real SDKs (aliyunsdkcore, oss2, tea-openapi)."""
+
 import json
 import socket
 import threading
@@ -24,10 +25,15 @@ TIMEOUT = 5
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
+
 def acs(key, token=None):
     if token:
-        return AcsClient(region_id="cn-hangzhou", credential=StsTokenCredential(key[0], key[1], token),
-                         timeout=TIMEOUT, connect_timeout=TIMEOUT)
+        return AcsClient(
+            region_id="cn-hangzhou",
+            credential=StsTokenCredential(key[0], key[1], token),
+            timeout=TIMEOUT,
+            connect_timeout=TIMEOUT,
+        )
     return AcsClient(key[0], key[1], "cn-hangzhou", timeout=TIMEOUT, connect_timeout=TIMEOUT)
 
 
@@ -44,8 +50,9 @@ def get_secret_request(cloud, name, method="POST", extended=True, stage=None):
 
 
 def get_secret(cloud, name, key=None, **kwargs):
-    return json.loads(acs(key or cloud.kms_access_key).do_action_with_exception(
-        get_secret_request(cloud, name, **kwargs)))
+    return json.loads(
+        acs(key or cloud.kms_access_key).do_action_with_exception(get_secret_request(cloud, name, **kwargs))
+    )
 
 
 def describe_regions(cloud, key, token=None):
@@ -83,13 +90,29 @@ def tea_call(cloud, key, algorithm=None, token=None, in_body=False, method="POST
     from alibabacloud_tea_openapi.client import Client
     from alibabacloud_tea_openapi.models import Config, OpenApiRequest, Params
     from darabonba.runtime import RuntimeOptions
-    config = Config(access_key_id=key[0], access_key_secret=key[1], security_token=token,
-                    endpoint=cloud.kms_host, protocol="http", read_timeout=TIMEOUT * 1000,
-                    connect_timeout=TIMEOUT * 1000)
+
+    config = Config(
+        access_key_id=key[0],
+        access_key_secret=key[1],
+        security_token=token,
+        endpoint=cloud.kms_host,
+        protocol="http",
+        read_timeout=TIMEOUT * 1000,
+        connect_timeout=TIMEOUT * 1000,
+    )
     if algorithm:
         config.signature_algorithm = algorithm
-    params = Params(action="GetSecretValue", version="2016-01-20", protocol="HTTP", pathname="/", method=method,
-                    auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+    params = Params(
+        action="GetSecretValue",
+        version="2016-01-20",
+        protocol="HTTP",
+        pathname="/",
+        method=method,
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
     query = {"SecretName": "s1", "FetchExtendedConfig": "true"}
     request = OpenApiRequest(body=query) if in_body else OpenApiRequest(query=query)
     return Client(config).call_api(params, request, RuntimeOptions(autoretry=False))["body"]
@@ -116,6 +139,7 @@ def read_until_closed(sock) -> bytes:
 
 
 # ---- KMS -----------------------------------------------------------------------------------------------------------
+
 
 def test_kms_get_secret_value_shape(cloud_emulator):
     cloud = cloud_emulator
@@ -148,8 +172,7 @@ def test_kms_get_secret_value_shape(cloud_emulator):
     assert (err.get_error_code(), err.get_http_status()) == ("Forbidden.ResourceNotFound", 404)
     assert cloud.count("GetSecretValue") == 6
     assert cloud.count("GetSecretValue", code="OK") == 5
-    assert cloud.count("GetSecretValue", access_key_id=cloud.kms_access_key[0],
-                       code="Forbidden.ResourceNotFound") == 1
+    assert cloud.count("GetSecretValue", access_key_id=cloud.kms_access_key[0], code="Forbidden.ResourceNotFound") == 1
 
 
 def test_kms_wrong_secret_is_signature_does_not_match(cloud_emulator):
@@ -174,6 +197,7 @@ def test_kms_wrong_secret_is_signature_does_not_match(cloud_emulator):
 @pytest.mark.parametrize("algorithm", [None, "v2"])
 def test_kms_tea_openapi(cloud_emulator, algorithm):
     from alibabacloud_tea_openapi.exceptions import ClientException as TeaClientException
+
     cloud = cloud_emulator
     key_id, _ = cloud.create_secret("s1")
     for in_body, method in ((False, "POST"), (True, "POST"), (False, "GET")):
@@ -224,12 +248,19 @@ def test_tampered_parameters_fail(cloud_emulator):
 
     # ACS3: sign with tea-openapi's own signer, then change the query
     from alibabacloud_tea_openapi.utils import Utils
-    headers = {"host": cloud.kms_host, "x-acs-action": "GetSecretValue", "x-acs-version": "2016-01-20",
-               "x-acs-date": Utils.get_timestamp(), "x-acs-signature-nonce": Utils.get_nonce(),
-               "x-acs-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+
+    headers = {
+        "host": cloud.kms_host,
+        "x-acs-action": "GetSecretValue",
+        "x-acs-version": "2016-01-20",
+        "x-acs-date": Utils.get_timestamp(),
+        "x-acs-signature-nonce": Utils.get_nonce(),
+        "x-acs-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    }
     request = types.SimpleNamespace(pathname="/", method="GET", query={"SecretName": "s1"}, headers=headers)
-    headers["Authorization"] = Utils.get_authorization(request, "ACS3-HMAC-SHA256", headers["x-acs-content-sha256"],
-                                                       ak, secret)
+    headers["Authorization"] = Utils.get_authorization(
+        request, "ACS3-HMAC-SHA256", headers["x-acs-content-sha256"], ak, secret
+    )
     good = requests.get(cloud.kms_endpoint + "/?SecretName=s1", headers=headers, timeout=TIMEOUT)
     assert good.json()["SecretName"] == "s1"
     bad = requests.get(cloud.kms_endpoint + "/?SecretName=other", headers=headers, timeout=TIMEOUT)
@@ -259,6 +290,7 @@ def test_kms_versions_rotation_and_malformed_data(cloud_emulator):
 
 
 # ---- faults and availability ---------------------------------------------------------------------------------------
+
 
 def test_kms_fault_then_clear(cloud_emulator):
     cloud = cloud_emulator
@@ -319,6 +351,7 @@ def test_kms_down_and_up_on_the_same_port(cloud_emulator):
 
 
 # ---- RPC keys ------------------------------------------------------------------------------------------------------
+
 
 def test_rpc_key_errors(cloud_emulator):
     cloud = cloud_emulator
@@ -386,6 +419,7 @@ def test_sts_style_keys(cloud_emulator):
 
 # ---- OSS -----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("v4", [False, True])
 def test_oss_objects(cloud_emulator, v4):
     cloud = cloud_emulator
@@ -408,8 +442,12 @@ def test_oss_objects(cloud_emulator, v4):
     assert [o.key for o in oss2.ObjectIteratorV2(b, max_keys=1)] == everything
     v2 = b.list_objects_v2(delimiter="/")
     assert [o.key for o in v2.object_list] == ["top"] and v2.prefix_list == ["dir/"]
-    service = oss2.Service(oss2.AuthV4(*key) if v4 else oss2.Auth(*key), cloud.oss_endpoint,
-                           region="cn-hangzhou" if v4 else None, connect_timeout=TIMEOUT)
+    service = oss2.Service(
+        oss2.AuthV4(*key) if v4 else oss2.Auth(*key),
+        cloud.oss_endpoint,
+        region="cn-hangzhou" if v4 else None,
+        connect_timeout=TIMEOUT,
+    )
     assert [x.name for x in service.list_buckets().buckets] == ["bucket"]
 
     b.delete_object(odd_key)
@@ -517,6 +555,7 @@ def test_oss_stalled_body_times_out():
 
 # ---- facade --------------------------------------------------------------------------------------------------------
 
+
 def test_call_log_and_reset(cloud_emulator):
     cloud = cloud_emulator
     key = cloud.create_secret("s1")
@@ -527,7 +566,8 @@ def test_call_log_and_reset(cloud_emulator):
     assert [(r.service, r.action, r.access_key_id, r.status, r.code) for r in records] == [
         ("kms", "GetSecretValue", cloud.kms_access_key[0], 200, "OK"),
         ("ecs", "DescribeRegions", key[0], 200, "OK"),
-        ("oss", "PutObject", key[0], 200, "OK")]
+        ("oss", "PutObject", key[0], 200, "OK"),
+    ]
     assert records[0]["action"] == "GetSecretValue" and records[0].time <= time.time()
     records.clear()
     assert len(cloud.calls) == 3  # a copy

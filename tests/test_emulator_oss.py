@@ -1,5 +1,6 @@
 """The emulator's OSS surface beyond plain objects, driven by the PLAIN oss2.Bucket / oss2.Service and by plain
 HTTP for presigned URLs, so the emulator follows oss2's signers (V1, V2, V4; header and query string)."""
+
 import datetime
 import io
 import re
@@ -23,8 +24,12 @@ def cloud(shared_cloud_emulator):
 
 def auth_for(key, version, token=None):
     if token:
-        return oss2.StsAuth(key[0], key[1], token, auth_version={"v1": oss2.AUTH_VERSION_1, "v2": oss2.AUTH_VERSION_2,
-                                                                 "v4": oss2.AUTH_VERSION_4}[version])
+        return oss2.StsAuth(
+            key[0],
+            key[1],
+            token,
+            auth_version={"v1": oss2.AUTH_VERSION_1, "v2": oss2.AUTH_VERSION_2, "v4": oss2.AUTH_VERSION_4}[version],
+        )
     return {"v1": oss2.Auth, "v2": oss2.AuthV2, "v4": oss2.AuthV4}[version](*key)
 
 
@@ -70,8 +75,7 @@ def test_sts_token_is_checked_in_headers_and_presigned_urls(cloud, version):
     b = plain_bucket(cloud, key, version, token=token)
     b.put_object("sts", b"v")
     assert requests.get(b.sign_url("GET", "sts", 60), timeout=5).content == b"v"
-    assert oss_error(plain_bucket(cloud, key, version, token="forged").get_object, "sts").code == \
-        "InvalidSecurityToken"
+    assert oss_error(plain_bucket(cloud, key, version, token="forged").get_object, "sts").code == "InvalidSecurityToken"
     untokened = plain_bucket(cloud, key, version).sign_url("GET", "sts", 60)
     assert presigned_error(untokened) == (403, "InvalidAccessKeyId")
 
@@ -178,8 +182,9 @@ def test_complete_checks_the_part_order(cloud, key):
     b = plain_bucket(cloud, key)
     upload_id = b.init_multipart_upload("order").upload_id
     etags = [b.upload_part("order", upload_id, n, blob(MIN_PART_SIZE, n)).etag for n in (1, 2)]
-    body = oss2.xml_utils.to_complete_upload_request([oss2.models.PartInfo(2, etags[1]),
-                                                      oss2.models.PartInfo(1, etags[0])])  # oss2 itself sorts
+    body = oss2.xml_utils.to_complete_upload_request(
+        [oss2.models.PartInfo(2, etags[1]), oss2.models.PartInfo(1, etags[0])]
+    )  # oss2 itself sorts
     err = oss_error(b._Bucket__do_object, "POST", "order", data=body, params={"uploadId": upload_id})
     assert err.code == "InvalidPartOrder"
 
@@ -201,11 +206,19 @@ def test_resumable_upload_and_download_with_the_plain_bucket(cloud, key, tmp_pat
     src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
     src.write_bytes(data)
     store = oss2.ResumableStore(root=str(tmp_path))
-    oss2.resumable_upload(b, "big", str(src), store=store, multipart_threshold=1024 * 1024,
-                          part_size=1024 * 1024, num_threads=2)
+    oss2.resumable_upload(
+        b, "big", str(src), store=store, multipart_threshold=1024 * 1024, part_size=1024 * 1024, num_threads=2
+    )
     assert cloud.oss_object(b.bucket_name, "big") == data
-    oss2.resumable_download(b, "big", str(dst), store=oss2.ResumableDownloadStore(root=str(tmp_path)),
-                            multiget_threshold=1024 * 1024, part_size=1024 * 1024, num_threads=2)
+    oss2.resumable_download(
+        b,
+        "big",
+        str(dst),
+        store=oss2.ResumableDownloadStore(root=str(tmp_path)),
+        multiget_threshold=1024 * 1024,
+        part_size=1024 * 1024,
+        num_threads=2,
+    )
     assert dst.read_bytes() == data
 
 
@@ -240,8 +253,13 @@ def test_batch_delete_needs_a_matching_content_md5(cloud, key):
     b = plain_bucket(cloud, key)
     b.create_bucket()
     body = b"<Delete><Quiet>false</Quiet><Object><Key>k</Key></Object></Delete>"
-    bad = oss_error(b._Bucket__do_bucket, "POST", data=body, params={"delete": ""},
-                    headers={"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
+    bad = oss_error(
+        b._Bucket__do_bucket,
+        "POST",
+        data=body,
+        params={"delete": ""},
+        headers={"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="},
+    )
     missing = oss_error(b._Bucket__do_bucket, "POST", data=body, params={"delete": ""})
     assert (bad.code, missing.code) == ("BadDigest", "MissingArgument")
 
@@ -254,8 +272,7 @@ def test_append_object(cloud, key, version):
     second = b.append_object("log", first.next_position, io.BytesIO(b"two"), init_crc=first.crc)
     assert (second.next_position, cloud.oss_object(b.bucket_name, "log")) == (7, b"one,two")
     err = oss_error(b.append_object, "log", 3, b"late")
-    assert (err.status, err.code, err.headers["x-oss-next-append-position"]) == (409, "PositionNotEqualToLength",
-                                                                                 "7")
+    assert (err.status, err.code, err.headers["x-oss-next-append-position"]) == (409, "PositionNotEqualToLength", "7")
     assert b.head_object("log").object_type == "Appendable"
     b.put_object("normal", b"n")
     assert oss_error(b.append_object, "normal", 1, b"x").code == "ObjectNotAppendable"

@@ -1,6 +1,7 @@
 """The emulator serves what OSS SDK V2 (alibabacloud-oss-v2) sends by default, proven with the PLAIN V2 client and a
 static credentials provider: V4 (and V1) header signing, path style on an IP endpoint, an STS token, the uploader's
 multipart calls, copy_object, V4 presigned URLs. The proxy tests (test_oss_v2*.py) rely on exactly these."""
+
 import datetime
 import io
 import os
@@ -17,8 +18,9 @@ from tests.oss_v2_helpers import BUCKET, get, put, service_error, v2_config
 @pytest.mark.parametrize("signature_version", ["v4", "v1"])
 def test_plain_v2_client_object_calls_path_style_on_an_ip_endpoint(cloud, signature_version):
     key_id, secret = cloud.add_access_key()
-    client = oss.Client(v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret),
-                                  signature_version=signature_version))
+    client = oss.Client(
+        v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret), signature_version=signature_version)
+    )
     client.put_bucket(oss.PutBucketRequest(bucket=BUCKET))
     put(client, "dir/a b.txt", b"hello")
     assert get(client, "dir/a b.txt") == b"hello"
@@ -49,7 +51,8 @@ def test_plain_v2_uploader_multipart_and_copy(cloud):
     client = oss.Client(v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret)))
     data = os.urandom(3 * 100 * 1024 + 1234)
     result = client.uploader(part_size=100 * 1024, parallel_num=2).upload_from(
-        oss.PutObjectRequest(bucket=BUCKET, key="big"), io.BytesIO(data))
+        oss.PutObjectRequest(bucket=BUCKET, key="big"), io.BytesIO(data)
+    )
     assert result.upload_id and cloud.oss_object(BUCKET, "big") == data
     assert cloud.count("UploadPart", access_key_id=key_id, code="OK") == 4
     assert cloud.count("CompleteMultipartUpload", access_key_id=key_id, code="OK") == 1

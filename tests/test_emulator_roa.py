@@ -4,6 +4,7 @@ These prove the emulator follows aliyunsdkcore's own ROA signer (the `Authorizat
 not our proxies: RoaRequest, CommonRequest with a uri_pattern, STS keys with x-acs-security-token, and the
 errors a wrong secret, a revoked, disabled or unknown key get.
 """
+
 import json
 import time
 from typing import Dict, Optional, Tuple
@@ -24,13 +25,23 @@ VERSION = "2015-12-15"
 
 def acs(key: Tuple[str, str], token: Optional[str] = None) -> AcsClient:
     if token:
-        return AcsClient(region_id="cn-hangzhou", credential=StsTokenCredential(key[0], key[1], token),
-                         timeout=TIMEOUT, connect_timeout=TIMEOUT)
+        return AcsClient(
+            region_id="cn-hangzhou",
+            credential=StsTokenCredential(key[0], key[1], token),
+            timeout=TIMEOUT,
+            connect_timeout=TIMEOUT,
+        )
     return AcsClient(key[0], key[1], "cn-hangzhou", timeout=TIMEOUT, connect_timeout=TIMEOUT)
 
 
-def roa(cloud: CloudEmulator, method: str, uri_pattern: str, action: str, body: Optional[dict] = None,
-        path_params: Optional[Dict[str, str]] = None) -> RoaRequest:
+def roa(
+    cloud: CloudEmulator,
+    method: str,
+    uri_pattern: str,
+    action: str,
+    body: Optional[dict] = None,
+    path_params: Optional[Dict[str, str]] = None,
+) -> RoaRequest:
     """A RoaRequest as a generated product class builds it (method, uri_pattern, path params, JSON body)."""
     request = RoaRequest("CS", VERSION, action, method=method, uri_pattern=uri_pattern)
     request.set_endpoint(cloud.cs_host)
@@ -62,25 +73,39 @@ def error_of(client: AcsClient, request: AcsRequest) -> ServerException:
 
 def test_roa_request_create_list_detail_delete(cloud: CloudEmulator) -> None:
     client = acs(cloud.add_access_key())
-    created = json.loads(client.do_action_with_exception(
-        roa(cloud, "POST", "/clusters", "CreateCluster", body={"name": "web", "cluster_type": "Kubernetes"})))
+    created = json.loads(
+        client.do_action_with_exception(
+            roa(cloud, "POST", "/clusters", "CreateCluster", body={"name": "web", "cluster_type": "Kubernetes"})
+        )
+    )
     cluster_id = created["cluster_id"]
     assert created["request_id"] and created["task_id"]
 
     listed = json.loads(client.do_action_with_exception(describe_clusters(cloud)))
     assert [(c["cluster_id"], c["name"], c["cluster_type"]) for c in listed] == [(cluster_id, "web", "Kubernetes")]
-    detail = json.loads(client.do_action_with_exception(
-        roa(cloud, "GET", "/clusters/[ClusterId]", "DescribeClusterDetail", path_params={"ClusterId": cluster_id})))
+    detail = json.loads(
+        client.do_action_with_exception(
+            roa(cloud, "GET", "/clusters/[ClusterId]", "DescribeClusterDetail", path_params={"ClusterId": cluster_id})
+        )
+    )
     assert detail["name"] == "web" and detail["region_id"] == "cn-hangzhou"
 
     status, _, _ = client.get_response(
-        roa(cloud, "DELETE", "/clusters/[ClusterId]", "DeleteCluster", path_params={"ClusterId": cluster_id}))
+        roa(cloud, "DELETE", "/clusters/[ClusterId]", "DeleteCluster", path_params={"ClusterId": cluster_id})
+    )
     assert status == 202 and cloud.cs.cluster_count == 0
-    err = error_of(client, roa(cloud, "GET", "/clusters/[ClusterId]", "DescribeClusterDetail",
-                               path_params={"ClusterId": cluster_id}))
+    err = error_of(
+        client,
+        roa(cloud, "GET", "/clusters/[ClusterId]", "DescribeClusterDetail", path_params={"ClusterId": cluster_id}),
+    )
     assert (err.get_error_code(), err.get_http_status()) == ("ErrorClusterNotFound", 404)
-    assert [c.action for c in cloud.calls] == ["CreateCluster", "DescribeClusters", "DescribeClusterDetail",
-                                               "DeleteCluster", "DescribeClusterDetail"]
+    assert [c.action for c in cloud.calls] == [
+        "CreateCluster",
+        "DescribeClusters",
+        "DescribeClusterDetail",
+        "DeleteCluster",
+        "DescribeClusterDetail",
+    ]
     assert all(c.service == "cs" for c in cloud.calls)
 
 
@@ -164,20 +189,32 @@ def test_tampered_requests_and_stale_dates_are_refused(cloud: CloudEmulator) -> 
     def code(response: requests.Response) -> Tuple[int, str]:
         return response.status_code, response.json()["Code"]
 
-    assert code(requests.get(url.replace("name=web", "name=db"), headers=headers, timeout=TIMEOUT)) == \
-        (400, "SignatureDoesNotMatch")
-    assert code(requests.get(url, headers=dict(headers, **{"x-acs-region-id": "cn-beijing"}), timeout=TIMEOUT)) == \
-        (400, "SignatureDoesNotMatch")
-    assert code(requests.get(url, headers=dict(headers, Accept="application/xml"), timeout=TIMEOUT)) == \
-        (400, "SignatureDoesNotMatch")
-    assert code(requests.get(url, headers=dict(headers, **{"x-acs-version": "2014-05-26"}), timeout=TIMEOUT)) == \
-        (400, "InvalidVersion")
+    assert code(requests.get(url.replace("name=web", "name=db"), headers=headers, timeout=TIMEOUT)) == (
+        400,
+        "SignatureDoesNotMatch",
+    )
+    assert code(requests.get(url, headers=dict(headers, **{"x-acs-region-id": "cn-beijing"}), timeout=TIMEOUT)) == (
+        400,
+        "SignatureDoesNotMatch",
+    )
+    assert code(requests.get(url, headers=dict(headers, Accept="application/xml"), timeout=TIMEOUT)) == (
+        400,
+        "SignatureDoesNotMatch",
+    )
+    assert code(requests.get(url, headers=dict(headers, **{"x-acs-version": "2014-05-26"}), timeout=TIMEOUT)) == (
+        400,
+        "InvalidVersion",
+    )
 
     # A signature made long ago, correct in every other way, is refused for its Date.
     stale = dict(headers, Date="Mon, 01 Jan 2024 00:00:00 GMT")
     lower = {k.lower(): v for k, v in stale.items()}
-    stale["Authorization"] = "acs %s:%s" % (key[0], roa_signature(
-        roa_string_to_sign("GET", lower, "/clusters", [("RegionId", "cn-hangzhou"), ("name", "web")]), key[1]))
+    stale["Authorization"] = "acs %s:%s" % (
+        key[0],
+        roa_signature(
+            roa_string_to_sign("GET", lower, "/clusters", [("RegionId", "cn-hangzhou"), ("name", "web")]), key[1]
+        ),
+    )
     assert code(requests.get(url, headers=stale, timeout=TIMEOUT)) == (400, "InvalidTimeStamp.Expired")
 
     body = json.dumps({"name": "web"}).encode()
@@ -187,8 +224,10 @@ def test_tampered_requests_and_stale_dates_are_refused(cloud: CloudEmulator) -> 
     create.trans_to_acs_request()
     headers = create.get_signed_header("cn-hangzhou", *key)
     url = "http://%s%s" % (cloud.cs_host, create.get_url("cn-hangzhou", *key))
-    assert code(requests.post(url, data=body.replace(b"web", b"wed"), headers=headers, timeout=TIMEOUT)) == \
-        (400, "InvalidContent.MD5Mismatch")
+    assert code(requests.post(url, data=body.replace(b"web", b"wed"), headers=headers, timeout=TIMEOUT)) == (
+        400,
+        "InvalidContent.MD5Mismatch",
+    )
     assert requests.post(url, data=body, headers=headers, timeout=TIMEOUT).status_code == 200
     assert cloud.cs.cluster_count == 1
 

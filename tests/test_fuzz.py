@@ -1,4 +1,5 @@
 """Whatever the properties file or SecretData holds, only ConfigError / CredentialsError ever escape."""
+
 import json
 import os
 import tempfile
@@ -12,15 +13,28 @@ from credentials.kms_access import kms_access_provider
 from credentials.properties import parse_properties
 from credentials.secret import next_refresh_at, parse_secret_value
 
-KEYS = ["credentials_type", "credentials_access_key_id", "credentials_access_secret", "credentials_security_token",
-        "credentials_role_arn", "cache_client_region_id", "cache_client_dkms_config_info", "secret_names"]
+KEYS = [
+    "credentials_type",
+    "credentials_access_key_id",
+    "credentials_access_secret",
+    "credentials_security_token",
+    "credentials_role_arn",
+    "cache_client_region_id",
+    "cache_client_dkms_config_info",
+    "secret_names",
+]
 TYPES = ["ak", "sts", "ram_role", "ecs_ram_role", "client_key", "oidc_role_arn", "credentials_uri", "default"]
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                        max_size=3), max_leaves=8)
-property_values = st.one_of(st.text(max_size=40), st.sampled_from(TYPES),
-                            json_values.map(json.dumps),
-                            st.just('[{"regionId":"cn-hangzhou","endpoint":"http://127.0.0.1:1"}]'))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+property_values = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(TYPES),
+    json_values.map(json.dumps),
+    st.just('[{"regionId":"cn-hangzhou","endpoint":"http://127.0.0.1:1"}]'),
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -53,15 +67,20 @@ def test_arbitrary_file_bytes_only_raise_config_error(data):
         os.unlink(handle.name)
 
 
-secret_data = st.one_of(st.text(max_size=80), json_values.map(json.dumps),
-                        st.fixed_dictionaries({}, optional={"AccessKeyId": json_values,
-                                                            "AccessKeySecret": json_values,
-                                                            "GenerateTimestamp": json_values}).map(json.dumps))
+secret_data = st.one_of(
+    st.text(max_size=80),
+    json_values.map(json.dumps),
+    st.fixed_dictionaries(
+        {}, optional={"AccessKeyId": json_values, "AccessKeySecret": json_values, "GenerateTimestamp": json_values}
+    ).map(json.dumps),
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(secret_data, st.dictionaries(st.sampled_from(["RotationInterval", "NextRotationDate", "VersionId"]),
-                                    json_values, max_size=3))
+@given(
+    secret_data,
+    st.dictionaries(st.sampled_from(["RotationInterval", "NextRotationDate", "VersionId"]), json_values, max_size=3),
+)
 def test_secret_data_only_raises_credentials_error(raw, extra):
     document = dict(extra, SecretData=raw)
     try:

@@ -1,6 +1,7 @@
 """KMS instance endpoints through the standard KMS API: a cache_client_region_id item naming an instance endpoint
 (kst-....cryptoservice.kms.aliyuncs.com) with its own caFilePath, reached with the credentials of credentials_type
 over TLS verified against that CA, which differs from the process's default ($ALIBABA_CLOUD_CA_BUNDLE)."""
+
 import json
 import logging
 import os
@@ -51,8 +52,10 @@ def instance(cloud):
 def ak_properties(cloud, path, regions):
     key_id, key_secret = cloud.kms_access_key
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"credentials_type=ak\ncredentials_access_key_id={key_id}\ncredentials_access_secret={key_secret}\n"
-                     f"{REGIONS}={json.dumps(regions)}\n")
+        handle.write(
+            f"credentials_type=ak\ncredentials_access_key_id={key_id}\ncredentials_access_secret={key_secret}\n"
+            f"{REGIONS}={json.dumps(regions)}\n"
+        )
     return path
 
 
@@ -73,6 +76,7 @@ def get_secret(host, name):
 
 # ---- the emulator, proven with the plain SDK ------------------------------------------------------------------------
 
+
 def test_plain_sdk_reaches_the_instance_endpoint_only_when_it_trusts_the_instance_ca(cloud, instance, monkeypatch):
     host, ca_file = instance
     key_id, _ = cloud.create_secret("app-key")
@@ -80,8 +84,7 @@ def test_plain_sdk_reaches_the_instance_endpoint_only_when_it_trusts_the_instanc
     trusting = AcsClient(*cloud.kms_access_key, "cn-hangzhou", verify=ca_file, timeout=TIMEOUT)
     body = json.loads(trusting.do_action_with_exception(get_secret(host, "app-key")))
     assert json.loads(body["SecretData"])["AccessKeyId"] == key_id
-    other = AcsClient(*cloud.kms_access_key, "cn-hangzhou", verify=test_ca().ca_file, timeout=TIMEOUT,
-                      auto_retry=False)
+    other = AcsClient(*cloud.kms_access_key, "cn-hangzhou", verify=test_ca().ca_file, timeout=TIMEOUT, auto_retry=False)
     with pytest.raises(ClientException) as info:
         other.do_action_with_exception(get_secret(host, "app-key"))
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
@@ -89,6 +92,7 @@ def test_plain_sdk_reaches_the_instance_endpoint_only_when_it_trusts_the_instanc
 
 
 # ---- the library ----------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("access", ["ak", "client_key"])
 def test_an_instance_endpoint_with_its_own_ca_serves_the_proxies(cloud, instance, tmp_path, use, access):
@@ -113,9 +117,16 @@ def test_each_endpoint_is_verified_against_its_own_trust(cloud, instance, tmp_pa
     service.name = "kms-shared-tls"
     shared = cloud.add_service(service.name, service, tls=True, ssl_context=test_ca().server_context()).address
     cloud.create_secret("app-key")
-    use(ak_properties(cloud, str(tmp_path / "m.properties"),
-                      [{"regionId": cloud.region_id, "endpoint": host, "caFilePath": ca_file},
-                       {"regionId": cloud.region_id, "endpoint": "https://" + shared}]))
+    use(
+        ak_properties(
+            cloud,
+            str(tmp_path / "m.properties"),
+            [
+                {"regionId": cloud.region_id, "endpoint": host, "caFilePath": ca_file},
+                {"regionId": cloud.region_id, "endpoint": "https://" + shared},
+            ],
+        )
+    )
     with ProxyAcsClient("app-key", region_id="cn-hangzhou") as client:
         client.do_action_with_exception(describe_regions(cloud))
         cloud.service_down("kms-instance")
@@ -126,14 +137,18 @@ def test_each_endpoint_is_verified_against_its_own_trust(cloud, instance, tmp_pa
     assert cloud.count("GetSecretValue", service="kms-shared-tls", code="OK") == 1
 
 
-def test_a_certificate_not_from_ca_file_path_is_a_final_error_naming_that_file(cloud, instance, tmp_path, use,
-                                                                                caplog):
+def test_a_certificate_not_from_ca_file_path_is_a_final_error_naming_that_file(cloud, instance, tmp_path, use, caplog):
     caplog.set_level(logging.DEBUG)
     host, _ = instance
     cloud.create_secret("app-key")
     wrong_ca = test_ca().ca_file  # trusted by default, but not the CA the instance's certificate comes from
-    use(ak_properties(cloud, str(tmp_path / "m.properties"),
-                      [{"regionId": cloud.region_id, "endpoint": host, "caFilePath": wrong_ca}]))
+    use(
+        ak_properties(
+            cloud,
+            str(tmp_path / "m.properties"),
+            [{"regionId": cloud.region_id, "endpoint": host, "caFilePath": wrong_ca}],
+        )
+    )
     with pytest.raises(CredentialsError) as info:
         ProxyAcsClient("app-key").credentials_provider.get_credentials()
     message = str(info.value)
@@ -143,6 +158,7 @@ def test_a_certificate_not_from_ca_file_path_is_a_final_error_naming_that_file(c
 
 
 # ---- configuration mistakes -----------------------------------------------------------------------------------------
+
 
 def _missing(tmp_path, host):
     missing = str(tmp_path / "PrivateKmsCA_kst-missing.pem")
@@ -163,8 +179,9 @@ def _http_endpoint(tmp_path, host):
     return {"endpoint": "http://" + host, "caFilePath": test_ca().ca_file}, ["caFilePath is for an https endpoint"]
 
 
-@pytest.mark.parametrize("mistake", [_missing, _not_pem, _not_a_string, _http_endpoint],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "mistake", [_missing, _not_pem, _not_a_string, _http_endpoint], ids=lambda f: f.__name__.strip("_")
+)
 def test_ca_file_path_mistakes_are_config_errors_naming_file_and_key(cloud, tmp_path, mistake):
     item, named = mistake(tmp_path, "kst-hzz6demo.cryptoservice.kms.aliyuncs.com")
     path = ak_properties(cloud, str(tmp_path / "m.properties"), [dict(item, regionId=cloud.region_id)])
@@ -176,8 +193,12 @@ def test_ca_file_path_mistakes_are_config_errors_naming_file_and_key(cloud, tmp_
 
 
 def test_an_instance_endpoint_without_ca_file_path_keeps_the_default_trust(cloud, tmp_path):
-    config = read_config(ak_properties(cloud, str(tmp_path / "m.properties"),
-                                       [{"regionId": "cn-hangzhou", "endpoint": "kst-hzz6demo.cryptoservice.kms."
-                                                                                "aliyuncs.com"}]))
+    config = read_config(
+        ak_properties(
+            cloud,
+            str(tmp_path / "m.properties"),
+            [{"regionId": "cn-hangzhou", "endpoint": "kst-hzz6demo.cryptoservice.kms.aliyuncs.com"}],
+        )
+    )
     (endpoint,) = config.endpoints
     assert (endpoint.url, endpoint.ca_file) == ("https://kst-hzz6demo.cryptoservice.kms.aliyuncs.com", None)

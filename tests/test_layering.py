@@ -5,6 +5,7 @@ Every import counts, also those inside a function (a lazy import is still a depe
 waits for the right call order to fail). Imports under ``if TYPE_CHECKING:`` are for the type checker only and are
 left out.
 """
+
 import ast
 import os
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -32,7 +33,8 @@ def module_files() -> Dict[str, str]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> Iterator[ast.stmt]:
@@ -60,7 +62,7 @@ def imported_names(module: str, path: str, modules: Set[str]) -> List[str]:
         assert isinstance(node, ast.ImportFrom)
         if node.level:
             base_parts = package.split(".")
-            base_parts = base_parts[:len(base_parts) - (node.level - 1)]
+            base_parts = base_parts[: len(base_parts) - (node.level - 1)]
             base = ".".join(base_parts + ([node.module] if node.module else []))
         else:
             base = node.module or ""
@@ -95,7 +97,7 @@ def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
         path.append(node)
         for successor in sorted(graph.get(node, ())):
             if state.get(successor) == 1:
-                return path[path.index(successor):] + [successor]
+                return path[path.index(successor) :] + [successor]
             if successor not in state:
                 found = visit(successor)
                 if found:
@@ -134,7 +136,8 @@ def test_credentials_never_imports_proxy_or_its_sdks():
             if name.split(".")[0] in FORBIDDEN_IN_CREDENTIALS:
                 offending.append((module, name))
     assert not offending, "credentials/ must not import the proxies or their SDKs: " + ", ".join(
-        f"{module} imports {name}" for module, name in offending)
+        f"{module} imports {name}" for module, name in offending
+    )
 
 
 def test_the_cycle_finder_finds_a_circle():

@@ -4,6 +4,7 @@ Each test counts every record of our loggers at WARNING and above and checks its
 last good key" when there is none, no retry message for a secret that is never retried, a wrong-typed field
 reported as such.
 """
+
 import logging
 
 import pytest
@@ -21,24 +22,39 @@ SECRET = "app-key"
 def lines(caplog):
     """Our records at WARNING and above, as (level name, message), read when called."""
     caplog.set_level(logging.DEBUG, logger="managed_credentials")
-    return lambda: [(r.levelname, r.getMessage()) for r in caplog.records
-                    if r.name.startswith("managed_credentials") and r.levelno >= logging.WARNING]
+    return lambda: [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name.startswith("managed_credentials") and r.levelno >= logging.WARNING
+    ]
 
 
-@pytest.mark.parametrize("raw, reason", [
-    ('{"AccessKeyId": "LTAI5tOnlyTheId"}', "SecretData field AccessKeySecret is missing"),
-    ('{"AccessKeyId": 123, "AccessKeySecret": "x"}',
-     "SecretData field AccessKeyId is not a string (it is a JSON number)"),
-    ('{"AccessKeyId": "LTAI5tOnlyTheId", "AccessKeySecret": null}',
-     "SecretData field AccessKeySecret is not a string (it is null)"),
-    ('{"AccessKeyId": " ", "AccessKeySecret": "x"}', "SecretData field AccessKeyId is empty"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        ('{"AccessKeyId": "LTAI5tOnlyTheId"}', "SecretData field AccessKeySecret is missing"),
+        (
+            '{"AccessKeyId": 123, "AccessKeySecret": "x"}',
+            "SecretData field AccessKeyId is not a string (it is a JSON number)",
+        ),
+        (
+            '{"AccessKeyId": "LTAI5tOnlyTheId", "AccessKeySecret": null}',
+            "SecretData field AccessKeySecret is not a string (it is null)",
+        ),
+        ('{"AccessKeyId": " ", "AccessKeySecret": "x"}', "SecretData field AccessKeyId is empty"),
+    ],
+)
 def test_a_malformed_secret_at_construction_is_one_error_line(cloud, kms_client, lines, raw, reason):
     cloud.create_secret(SECRET)
     cloud.set_secret_data(SECRET, raw)
     provider = ManagedSecretProvider(SECRET, kms_client)
-    assert lines() == [("ERROR", f"secret {SECRET!r}: {reason} (error code MalformedSecretData); no key yet: calls "
-                                 "fail until a fetch succeeds (tried again at a call, after a backoff)")]
+    assert lines() == [
+        (
+            "ERROR",
+            f"secret {SECRET!r}: {reason} (error code MalformedSecretData); no key yet: calls "
+            "fail until a fetch succeeds (tried again at a call, after a backoff)",
+        )
+    ]
     with pytest.raises(CredentialsError) as info:
         provider.get_credentials()
     assert reason in str(info.value)
@@ -79,7 +95,8 @@ def test_an_outage_with_a_good_key_is_one_warning_and_one_recovery_line(cloud, k
     provider._not_before = 0.0  # skip the backoff (its timing is test_provider.py's)
     provider.refresh()
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
-        f"{SECRET}: credentials fetched again after 1 failed attempt(s)"]
+        f"{SECRET}: credentials fetched again after 1 failed attempt(s)"
+    ]
     assert len(lines()) == 1
 
 
@@ -89,9 +106,14 @@ def test_a_malformed_secret_with_a_good_key_is_one_error_line(cloud, kms_client,
     good = provider.get_credentials()
     cloud.set_secret_data(SECRET, '{"AccessKeyId": "LTAI5tOnlyTheId"}')
     assert provider.refresh(stale=good) is good
-    assert lines() == [("ERROR", f"{SECRET}: cannot refresh credentials (secret {SECRET!r}: SecretData field "
-                                 "AccessKeySecret is missing (error code MalformedSecretData)); keeping the last "
-                                 "good key and retrying with backoff")]
+    assert lines() == [
+        (
+            "ERROR",
+            f"{SECRET}: cannot refresh credentials (secret {SECRET!r}: SecretData field "
+            "AccessKeySecret is missing (error code MalformedSecretData)); keeping the last "
+            "good key and retrying with backoff",
+        )
+    ]
 
 
 def test_a_reissue_given_up_adds_no_line_of_its_own(cloud, kms_client, lines):

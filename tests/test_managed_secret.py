@@ -1,4 +1,5 @@
 """ManagedSecretProvider against the emulator's KMS over HTTP: fetch, parse, rotate, retry, fail well, leak nothing."""
+
 import logging
 import threading
 import time
@@ -76,12 +77,15 @@ def test_kms_access_denied_fails_at_construction(cloud, kms_client):
     assert info.value.code == "Forbidden.NoPermission" and "app-key" in str(info.value)
 
 
-@pytest.mark.parametrize("raw, field", [
-    ("not json at all", "not JSON"),
-    ('{"AccessKeyId": "LTAIonly"}', "AccessKeySecret"),
-    ('{"AccessKeySecret": "CANARY-half-secret"}', "AccessKeyId"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ("not json at all", "not JSON"),
+        ('{"AccessKeyId": "LTAIonly"}', "AccessKeySecret"),
+        ('{"AccessKeySecret": "CANARY-half-secret"}', "AccessKeyId"),
+        ("", "empty"),
+    ],
+)
 def test_malformed_secret_data_keeps_last_good_key(cloud, kms_client, caplog, raw, field):
     key_id, _ = cloud.create_secret("app-key")
     provider = ManagedSecretProvider("app-key", kms_client)
@@ -124,6 +128,7 @@ def test_registry_shares_one_provider_per_secret(cloud, configured):
 
 def test_secret_names_are_fetched_at_first_use_of_the_registry(cloud, tmp_path):
     from credentials import ConfigLoader, registry
+
     cloud.create_secret("pre-a")
     cloud.create_secret("pre-b")
     path = cloud.write_properties(str(tmp_path / "p.properties"), secret_names=["pre-a", "pre-b"])
@@ -140,6 +145,7 @@ def test_secret_names_are_fetched_at_first_use_of_the_registry(cloud, tmp_path):
 
 
 # ---- when the next fetch is scheduled --------------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self, now):
@@ -162,10 +168,14 @@ def first_fetch_between(provider, clock, cloud, start, end, step):
     return None
 
 
-@pytest.mark.parametrize("rotation_in, window", [
-    (3600, (3600, 3600 + 300)),  # ahead: just after the rotation, jittered over 5 minutes (10 % of 7 days, capped)
-    (-100, (60, 60 + 300)),  # overdue: not before a minute from now (never a tight loop on KMS), then jittered
-], ids=["ahead", "overdue"])
+@pytest.mark.parametrize(
+    "rotation_in, window",
+    [
+        (3600, (3600, 3600 + 300)),  # ahead: just after the rotation, jittered over 5 minutes (10 % of 7 days, capped)
+        (-100, (60, 60 + 300)),  # overdue: not before a minute from now (never a tight loop on KMS), then jittered
+    ],
+    ids=["ahead", "overdue"],
+)
 def test_refresh_is_scheduled_just_after_the_next_rotation_date(cloud, kms_client, rotation_in, window):
     """The headline of refresh-ahead-of-rotation: KMS says when it will rotate (NextRotationDate); the provider
     fetches again after that moment, within the jitter window, and not before (the clock is the provider's own,

@@ -1,5 +1,6 @@
 """V2 (tea-openapi) clients on managed keys, against the emulator with the real tea-openapi and a generated product
 client (ECS 2014-05-26): ManagedCredentialsClient signs, ProxyOpenApiClient heals."""
+
 import asyncio
 
 import pytest
@@ -25,13 +26,28 @@ EcsProxy = ProxyOpenApiClient.for_product(EcsClient)
 
 
 def config(cloud, **kwargs):
-    return Config(endpoint=cloud.ecs_host, protocol="http", region_id=cloud.region_id, read_timeout=5000,
-                  connect_timeout=3000, **kwargs)
+    return Config(
+        endpoint=cloud.ecs_host,
+        protocol="http",
+        region_id=cloud.region_id,
+        read_timeout=5000,
+        connect_timeout=3000,
+        **kwargs,
+    )
 
 
 def describe_regions_params():
-    return Params(action="DescribeRegions", version="2014-05-26", protocol="HTTP", pathname="/", method="POST",
-                  auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+    return Params(
+        action="DescribeRegions",
+        version="2014-05-26",
+        protocol="HTTP",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
 
 
 def region_ids(response):
@@ -66,8 +82,9 @@ def test_a_product_client_heals_a_revoked_key_with_eight_threads_and_one_fetch(c
     assert isinstance(ecs, EcsClient) and isinstance(ecs, ProxyOpenApiClient)
     ecs_describe_regions(ecs)
     cloud.reset_counts()
-    errors, (new_id, _) = call_through_rotation(lambda: ecs_describe_regions(ecs),
-                                                lambda: cloud.rotate_secret(SECRET, mode="revoke"))
+    errors, (new_id, _) = call_through_rotation(
+        lambda: ecs_describe_regions(ecs), lambda: cloud.rotate_secret(SECRET, mode="revoke")
+    )
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 100
@@ -105,8 +122,9 @@ def test_an_error_that_is_not_about_the_key_is_raised_at_once(cloud, configured)
     ecs = EcsProxy(config(cloud), secret_name=SECRET)
     fetches = cloud.count("GetSecretValue")
     with pytest.raises(ClientException) as info:
-        ecs.describe_instances_with_options(ecs_models.DescribeInstancesRequest(region_id="cn-hangzhou",
-                                                                                page_size=1000), RuntimeOptions())
+        ecs.describe_instances_with_options(
+            ecs_models.DescribeInstancesRequest(region_id="cn-hangzhou", page_size=1000), RuntimeOptions()
+        )
     assert info.value.code == "InvalidParameter"
     assert cloud.count("DescribeInstances") == 1
     assert cloud.count("GetSecretValue") == fetches
@@ -130,8 +148,9 @@ def test_a_custom_handler_decides_what_is_an_expired_key(cloud, configured):
     ecs = EcsProxy(config(cloud), secret_name=SECRET, ak_expire_handler=TeaAKExpireHandler("InvalidParameter"))
     fetches = cloud.count("GetSecretValue")
     with pytest.raises(ClientException):
-        ecs.describe_instances_with_options(ecs_models.DescribeInstancesRequest(region_id="cn-hangzhou",
-                                                                                page_size=1000), RuntimeOptions())
+        ecs.describe_instances_with_options(
+            ecs_models.DescribeInstancesRequest(region_id="cn-hangzhou", page_size=1000), RuntimeOptions()
+        )
     assert cloud.count("GetSecretValue") == fetches + 1  # judged an expired key: refreshed (KMS gave the same key,
     assert cloud.count("DescribeInstances") == 1  # so the request was not sent again with it)
     with pytest.raises(ClientException) as info:  # a rotated key is now not "expired" for this handler
@@ -151,7 +170,8 @@ def test_session_credentials_send_their_token(cloud):
 
 def test_the_credential_model_never_shows_the_secret(cloud):
     credential = ManagedCredentialsClient(
-        credentials_provider=StaticCredentialsProvider("LTAI5tExampleKeyId", "SECRET-canary", "TOKEN-canary"))
+        credentials_provider=StaticCredentialsProvider("LTAI5tExampleKeyId", "SECRET-canary", "TOKEN-canary")
+    )
     model = credential.get_credential()
     shown = repr(model) + str(model) + repr(credential)
     assert "SECRET-canary" not in shown and "TOKEN-canary" not in shown
@@ -165,8 +185,9 @@ def test_constructors_take_the_key_from_one_place_only(cloud):
     with pytest.raises(ValueError):
         ManagedCredentialsClient("x", credentials_provider=provider)
     with pytest.raises(ValueError):
-        ProxyOpenApiClient(config(cloud, access_key_id="LTAI", access_key_secret="pasted"),
-                           credentials_provider=provider)
+        ProxyOpenApiClient(
+            config(cloud, access_key_id="LTAI", access_key_secret="pasted"), credentials_provider=provider
+        )
     with pytest.raises(TypeError):
         ProxyOpenApiClient.for_product(dict)
     assert ProxyOpenApiClient.for_product(EcsClient) is EcsProxy
@@ -175,6 +196,7 @@ def test_constructors_take_the_key_from_one_place_only(cloud):
 def test_async_calls_on_a_warm_cache_take_the_key_without_a_thread_hop(cloud, configured):
     """The event loop's executor is only for a fetch; a cached key is handed out in the loop itself."""
     import concurrent.futures
+
     cloud.create_secret(SECRET)
     ecs = EcsProxy(config(cloud), secret_name=SECRET)
 

@@ -1,5 +1,6 @@
 """ProxyOssClient and ManagedOssCredentialsProvider (OSS SDK V2) against the emulator, through rotations. What the
 plain V2 client sends, and that the emulator serves it, is proven in test_emulator_oss_v2.py."""
+
 import datetime
 import io
 import itertools
@@ -32,7 +33,7 @@ class OneWayStream(io.RawIOBase):
 
     def readinto(self, buffer):
         chunk = self._data.read(len(buffer))
-        buffer[:len(chunk)] = chunk
+        buffer[: len(chunk)] = chunk
         return len(chunk)
 
 
@@ -74,8 +75,9 @@ def test_a_plain_client_on_the_managed_provider_picks_up_a_scheduled_refresh(clo
     cloud.create_secret(SECRET)
     cloud.create_bucket(BUCKET)
     provider = ManagedSecretProvider(SECRET, kms_client, refresh_interval=0.2)
-    plain = oss.Client(v2_config(cloud, credentials_provider=ManagedOssCredentialsProvider(
-        credentials_provider=provider)))
+    plain = oss.Client(
+        v2_config(cloud, credentials_provider=ManagedOssCredentialsProvider(credentials_provider=provider))
+    )
     put(plain, "k", b"v")
     new_id, _ = cloud.rotate_secret(SECRET, mode="grace")  # the old key still works: only a refresh moves on
 
@@ -148,8 +150,11 @@ def test_seekable_stream_is_rewound_and_sent_whole(cloud, kms_client):
     assert cloud.count("PutObject", code="InvalidAccessKeyId") == 1
 
 
-@pytest.mark.parametrize("body", [lambda data: OneWayStream(data), lambda data: iter([data[:10], data[10:]])],
-                         ids=["non-seekable stream", "generator"])
+@pytest.mark.parametrize(
+    "body",
+    [lambda data: OneWayStream(data), lambda data: iter([data[:10], data[10:]])],
+    ids=["non-seekable stream", "generator"],
+)
 def test_a_body_that_cannot_be_replayed_is_never_resent(cloud, kms_client, body):
     cloud.create_secret(SECRET)
     cloud.create_bucket(BUCKET)
@@ -183,8 +188,7 @@ def test_each_call_is_reissued_at_most_twice_and_other_errors_pass_unchanged(clo
 
 
 def oss_service_error(code: str) -> ServiceError:
-    return ServiceError(status_code=403, code=code, message="", request_id="", ec="", timestamp="",
-                        request_target="")
+    return ServiceError(status_code=403, code=code, message="", request_id="", ec="", timestamp="", request_target="")
 
 
 def test_the_expire_handler_is_replaceable(cloud):
@@ -194,13 +198,17 @@ def test_the_expire_handler_is_replaceable(cloud):
     with pytest.raises(OperationError):
         put(client, "k", b"v")
     assert cloud.count("PutObject") == 1  # InvalidAccessKeyId is not this handler's code
-    client = ProxyOssClient(v2_config(cloud), credentials_provider=NewKeyEveryRefresh(cloud.add_access_key),
-                            ak_expire_handler=handler)
+    client = ProxyOssClient(
+        v2_config(cloud), credentials_provider=NewKeyEveryRefresh(cloud.add_access_key), ak_expire_handler=handler
+    )
     with pytest.raises(OperationError):
         get(client, "missing")
     assert cloud.count("GetObject") == 3  # NoSuchKey is
-    wrapped = oss.uploader.UploadError(upload_id="u", path="p", error=OperationError(
-        name="UploadPart", error=oss_service_error("SecurityTokenExpired")))
+    wrapped = oss.uploader.UploadError(
+        upload_id="u",
+        path="p",
+        error=OperationError(name="UploadPart", error=oss_service_error("SecurityTokenExpired")),
+    )
     assert OssV2AKExpireHandler().judge_ak_expire(wrapped)
     assert not OssV2AKExpireHandler().judge_ak_expire(oss_service_error("AccessDenied"))
 
@@ -219,14 +227,20 @@ def test_the_presigner_signs_with_the_current_key(cloud, configured):
     client.shutdown()
 
 
-def test_sts_keys_from_the_credentials_tool_sign_heal_and_carry_their_expiry(cloud, monkeypatch, tmp_path,
-                                                                            debug_logs):
+def test_sts_keys_from_the_credentials_tool_sign_heal_and_carry_their_expiry(cloud, monkeypatch, tmp_path, debug_logs):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)  # STS is https only; the tool trusts SSL_CERT_FILE
     key_id, secret = cloud.add_access_key()
-    tool = CredentialsToolProvider({"type": "ram_role_arn", "access_key_id": key_id, "access_key_secret": secret,
-                                    "role_arn": cloud.sts.role_arn(), "role_session_name": "oss-v2",
-                                    "sts_endpoint": cloud.sts.host})
+    tool = CredentialsToolProvider(
+        {
+            "type": "ram_role_arn",
+            "access_key_id": key_id,
+            "access_key_secret": secret,
+            "role_arn": cloud.sts.role_arn(),
+            "role_session_name": "oss-v2",
+            "sts_endpoint": cloud.sts.host,
+        }
+    )
     with ProxyOssClient(v2_config(cloud), credentials_provider=tool) as client:
         put(client, "k", b"v")
         first = tool.get_credentials()

@@ -1,5 +1,6 @@
 """ProxyAsyncOssClient (OSS SDK V2's asyncio client) against the emulator: healing through rotations, and an event
 loop that keeps running while the key is fetched from KMS."""
+
 import asyncio
 import threading
 
@@ -117,18 +118,27 @@ def test_multipart_calls_heal_one_by_one_through_a_revocation(cloud, kms_client)
 
     async def main():
         async with ProxyAsyncOssClient(v2_config(cloud), credentials_provider=provider) as client:
-            upload = await client.initiate_multipart_upload(oss.InitiateMultipartUploadRequest(bucket=BUCKET,
-                                                                                               key="big"))
+            upload = await client.initiate_multipart_upload(
+                oss.InitiateMultipartUploadRequest(bucket=BUCKET, key="big")
+            )
             done = []
             for number, data in enumerate(parts, 1):
                 if number == 2:
                     cloud.rotate_secret(SECRET, mode="revoke")
-                result = await client.upload_part(oss.UploadPartRequest(
-                    bucket=BUCKET, key="big", upload_id=upload.upload_id, part_number=number, body=data))
+                result = await client.upload_part(
+                    oss.UploadPartRequest(
+                        bucket=BUCKET, key="big", upload_id=upload.upload_id, part_number=number, body=data
+                    )
+                )
                 done.append(oss.UploadPart(part_number=number, etag=result.etag))
-            await client.complete_multipart_upload(oss.CompleteMultipartUploadRequest(
-                bucket=BUCKET, key="big", upload_id=upload.upload_id,
-                complete_multipart_upload=oss.CompleteMultipartUpload(parts=done)))
+            await client.complete_multipart_upload(
+                oss.CompleteMultipartUploadRequest(
+                    bucket=BUCKET,
+                    key="big",
+                    upload_id=upload.upload_id,
+                    complete_multipart_upload=oss.CompleteMultipartUpload(parts=done),
+                )
+            )
 
     asyncio.run(main())
     assert cloud.oss_object(BUCKET, "big") == b"".join(parts)
@@ -163,6 +173,7 @@ def test_the_event_loop_keeps_running_while_the_key_is_fetched(cloud, kms_client
 
 def test_async_calls_on_a_warm_cache_take_the_key_without_a_thread_hop(cloud, kms_client):
     import concurrent.futures
+
     cloud.create_secret(SECRET)
     cloud.create_bucket(BUCKET)
     provider = ManagedSecretProvider(SECRET, kms_client)

@@ -1,5 +1,6 @@
 """ProxyOssClient's lifecycle: constructor misuse, fork safety (and the one private reach it needs), the optional
 extra."""
+
 import os
 import time
 
@@ -20,8 +21,9 @@ def test_constructor_misuse_is_a_value_error(cloud):
     with pytest.raises(ValueError, match="exactly one"):
         ProxyOssClient(v2_config(cloud), "x", credentials_provider=provider)
     with pytest.raises(ValueError, match="another provider"):
-        ProxyOssClient(v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret)),
-                       credentials_provider=provider)
+        ProxyOssClient(
+            v2_config(cloud, credentials_provider=OssStaticProvider(key_id, secret)), credentials_provider=provider
+        )
     managed = ManagedOssCredentialsProvider(credentials_provider=provider)
     client = ProxyOssClient(v2_config(cloud, credentials_provider=managed))
     assert client.managed_credentials_provider is managed
@@ -31,10 +33,12 @@ def test_constructor_misuse_is_a_value_error(cloud):
 def test_private_reach_the_sdk_http_client_is_where_we_look(cloud):
     """proxy/oss_v2.py reads the SDK's resolved HTTP client (no public getter) to reset it after os.fork()."""
     from proxy.oss_v2 import sdk_http_client
+
     key_id, secret = cloud.add_access_key()
     http = oss.transport.RequestsHttpClient()
-    client = ProxyOssClient(v2_config(cloud), credentials_provider=StaticCredentialsProvider(key_id, secret),
-                            http_client=http)
+    client = ProxyOssClient(
+        v2_config(cloud), credentials_provider=StaticCredentialsProvider(key_id, secret), http_client=http
+    )
     assert sdk_http_client(client) is http, "alibabacloud-oss-v2 moved Client._client._options.http_client"
     built_by_the_sdk = ProxyOssClient(v2_config(cloud), credentials_provider=client.credentials_provider)
     assert isinstance(sdk_http_client(built_by_the_sdk), oss.transport.RequestsHttpClient)
@@ -74,21 +78,40 @@ def test_a_forked_child_calls_on_its_own_connections(cloud):
 def test_without_the_extra_the_import_says_what_to_install_and_other_proxies_work():
     import subprocess
     import sys
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = ("import sys\n"
-              "sys.modules['alibabacloud_oss_v2'] = None  # as if the extra were not installed\n"
-              "from proxy import ProxyBucket, ProxyOpenApiClient\n"
-              "try:\n"
-              "    from proxy import ProxyOssClient\n"
-              "except ImportError as exc:\n"
-              "    print('ImportError:', exc)\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PYTHONPATH=root))
+    script = (
+        "import sys\n"
+        "sys.modules['alibabacloud_oss_v2'] = None  # as if the extra were not installed\n"
+        "from proxy import ProxyBucket, ProxyOpenApiClient\n"
+        "try:\n"
+        "    from proxy import ProxyOssClient\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError:', exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=root),
+    )
     assert result.returncode == 0, result.stderr
     assert "ImportError:" in result.stdout and "[oss-v2]" in result.stdout
-    lazy = subprocess.run([sys.executable, "-c", "import sys; from proxy import ProxyBucket, ProxyOpenApiClient, "
-                           "OssV2AKExpireHandler; print('alibabacloud_oss_v2' in sys.modules)"],
-                          cwd=root, capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=root))
+    lazy = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from proxy import ProxyBucket, ProxyOpenApiClient, "
+            "OssV2AKExpireHandler; print('alibabacloud_oss_v2' in sys.modules)",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=root),
+    )
     assert lazy.stdout.strip() == "False", lazy.stdout + lazy.stderr
 
 
@@ -128,7 +151,16 @@ def test_the_reissue_log_line_names_the_service_code_inside_an_operation_error()
     from alibabacloud_oss_v2.exceptions import OperationError, ServiceError
 
     from proxy.reissue import _describe
-    refused = ServiceError(status_code=403, code="InvalidAccessKeyId", message="revoked", request_id="r", ec="",
-                           timestamp=None, request_target="")
+
+    refused = ServiceError(
+        status_code=403,
+        code="InvalidAccessKeyId",
+        message="revoked",
+        request_id="r",
+        ec="",
+        timestamp=None,
+        request_target="",
+    )
     assert _describe(OperationError(name="PutObject", error=refused)) == (
-        "OperationError (ServiceError InvalidAccessKeyId)")
+        "OperationError (ServiceError InvalidAccessKeyId)"
+    )

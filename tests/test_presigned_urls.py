@@ -1,5 +1,6 @@
 """Presigned URLs through ProxyBucket: a URL is a signature made once, so it lives and dies with the key that
 made it (as in the cloud); sign_url after a heal signs with the new key; the *_with_url family is not re-issued."""
+
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
@@ -33,8 +34,12 @@ def managed_bucket(request, cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
     version = {"auth_version": "v4", "region": cloud.region_id} if request.param == "v4" else {}
-    bucket = ProxyBucket(credentials_provider=ManagedSecretProvider("app-key", kms_client),
-                         endpoint=cloud.oss_endpoint, bucket_name="bkt", **version)
+    bucket = ProxyBucket(
+        credentials_provider=ManagedSecretProvider("app-key", kms_client),
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+        **version,
+    )
     bucket.put_object("shared.txt", b"hello")
     yield bucket
     bucket.shutdown()

@@ -4,6 +4,7 @@ A torn read (key id of one version, secret of another) is then obvious, and
 counting fetches is exact. The same rules are exercised over HTTP against the
 emulator in test_managed_secret.py.
 """
+
 import logging
 import threading
 import time

@@ -15,8 +15,9 @@ def test_plain_program_becomes_managed_by_changing_the_constructor(cloud, config
     plain = AcsClient(key_id, secret, "cn-hangzhou")
     managed = ProxyAcsClient("app-key", region_id="cn-hangzhou")
     assert isinstance(managed, AcsClient)
-    assert regions_of(managed.do_action_with_exception(describe_regions(cloud))) == \
-        regions_of(plain.do_action_with_exception(describe_regions(cloud)))
+    assert regions_of(managed.do_action_with_exception(describe_regions(cloud))) == regions_of(
+        plain.do_action_with_exception(describe_regions(cloud))
+    )
     assert cloud.count("DescribeRegions", access_key_id=key_id, code="OK") == 2
     managed.shutdown()
     managed.shutdown()  # idempotent
@@ -34,8 +35,11 @@ def test_revoked_key_heals_with_eight_threads_and_one_fetch(cloud, configured):
     client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=8)
     client.do_action_with_exception(describe_regions(cloud))
     cloud.reset_counts()
-    errors, (new_id, _) = call_through_rotation(lambda: client.do_action_with_exception(describe_regions(cloud)),
-                                                lambda: cloud.rotate_secret("app-key", mode="revoke"), calls_after=200)
+    errors, (new_id, _) = call_through_rotation(
+        lambda: client.do_action_with_exception(describe_regions(cloud)),
+        lambda: cloud.rotate_secret("app-key", mode="revoke"),
+        calls_after=200,
+    )
     assert errors == []
     assert cloud.count("GetSecretValue") == 1
     assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 200
@@ -97,8 +101,9 @@ def test_custom_handler_is_honoured(cloud, kms_client):
 
     provider.refresh()
     fetches = cloud.count("GetSecretValue")
-    by_code = ProxyAcsClient(credentials_provider=provider,
-                             ak_expire_handler=SdkCoreAKExpireHandler("InvalidParameter"))
+    by_code = ProxyAcsClient(
+        credentials_provider=provider, ak_expire_handler=SdkCoreAKExpireHandler("InvalidParameter")
+    )
     with pytest.raises(ServerException) as info:
         by_code.do_action_with_exception(bad_parameter_request(cloud))
     assert info.value.get_error_code() == "InvalidParameter"
@@ -135,14 +140,23 @@ def resolved(client, request):
         return type(exc), str(exc)
 
 
-@pytest.mark.parametrize("region, product", [
-    ("cn-hangzhou", "Ecs"), ("ap-southeast-1", "Ecs"), ("cn-shanghai", "Kms"), ("cn-beijing", "Sts"),
-    ("eu-central-1", "Rds"), ("cn-hangzhou", "Ram"), ("cn-hangzhou", "NoSuchProduct"),
-])
+@pytest.mark.parametrize(
+    "region, product",
+    [
+        ("cn-hangzhou", "Ecs"),
+        ("ap-southeast-1", "Ecs"),
+        ("cn-shanghai", "Kms"),
+        ("cn-beijing", "Sts"),
+        ("eu-central-1", "Rds"),
+        ("cn-hangzhou", "Ram"),
+        ("cn-hangzhou", "NoSuchProduct"),
+    ],
+)
 def test_endpoints_resolve_as_a_plain_acs_client_resolves_them(region, product):
     """ProxyAcsClient shares one copy of the SDK's endpoint tables (endpoints.py) instead of building them per
     client: the answers must be the plain client's, including endpoints added with add_endpoint()."""
     from aliyunsdkcore.request import CommonRequest
+
     plain = AcsClient("LTAI-plain", "unused", region)
     proxy = ProxyAcsClient(credentials_provider=StaticCredentialsProvider("LTAI-proxy", "unused"), region_id=region)
     request = CommonRequest(domain=None, version="2014-05-26", action_name="Describe", product=product)

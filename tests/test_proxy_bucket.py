@@ -1,4 +1,5 @@
 """ProxyBucket against the emulator's OSS with the real oss2: swap-in, rotation healing, bodies never half re-sent."""
+
 import io
 import threading
 
@@ -61,8 +62,11 @@ def test_revoked_key_heals_with_eight_threads_putting_and_getting(cloud, configu
 def test_seekable_stream_is_rewound_and_sent_whole(cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
-    bucket = ProxyBucket(credentials_provider=ManagedSecretProvider("app-key", kms_client),
-                         endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    bucket = ProxyBucket(
+        credentials_provider=ManagedSecretProvider("app-key", kms_client),
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+    )
     data = bytes(range(256)) * 64
     stream = io.BytesIO(b"HEADER" + data)
     stream.read(6)  # the caller's position is where the body starts
@@ -90,8 +94,11 @@ def test_non_seekable_stream_is_never_resent_partially(cloud, kms_client):
 def test_generator_body_is_never_resent(cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
-    bucket = ProxyBucket(credentials_provider=ManagedSecretProvider("app-key", kms_client),
-                         endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    bucket = ProxyBucket(
+        credentials_provider=ManagedSecretProvider("app-key", kms_client),
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+    )
     cloud.rotate_secret("app-key", mode="revoke")
     with pytest.raises(oss2.exceptions.ServerError):
         bucket.put_object("gen", (b"chunk" for _ in range(100)))
@@ -112,8 +119,12 @@ def test_custom_handler_codes(cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
     provider = ManagedSecretProvider("app-key", kms_client)
-    bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name="bkt",
-                         ak_expire_handler=OssAKExpireHandler("NoSuchKey"))
+    bucket = ProxyBucket(
+        credentials_provider=provider,
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+        ak_expire_handler=OssAKExpireHandler("NoSuchKey"),
+    )
     with pytest.raises(oss2.exceptions.NoSuchKey):
         bucket.get_object("missing")
     assert cloud.count("GetSecretValue") >= 2  # NoSuchKey was judged an expired key, as asked
@@ -122,8 +133,11 @@ def test_custom_handler_codes(cloud, kms_client):
 def test_sts_provider_sends_the_token(cloud):
     cloud.create_bucket("bkt")
     key_id, secret = cloud.add_access_key(security_token="TOKEN-oss")
-    bucket = ProxyBucket(credentials_provider=StaticCredentialsProvider(key_id, secret, "TOKEN-oss"),
-                         endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    bucket = ProxyBucket(
+        credentials_provider=StaticCredentialsProvider(key_id, secret, "TOKEN-oss"),
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+    )
     bucket.put_object("k", b"v")
     assert cloud.count("PutObject", access_key_id=key_id, code="OK") == 1
 
@@ -131,8 +145,9 @@ def test_sts_provider_sends_the_token(cloud):
 def test_service_lists_buckets_and_heals(cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
-    service = ProxyService(credentials_provider=ManagedSecretProvider("app-key", kms_client),
-                           endpoint=cloud.oss_endpoint)
+    service = ProxyService(
+        credentials_provider=ManagedSecretProvider("app-key", kms_client), endpoint=cloud.oss_endpoint
+    )
     cloud.rotate_secret("app-key", mode="revoke")
     assert "bkt" in [b.name for b in service.list_buckets().buckets]
 

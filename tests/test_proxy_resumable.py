@@ -1,6 +1,7 @@
 """ProxyBucket heals oss2's resumable transfers: a key revoked in the middle of oss2.resumable_upload (4 threads,
 12 MiB, 1 MiB parts) or oss2.resumable_download costs a few re-sent parts, never the transfer; each part goes out
 at most twice and whole (oss2 hands parts over as SizedFileAdapter, which the re-issue rewinds through)."""
+
 import collections
 import io
 import threading
@@ -18,15 +19,18 @@ SIZE = 12 * MIB
 
 def blob(n: int) -> bytes:
     block = bytes(range(256)) * 4096  # 1 MiB, not all one value, so a misplaced part changes the content
-    return b"".join(block[i % 251:] + block[:i % 251] for i in range(n // MIB)) + block[:n % MIB]
+    return b"".join(block[i % 251 :] + block[: i % 251] for i in range(n // MIB)) + block[: n % MIB]
 
 
 @pytest.fixture
 def managed_bucket(cloud, kms_client):
     cloud.create_secret("app-key")
     cloud.create_bucket("bkt")
-    bucket = ProxyBucket(credentials_provider=ManagedSecretProvider("app-key", kms_client),
-                         endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    bucket = ProxyBucket(
+        credentials_provider=ManagedSecretProvider("app-key", kms_client),
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+    )
     yield bucket
     bucket.shutdown()
 
@@ -58,8 +62,16 @@ def test_resumable_upload_heals_a_revocation_in_the_middle(cloud, managed_bucket
     source.write_bytes(data)
     revoke = RevokeOnce(cloud)
     cloud.reset_counts()
-    oss2.resumable_upload(managed_bucket, "big", str(source), store=oss2.ResumableStore(root=str(tmp_path)),
-                          multipart_threshold=MIB, part_size=MIB, num_threads=4, progress_callback=revoke)
+    oss2.resumable_upload(
+        managed_bucket,
+        "big",
+        str(source),
+        store=oss2.ResumableStore(root=str(tmp_path)),
+        multipart_threshold=MIB,
+        part_size=MIB,
+        num_threads=4,
+        progress_callback=revoke,
+    )
     assert revoke.done.is_set()
     assert cloud.oss_object("bkt", "big") == data
     by_part, refused = upload_attempts(cloud)
@@ -73,8 +85,16 @@ def test_resumable_download_heals_a_revocation_in_the_middle(cloud, managed_buck
     managed_bucket.put_object("big", data)
     target = tmp_path / "copy.bin"
     revoke = RevokeOnce(cloud)
-    oss2.resumable_download(managed_bucket, "big", str(target), store=oss2.ResumableDownloadStore(root=str(tmp_path)),
-                            multiget_threshold=MIB, part_size=MIB, num_threads=4, progress_callback=revoke)
+    oss2.resumable_download(
+        managed_bucket,
+        "big",
+        str(target),
+        store=oss2.ResumableDownloadStore(root=str(tmp_path)),
+        multiget_threshold=MIB,
+        part_size=MIB,
+        num_threads=4,
+        progress_callback=revoke,
+    )
     assert revoke.done.is_set()
     assert target.read_bytes() == data
     gets = [c for c in cloud.calls if c.action == "GetObject"]
@@ -93,7 +113,7 @@ def test_a_part_in_a_sized_adapter_is_rewound_to_where_the_caller_left_the_file(
     assert stream.tell() == 2 * MIB  # read once more, whole, from the same place
     parts = managed_bucket.list_parts("part", upload_id).parts
     managed_bucket.complete_multipart_upload("part", upload_id, parts)
-    assert cloud.oss_object("bkt", "part") == data[MIB:2 * MIB]
+    assert cloud.oss_object("bkt", "part") == data[MIB : 2 * MIB]
 
 
 class OneWayStream(io.RawIOBase):
@@ -105,7 +125,7 @@ class OneWayStream(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         chunk = self._data.read(len(buffer))
-        buffer[:len(chunk)] = chunk
+        buffer[: len(chunk)] = chunk
         return len(chunk)
 
 

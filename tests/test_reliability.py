@@ -10,6 +10,7 @@ What is proven elsewhere is not repeated: the refresh rules with a fake source (
 and construction errors of ManagedSecretProvider (test_managed_secret.py), properties errors (test_config.py),
 fuzzing (test_fuzz.py), bodies never half re-sent (test_proxy_bucket.py).
 """
+
 import json
 import logging
 import os
@@ -44,12 +45,18 @@ ACS_EXPIRED = {"InvalidAccessKeyId.NotFound", "InvalidAccessKeyId.Inactive"}
 
 # ---- shared helpers -------------------------------------------------------------------------------------------------
 
+
 def fast_kms(cloud, *, read_timeout=0.5, attempts=2, endpoint=None, protocol="http", verify=None):
     """A KMS client for the emulator whose own retries (tenacity, full jitter) take milliseconds, not seconds."""
-    return KmsClient([KmsEndpoint(cloud.region_id, endpoint or cloud.kms_host, protocol)],
-                     StaticCredentialsProvider(*cloud.kms_access_key), connect_timeout=0.5,
-                     read_timeout=read_timeout, attempts=attempts, verify=verify,
-                     wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05))
+    return KmsClient(
+        [KmsEndpoint(cloud.region_id, endpoint or cloud.kms_host, protocol)],
+        StaticCredentialsProvider(*cloud.kms_access_key),
+        connect_timeout=0.5,
+        read_timeout=read_timeout,
+        attempts=attempts,
+        verify=verify,
+        wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05),
+    )
 
 
 class CountingKms:
@@ -90,8 +97,9 @@ def oss_call(bucket, name="obj"):
 def clients_on(cloud, provider, **acs_kwargs):
     cloud.create_bucket(BUCKET)
     client = ProxyAcsClient(credentials_provider=provider, timeout=5, connect_timeout=2, **acs_kwargs)
-    bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=BUCKET,
-                         connect_timeout=5)
+    bucket = ProxyBucket(
+        credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=BUCKET, connect_timeout=5
+    )
     return client, bucket
 
 
@@ -130,6 +138,7 @@ def run_for(seconds, body):
 
 
 # ---- leak guard: applied to every test in this file -----------------------------------------------------------------
+
 
 class LeakGuard:
     """What a test saw besides logs and captured output: exception texts, reprs, other processes' output."""
@@ -175,8 +184,11 @@ def captured_output(guard, caplog, capfd):
     out, err = capfd.readouterr()
     guard.stdout.append(out)
     guard.stderr.append(err)
-    sources += [("stdout", "".join(guard.stdout)), ("stderr", "".join(guard.stderr)),
-                ("exceptions and reprs", "\n".join(guard.texts))]
+    sources += [
+        ("stdout", "".join(guard.stdout)),
+        ("stderr", "".join(guard.stderr)),
+        ("exceptions and reprs", "\n".join(guard.texts)),
+    ]
     for dirpath, _, files in os.walk(guard.tmp_path):
         for name in files:
             path = os.path.abspath(os.path.join(dirpath, name))
@@ -215,6 +227,7 @@ def properties(configured, leak_guard):
 
 # ---- KMS returns 503 / times out / refuses connections while the cached key is still valid --------------------------
 
+
 def start_outage(cloud, kind):
     if kind == "503":
         cloud.kms_fault(status=503)  # every request, until cleared
@@ -247,9 +260,12 @@ def test_kms_outage_with_a_valid_key_keeps_calls_working(cloud, caplog, leak_gua
         # Calls go on (any error fails the test) for `seconds`, and until the background refresh has failed
         # `min_rounds` times and 6 call pairs succeeded: counts, not a duration alone, so a loaded machine where
         # a round or a call takes longer only makes the outage last longer.
-        calls = call_until(lambda n: time.monotonic() - start >= seconds and n > 5 and
-                           kms.rounds_since(start) >= min_rounds,
-                           lambda: (acs_call(cloud, client), oss_call(bucket)))
+        calls = call_until(
+            lambda n, start=start, seconds=seconds, min_rounds=min_rounds: (
+                time.monotonic() - start >= seconds and n > 5 and kms.rounds_since(start) >= min_rounds
+            ),
+            lambda: (acs_call(cloud, client), oss_call(bucket)),
+        )
         elapsed = time.monotonic() - start
         rounds = kms.rounds_since(start)
         record_property(f"outage{outage}", f"{calls} call pairs, {rounds} refresh rounds in {elapsed:.2f} s")
@@ -263,10 +279,14 @@ def test_kms_outage_with_a_valid_key_keeps_calls_working(cloud, caplog, leak_gua
         end_outage(cloud, kind)
         # Reads start the background refresh: keep calling until one has fetched again (the emulator counts the
         # answer as it sends it; the provider stores it, and says so, a moment later).
-        assert wait_until(lambda fetched=fetched, seen=seen: acs_call(cloud, client) and
-                          cloud.count("GetSecretValue", code="OK") > fetched and
-                          any("fetched again after" in r.getMessage() for r in caplog.records[seen:]),
-                          deadline=3.0), "the background refresh did not resume after KMS came back"
+        assert wait_until(
+            lambda fetched=fetched, seen=seen: (
+                acs_call(cloud, client)
+                and cloud.count("GetSecretValue", code="OK") > fetched
+                and any("fetched again after" in r.getMessage() for r in caplog.records[seen:])
+            ),
+            deadline=3.0,
+        ), "the background refresh did not resume after KMS came back"
         oss_call(bucket)
     leak_guard.note(client, bucket, provider)
     client.shutdown()
@@ -279,8 +299,9 @@ def test_failed_refreshes_back_off_exponentially_with_jitter_up_to_the_cap(cloud
     cloud.create_secret(SECRET)
     clock = Clock(time.time())
     kms = CountingKms(fast_kms(cloud, attempts=1))
-    provider = ManagedSecretProvider(SECRET, kms, clock=clock, refresh_interval=100.0, backoff_cap=8.0,
-                                     background=False)  # the "background" round runs inline: exact timing
+    provider = ManagedSecretProvider(
+        SECRET, kms, clock=clock, refresh_interval=100.0, backoff_cap=8.0, background=False
+    )  # the "background" round runs inline: exact timing
     good = provider.get_credentials()
     cloud.kms_fault(status=503)
     clock.now += 100.0  # the refresh is due
@@ -293,7 +314,7 @@ def test_failed_refreshes_back_off_exponentially_with_jitter_up_to_the_cap(cloud
             round_times.append(clock.now)
         clock.now += step
     gaps = [b - a for a, b in zip(round_times, round_times[1:])]
-    ceilings = [min(8.0, 2.0 ** i) for i in range(len(gaps))]  # 1, 2, 4, 8, 8, ...
+    ceilings = [min(8.0, 2.0**i) for i in range(len(gaps))]  # 1, 2, 4, 8, 8, ...
     assert len(gaps) >= 8, gaps
     for gap, ceiling in zip(gaps, ceilings):
         assert ceiling / 2 - step <= gap <= ceiling + step, (gaps, ceilings)
@@ -303,9 +324,11 @@ def test_failed_refreshes_back_off_exponentially_with_jitter_up_to_the_cap(cloud
 
 # ---- KMS down and the key revoked ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sdk", ["acs", "oss"])
 def test_kms_down_and_key_revoked_fails_with_the_service_error_then_heals_within_one_backoff(
-        cloud, leak_guard, record_property, sdk):
+    cloud, leak_guard, record_property, sdk
+):
     """Row "KMS down and the key is revoked": while KMS is down, calls fail with the service's own error (never
     ours, never a hang); within one backoff interval after KMS returns they succeed again, with no restart."""
     cloud.create_secret(SECRET)
@@ -337,8 +360,11 @@ def test_kms_down_and_key_revoked_fails_with_the_service_error_then_heals_within
     up = time.monotonic()
     healed = wait_until(lambda: _succeeds(call), deadline=5.0)
     elapsed = time.monotonic() - up
-    record_property("figures", f"{calls} failing calls, {rounds} fetch rounds while down; healed {elapsed:.2f} s "
-                               f"after kms_up (backoff cap {cap} s)")
+    record_property(
+        "figures",
+        f"{calls} failing calls, {rounds} fetch rounds while down; healed {elapsed:.2f} s "
+        f"after kms_up (backoff cap {cap} s)",
+    )
     assert healed, "calls never recovered after KMS came back"
     # Healed by the first fetch after KMS came back: no round failed or was skipped in between, so the wait was
     # the one backoff interval then pending (<= cap; its bounds: the simulated-clock test above). Not a timed
@@ -360,11 +386,15 @@ def _succeeds(call):
 
 # ---- SecretData is not JSON, lacks a field, is empty -----------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, field", [
-    ("not json at all", "not JSON"),
-    ('{"AccessKeyId": "LTAI5tOnlyTheId"}', "AccessKeySecret"),
-    ("", "empty"),
-])
+
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ("not json at all", "not JSON"),
+        ('{"AccessKeyId": "LTAI5tOnlyTheId"}', "AccessKeySecret"),
+        ("", "empty"),
+    ],
+)
 def test_malformed_secret_data_keeps_the_last_good_key_and_recovers_once_fixed(cloud, caplog, leak_guard, raw, field):
     """Row "SecretData malformed": calls keep using the last good key while the background refresh fails with an
     error log naming the secret and the field; when the key is then revoked, calls fail with the service's own
@@ -424,9 +454,11 @@ def _succeeds_or_credentials_error(call):
 
 # ---- unknown secret name, KMS access denied --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sdk", ["acs", "oss"])
-@pytest.mark.parametrize("problem, code", [("unknown", "Forbidden.ResourceNotFound"),
-                                           ("denied", "Forbidden.NoPermission")])
+@pytest.mark.parametrize(
+    "problem, code", [("unknown", "Forbidden.ResourceNotFound"), ("denied", "Forbidden.NoPermission")]
+)
 def test_unknown_secret_or_denied_kms_fails_at_construction(cloud, properties, leak_guard, sdk, problem, code):
     """Row "unknown secret name, KMS access denied": the proxy's constructor raises CredentialsError naming the
     secret and the KMS error code (ManagedSecretProvider itself: test_managed_secret.py)."""
@@ -447,6 +479,7 @@ def test_unknown_secret_or_denied_kms_fails_at_construction(cloud, properties, l
 
 # ---- KMS keeps returning a key that the service rejects --------------------------------------------------------------
 
+
 def test_each_call_is_reissued_at_most_twice(cloud, leak_guard):
     """Row "KMS keeps returning a rejected key", the per-call bound: even when every refresh brings a *new* key
     (so each refresh is worth a re-issue), one call makes the first request and at most two re-issues."""
@@ -463,8 +496,10 @@ def test_each_call_is_reissued_at_most_twice(cloud, leak_guard):
     kms.gate = new_rejected_key
     cloud.revoke_key(provider.get_credentials().access_key_id)
     cloud.reset_counts()
-    for sdk, call, action in (("acs", lambda: acs_call(cloud, client), "DescribeRegions"),
-                              ("oss", lambda: bucket.get_object("obj"), "GetObject")):
+    for sdk, call, action in (
+        ("acs", lambda: acs_call(cloud, client), "DescribeRegions"),
+        ("oss", lambda: bucket.get_object("obj"), "GetObject"),
+    ):
         before_fetches, before_calls = cloud.count("GetSecretValue"), cloud.count(action)
         with pytest.raises(Exception) as info:
             call()
@@ -505,8 +540,11 @@ def test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm(cloud, leak_guard
     fetch_times = sorted(c.time for c in cloud.calls if c.action == "GetSecretValue")
     gaps = [b - a for a, b in zip(fetch_times, fetch_times[1:])]
     service_requests = cloud.count("DescribeRegions") + cloud.count("PutObject")
-    record_property("figures", f"{len(outcomes)} calls, {service_requests} service requests, "
-                               f"{len(fetch_times)} fetches, gaps {[round(g, 2) for g in gaps]}")
+    record_property(
+        "figures",
+        f"{len(outcomes)} calls, {service_requests} service requests, "
+        f"{len(fetch_times)} fetches, gaps {[round(g, 2) for g in gaps]}",
+    )
     leak_guard.note(*[e for e in outcomes if e is not None][:3])
     assert outcomes and all(e is not None and is_service_expired_key_error(e) for e in outcomes)
     # Each call sent its request once: a refresh that brought back the key just rejected is never re-sent.
@@ -514,7 +552,7 @@ def test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm(cloud, leak_guard
     assert fetch_times, "no refresh was attempted"
     # Each fetch pushes the next one back by the jittered back-off (at least half of 1 s, 2 s, 2 s...: the cap is
     # 2 s here), however long the load ran: gap k >= 0.5 * min(2, 2 ** k) seconds.
-    assert all(g >= 0.5 * min(2.0, 2.0 ** k) - 0.05 for k, g in enumerate(gaps)), gaps
+    assert all(g >= 0.5 * min(2.0, 2.0**k) - 0.05 for k, g in enumerate(gaps)), gaps
 
     new_id, _ = cloud.rotate_secret(SECRET)
     assert wait_until(lambda: _succeeds(lambda: acs_call(cloud, client)), deadline=2.0 + 0.5)
@@ -525,6 +563,7 @@ def test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm(cloud, leak_guard
 
 
 # ---- 1,000 threads hit an expired key at once ------------------------------------------------------------------------
+
 
 def test_thousand_threads_on_a_revoked_key_make_one_fetch_and_all_succeed(cloud, leak_guard, record_property):
     """Row "1,000 threads hit an expired key at once": 1,000 threads released together all call with the key
@@ -540,7 +579,8 @@ def test_thousand_threads_on_a_revoked_key_make_one_fetch_and_all_succeed(cloud,
     new_id, _ = cloud.rotate_secret(SECRET, mode="revoke")
     cloud.reset_counts()
     kms.gate = lambda: wait_until(
-        lambda: cloud.count("DescribeRegions", code="InvalidAccessKeyId.NotFound") >= threads_n, deadline=60)
+        lambda: cloud.count("DescribeRegions", code="InvalidAccessKeyId.NotFound") >= threads_n, deadline=60
+    )
     barrier = threading.Barrier(threads_n + 1)
     succeeded, failed = [], []
 
@@ -558,9 +598,12 @@ def test_thousand_threads_on_a_revoked_key_make_one_fetch_and_all_succeed(cloud,
     start = time.monotonic()
     barrier.wait(DEADLINE * 3)
     join_all(threads, deadline=90)
-    record_property("figures", f"{len(succeeded)} succeeded in {time.monotonic() - start:.1f} s, "
-                               f"{cloud.count('GetSecretValue')} GetSecretValue, "
-                               f"{cloud.count('DescribeRegions', code='InvalidAccessKeyId.NotFound')} refused")
+    record_property(
+        "figures",
+        f"{len(succeeded)} succeeded in {time.monotonic() - start:.1f} s, "
+        f"{cloud.count('GetSecretValue')} GetSecretValue, "
+        f"{cloud.count('DescribeRegions', code='InvalidAccessKeyId.NotFound')} refused",
+    )
     leak_guard.note(*failed[:3])
     assert failed == [] and len(succeeded) == threads_n
     assert cloud.count("DescribeRegions", code="InvalidAccessKeyId.NotFound") == threads_n  # all hit the old key
@@ -571,8 +614,10 @@ def test_thousand_threads_on_a_revoked_key_make_one_fetch_and_all_succeed(cloud,
 
 # ---- 16 threads calling while rotations happen every 200 ms ----------------------------------------------------------
 
-def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key(cloud, properties, leak_guard,
-                                                                                 record_property):
+
+def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key(
+    cloud, properties, leak_guard, record_property
+):
     """Row "16 threads during rotations every 200 ms": 8 AcsClient and 8 OSS threads call without pause while the
     key is rotated (old key revoked at once) every 200 ms. The emulator checks every signature independently:
     zero SignatureDoesNotMatch (no key id of one version signed with the secret of another), zero errors
@@ -605,8 +650,9 @@ def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key
             finished[i] += 1
 
     def every_thread_finished_a_call_since(marks):
-        assert wait_until(lambda: all(n > m for n, m in zip(finished, marks)), deadline=DEADLINE * 3), \
+        assert wait_until(lambda: all(n > m for n, m in zip(finished, marks)), deadline=DEADLINE * 3), (
             "a thread did not finish a call after the rotation"
+        )
 
     threads = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(16)]
     for t in threads:
@@ -626,8 +672,10 @@ def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key
         join_all(threads)
     torn = sum(cloud.count(code=code) for code in ("SignatureDoesNotMatch", "InvalidAccessKeySecret"))
     fetches = cloud.count("GetSecretValue")
-    record_property("figures", f"{len(done)} calls, {len(errors)} errors, {torn} bad signatures, "
-                               f"{fetches} fetches for {rotations} rotations")
+    record_property(
+        "figures",
+        f"{len(done)} calls, {len(errors)} errors, {torn} bad signatures, {fetches} fetches for {rotations} rotations",
+    )
     leak_guard.note(*errors[:3])
     assert torn == 0
     assert errors == []
@@ -638,6 +686,7 @@ def test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key
 
 
 # ---- os.fork() after first use ---------------------------------------------------------------------------------------
+
 
 class Child:
     """A forked child running `body(send, receive)`; lines go both ways over pipes, every wait has a deadline.
@@ -735,8 +784,9 @@ def test_fork_after_first_use_child_works_and_refreshes(cloud, leak_guard):
         send("healed " + provider.get_credentials().access_key_id)
         rotated = receive().split()[1]
         # Only the background refresh can bring this key: the old one still works (grace), no call fails.
-        assert wait_until(lambda: acs_call(cloud, client) and provider.get_credentials().access_key_id == rotated,
-                          deadline=5.0), "the child's background refresh never ran"
+        assert wait_until(
+            lambda: acs_call(cloud, client) and provider.get_credentials().access_key_id == rotated, deadline=5.0
+        ), "the child's background refresh never ran"
         acs_call(cloud, client)  # signed with the rotated key (the last poll's call may have preceded the refresh)
         send("done")
 
@@ -794,8 +844,9 @@ EXIT_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("mode", ["exit", "shutdown"])
-def test_interpreter_exits_promptly_with_a_refresh_in_flight(cloud, properties, tmp_path, leak_guard,
-                                                             record_property, mode):
+def test_interpreter_exits_promptly_with_a_refresh_in_flight(
+    cloud, properties, tmp_path, leak_guard, record_property, mode
+):
     """Row "shutdown() / interpreter exit": a program whose background refresh is blocked on a KMS that does not
     answer exits when its main module ends, with or without calling shutdown() first: it never waits for the
     refresh (which could only end when the emulator stops, after the test). The exit time is a figure, not an
@@ -804,8 +855,14 @@ def test_interpreter_exits_promptly_with_a_refresh_in_flight(cloud, properties, 
     script = tmp_path / "program.py"
     script.write_text(EXIT_SCRIPT)
     env = dict(os.environ, MANAGED_CREDENTIALS_PROVIDERS_CONFIG=properties)
-    proc = subprocess.Popen([sys.executable, str(script), ROOT, mode, cloud.ecs_host, SECRET], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), ROOT, mode, cloud.ecs_host, SECRET],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = _readline(proc.stdout, time.monotonic() + 30)
         assert ready == "ready", ready
@@ -818,7 +875,7 @@ def test_interpreter_exits_promptly_with_a_refresh_in_flight(cloud, properties, 
         try:
             proc.wait(timeout=DEADLINE * 3)
         except subprocess.TimeoutExpired:
-            raise AssertionError("the program did not exit: its interpreter waits for the blocked refresh")
+            raise AssertionError("the program did not exit: its interpreter waits for the blocked refresh") from None
         exit_time = time.monotonic() - main_end  # CLOCK_MONOTONIC is system-wide on Linux
     finally:
         if proc.poll() is None:
@@ -871,13 +928,19 @@ def test_a_closed_provider_starts_no_more_background_refreshes(cloud, leak_guard
 REGIONS = 'cache_client_region_id=[{"regionId":"cn-hangzhou","endpoint":"http://127.0.0.1:9"}]'
 
 
-@pytest.mark.parametrize("text, key", [
-    (None, None),  # no file at all
-    ('credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n'
-     'cache_client_region_id=[{"regionId":"cn-hangzhou"\n', "cache_client_region_id"),
-    (f"credentials_type=magic\n{REGIONS}\n", "credentials_type"),
-    (f"credentials_type=ak\n{REGIONS}\ncredentials_access_key_id=A\n", "credentials_access_secret"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (None, None),  # no file at all
+        (
+            "credentials_type=ak\ncredentials_access_key_id=A\ncredentials_access_secret=S\n"
+            'cache_client_region_id=[{"regionId":"cn-hangzhou"\n',
+            "cache_client_region_id",
+        ),
+        (f"credentials_type=magic\n{REGIONS}\n", "credentials_type"),
+        (f"credentials_type=ak\n{REGIONS}\ncredentials_access_key_id=A\n", "credentials_access_secret"),
+    ],
+)
 def test_bad_properties_fail_the_proxy_constructor_naming_file_and_key(tmp_path, leak_guard, text, key):
     """Row "properties": what a proxy's constructor raises for each kind of mistake (the parser's own cases are
     in test_config.py): ConfigError naming the file and, where there is one, the key; nothing is contacted."""
@@ -902,14 +965,17 @@ def test_bad_properties_fail_the_proxy_constructor_naming_file_and_key(tmp_path,
 
 # ---- TLS -------------------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def kms_tls(cloud):
     """The emulator's KMS also on an https listener, with a certificate from a CA nobody trusts by default."""
     from tests.cloud.kms import KmsService
     from tests.cloud.tls import test_ca
+
     ca = test_ca()
-    listener = cloud.add_service("kms-tls", KmsService(cloud.state, cloud.region_id), tls=True,
-                                 ssl_context=ca.server_context())
+    listener = cloud.add_service(
+        "kms-tls", KmsService(cloud.state, cloud.region_id), tls=True, ssl_context=ca.server_context()
+    )
     return listener.address, ca.ca_file
 
 
@@ -920,8 +986,10 @@ def test_kms_certificate_is_verified_by_default(cloud, kms_tls, tmp_path, leak_g
     cloud.create_secret(SECRET)
     key_id, key_secret = cloud.kms_access_key
     path = leak_guard.allow_file(tmp_path / "tls.properties")
-    path.write_text(f"credentials_type=ak\ncredentials_access_key_id={key_id}\ncredentials_access_secret={key_secret}\n"
-                    f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"https://{address}"}}]\n')
+    path.write_text(
+        f"credentials_type=ak\ncredentials_access_key_id={key_id}\ncredentials_access_secret={key_secret}\n"
+        f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"https://{address}"}}]\n'
+    )
     monkeypatch.delenv("ALIBABA_CLOUD_CA_BUNDLE", raising=False)
     ConfigLoader.set_config_name(str(path))
     registry.reset()
@@ -950,6 +1018,7 @@ def test_kms_certificate_is_verified_by_default(cloud, kms_tls, tmp_path, leak_g
 
 # ---- secrets in output -----------------------------------------------------------------------------------------------
 
+
 def test_no_secret_or_token_in_any_output_with_debug_logging(cloud, tmp_path, caplog, capfd, leak_guard):
     """Row "secrets in output": canary values as the KMS access secret and security token (credentials_type=sts)
     and as the managed AccessKeySecret; then, with DEBUG on for our loggers and the SDKs', the scenarios above in
@@ -966,12 +1035,18 @@ def test_no_secret_or_token_in_any_output_with_debug_logging(cloud, tmp_path, ca
     kms_id, _ = cloud.add_access_key(access_key_secret=kms_secret, security_token=kms_token)
     cloud.create_secret(SECRET)
     canary_id, _ = cloud.add_access_key(access_key_secret=managed_secret)
-    cloud.set_secret_data(SECRET, json.dumps({"AccessKeyId": canary_id, "AccessKeySecret": managed_secret,
-                                              "GenerateTimestamp": "2026-01-01T00:00:00Z"}))
+    cloud.set_secret_data(
+        SECRET,
+        json.dumps(
+            {"AccessKeyId": canary_id, "AccessKeySecret": managed_secret, "GenerateTimestamp": "2026-01-01T00:00:00Z"}
+        ),
+    )
     path = leak_guard.allow_file(tmp_path / "sts.properties")
-    path.write_text(f"credentials_type=sts\ncredentials_access_key_id={kms_id}\ncredentials_access_secret={kms_secret}\n"
-                    f"credentials_security_token={kms_token}\n"
-                    f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]\n')
+    path.write_text(
+        f"credentials_type=sts\ncredentials_access_key_id={kms_id}\ncredentials_access_secret={kms_secret}\n"
+        f"credentials_security_token={kms_token}\n"
+        f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]\n'
+    )
     ConfigLoader.set_config_name(str(path))
     registry.reset()
     cloud.create_bucket(BUCKET)
@@ -984,8 +1059,15 @@ def test_no_secret_or_token_in_any_output_with_debug_logging(cloud, tmp_path, ca
         assert cloud.count(access_key_id=canary_id, code="OK") == 3  # the canary key really signed
         assert cloud.count("GetSecretValue", access_key_id=kms_id, code="OK") == 1  # and the canary token
 
-        seen = [client, bucket, provider, provider.get_credentials(), registry.default_config(),
-                registry.default_kms_client(), registry.default_kms_client().access]
+        seen = [
+            client,
+            bucket,
+            provider,
+            provider.get_credentials(),
+            registry.default_config(),
+            registry.default_kms_client(),
+            registry.default_kms_client().access,
+        ]
         cloud.rotate_secret(SECRET, mode="revoke")  # healing: a refused call, a fetch, a re-issue
         acs_call(cloud, client)
         oss_call(bucket)

@@ -4,16 +4,17 @@ Each test is written as the application is: an ``except`` block for the plain SD
 can be had, that block catches our error (which is also a CredentialsError); when healing is given up because the
 refresh failed, the service's own error reaches it, saying why at the end of its message.
 """
+
 import asyncio
 import functools
 import pickle
 
 import oss2
 import pytest
-from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.exceptions import ClientException as TeaClientException
+from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException
 
@@ -28,8 +29,10 @@ SECRET = "app-key"
 BUCKET = "bkt"
 EcsProxy = ProxyOpenApiClient.for_product(EcsClient)
 MALFORMED = '{"AccessKeyId": "LTAI5tOnlyTheId"}'
-MALFORMED_NOTE = (f"managed credentials: secret {SECRET!r} could not be refreshed: SecretData field AccessKeySecret "
-                  "is missing (error code MalformedSecretData)")
+MALFORMED_NOTE = (
+    f"managed credentials: secret {SECRET!r} could not be refreshed: SecretData field AccessKeySecret "
+    "is missing (error code MalformedSecretData)"
+)
 
 
 def acs_call(cloud, client):
@@ -54,6 +57,7 @@ def caught(call, *types):
 
 
 # ---- no key at all: the SDK's client-side exception, and a CredentialsError -------------------------------------
+
 
 def test_no_key_reaches_an_acs_client_programs_except_client_exception(cloud, configured):
     """KMS unreachable at first use: the constructor returns (logged), the call raises a ClientException that is
@@ -118,11 +122,15 @@ def test_no_key_reaches_a_v2_programs_except_tea_exception(cloud, configured):
 def test_typed_errors_survive_pickling():
     """Exceptions cross process boundaries (multiprocessing pools): each typed error comes back whole."""
     from proxy import errors
-    cause = CredentialsError("SecretData field AccessKeySecret is missing", secret_name=SECRET,
-                             code="MalformedSecretData")
+
+    cause = CredentialsError(
+        "SecretData field AccessKeySecret is missing", secret_name=SECRET, code="MalformedSecretData"
+    )
     from credentials.kms_client import KmsRequestError
-    unreachable = KmsRequestError("KMS could not be reached", secret_name=SECRET, code="ConnectionError", status=None,
-                                  retryable=True)
+
+    unreachable = KmsRequestError(
+        "KMS could not be reached", secret_name=SECRET, code="ConnectionError", status=None, retryable=True
+    )
     for why in (cause, unreachable):  # KmsRequestError's fields are keyword-only: the default pickling fails
         for make in (errors.for_acs, errors.for_oss, errors.for_tea):
             error = make(why)
@@ -133,6 +141,7 @@ def test_typed_errors_survive_pickling():
 
 
 # ---- healing given up: the service's own error, saying why ---------------------------------------------------------
+
 
 def test_a_failed_refresh_is_said_at_the_end_of_the_service_error(cloud, configured):
     """The cached key is revoked while the secret is malformed: every client (an old one, and one built
@@ -205,7 +214,9 @@ def test_a_key_kms_keeps_returning_is_said_in_the_service_error(cloud, kms_clien
     cloud.revoke_key(key_id)
     error = caught(functools.partial(acs_call, cloud, client), ServerException)
     assert error.get_error_code() == "InvalidAccessKeyId.NotFound"
-    assert str(error).endswith(f"managed credentials: secret {SECRET!r} still holds the key the service rejected "
-                               f"({key_id[:4]}****{key_id[-4:]}): rotate the secret, or enable the key again")
+    assert str(error).endswith(
+        f"managed credentials: secret {SECRET!r} still holds the key the service rejected "
+        f"({key_id[:4]}****{key_id[-4:]}): rotate the secret, or enable the key again"
+    )
     assert key_id not in str(error).split("; managed credentials")[1]
     client.shutdown()

@@ -2,6 +2,7 @@
 ProxyAcsClient, ProxyBucket (V1 and V4 signing) and ProxyOpenApiClient (ACS3 and RPC signing), through a failed call
 and a revocation, leave no secret and no token in any log record (formatted with its arguments), in stdout or stderr,
 or in any exception text. The SDKs do log those requests (checked): the values are masked, the rest is kept."""
+
 import ast
 import io
 import logging
@@ -11,9 +12,9 @@ import warnings
 
 import oss2
 import pytest
-from aliyunsdkcore.acs_exception.exceptions import ServerException
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException
 
@@ -45,8 +46,12 @@ def tea_dump():
     """What tea / darabonba print with DEBUG=sdk. They print through a StreamHandler of their own, made at import
     with the sys.stderr of that moment (pytest's, during collection): it is pointed at a buffer for the test."""
     buffer = io.StringIO()
-    handlers = [h for name in ("darabonba-core", "alibabacloud-tea") for h in logging.getLogger(name).handlers
-                if type(h) is logging.StreamHandler]
+    handlers = [
+        h
+        for name in ("darabonba-core", "alibabacloud-tea")
+        for h in logging.getLogger(name).handlers
+        if type(h) is logging.StreamHandler
+    ]
     assert handlers, "tea and darabonba no longer print DEBUG=sdk output through a StreamHandler of their own"
     previous = [h.setStream(buffer) for h in handlers]
     yield buffer
@@ -61,9 +66,16 @@ def sts_key_provider(cloud):
 
 def ram_role_provider(cloud):
     key_id, secret = cloud.add_access_key()
-    return CredentialsToolProvider({"type": "ram_role_arn", "access_key_id": key_id, "access_key_secret": secret,
-                                    "role_arn": cloud.sts.role_arn(), "role_session_name": "redaction",
-                                    "sts_endpoint": cloud.sts.host})
+    return CredentialsToolProvider(
+        {
+            "type": "ram_role_arn",
+            "access_key_id": key_id,
+            "access_key_secret": secret,
+            "role_arn": cloud.sts.role_arn(),
+            "role_session_name": "redaction",
+            "sts_endpoint": cloud.sts.host,
+        }
+    )
 
 
 def revoke(cloud, provider):
@@ -78,6 +90,7 @@ def revoke(cloud, provider):
 
 def exercise(cloud, provider, seen):
     """Every client, a good call, a failed call, then a revocation and calls across it; exceptions noted."""
+
     def attempt(call):
         try:
             call()
@@ -85,19 +98,32 @@ def exercise(cloud, provider, seen):
             seen.append(exc)
 
     acs = ProxyAcsClient(credentials_provider=provider, region_id=cloud.region_id, timeout=5)
-    buckets = [ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=BUCKET),
-               ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=BUCKET,
-                           auth_version="v4", region=cloud.region_id)]
-    tea = [EcsProxy(tea_config(cloud), credentials_provider=provider),
-           EcsProxy(tea_config(cloud, signature_algorithm="v2"), credentials_provider=provider)]
+    buckets = [
+        ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name=BUCKET),
+        ProxyBucket(
+            credentials_provider=provider,
+            endpoint=cloud.oss_endpoint,
+            bucket_name=BUCKET,
+            auth_version="v4",
+            region=cloud.region_id,
+        ),
+    ]
+    tea = [
+        EcsProxy(tea_config(cloud), credentials_provider=provider),
+        EcsProxy(tea_config(cloud, signature_algorithm="v2"), credentials_provider=provider),
+    ]
     calls = [lambda: acs.do_action_with_exception(describe_regions(cloud))]
     calls += [lambda b=b: (b.put_object("obj", b"payload"), b.get_object("obj").read()) for b in buckets]
-    calls += [lambda t=t: t.describe_regions_with_options(ecs_models.DescribeRegionsRequest(), RuntimeOptions())
-              for t in tea]
-    failing = [lambda: acs.do_action_with_exception(bad_parameter_request(cloud)),
-               lambda: buckets[0].get_object("no-such-object"),
-               lambda: tea[0].describe_instances_with_options(
-                   ecs_models.DescribeInstancesRequest(region_id=cloud.region_id, page_size=1000), RuntimeOptions())]
+    calls += [
+        lambda t=t: t.describe_regions_with_options(ecs_models.DescribeRegionsRequest(), RuntimeOptions()) for t in tea
+    ]
+    failing = [
+        lambda: acs.do_action_with_exception(bad_parameter_request(cloud)),
+        lambda: buckets[0].get_object("no-such-object"),
+        lambda: tea[0].describe_instances_with_options(
+            ecs_models.DescribeInstancesRequest(region_id=cloud.region_id, page_size=1000), RuntimeOptions()
+        ),
+    ]
     for call in calls + failing:
         attempt(call)
     for call in calls:
@@ -121,8 +147,9 @@ def everything_seen(caplog, capfd, seen):
 
 
 @pytest.mark.parametrize("make_provider", [sts_key_provider, ram_role_provider], ids=["static-sts", "ram_role_arn"])
-def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(cloud, debug_everywhere, tea_dump, capfd,
-                                                                     make_provider):
+def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(
+    cloud, debug_everywhere, tea_dump, capfd, make_provider
+):
     cloud.create_bucket(BUCKET)
     provider = make_provider(cloud)
     seen = []
@@ -148,32 +175,58 @@ def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(cloud, debug
 TOKEN = "CAIS" + "Zx9+/" * 20 + "="
 
 
-@pytest.mark.parametrize("text, kept", [
-    (f"Params: {{'SecurityToken': '{TOKEN}', 'SignatureMethod': 'HMAC-SHA1', 'Signature': 'c2ln+PQ=='}}",
-     "Params: {'SecurityToken': '****', 'SignatureMethod': 'HMAC-SHA1', 'Signature': '****'}"),
-    (f'{{"AccessKeyId":"STS.x","AccessKeySecret":"s3cr3tvalue","SecurityToken":"{TOKEN}"}}',
-     '{"AccessKeyId":"STS.x","AccessKeySecret":"****","SecurityToken":"****"}'),
-    (f"GET /?Action=DescribeRegions&SecurityToken={TOKEN}&Signature=ab%2Bcd%3D&SignatureNonce=7 HTTP/1.1",
-     "GET /?Action=DescribeRegions&SecurityToken=****&Signature=****&SignatureNonce=7 HTTP/1.1"),
-    ("server string to sign is:GET&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3DCAIS%252Bx%26SignatureMethod%3DHMAC",
-     "server string to sign is:GET&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3D****%26SignatureMethod%3DHMAC"),
-    (f"Make signature: string to be signed = PUT\n\n\nx-oss-security-token:{TOKEN}\n/b/o",
-     "Make signature: string to be signed = PUT\n\n\nx-oss-security-token:****\n/b/o"),
-    ("{'authorization': 'OSS STS.x:Zm9vYmFyYmF6cXV4cXV1eA==', 'date': 'Tue'}",
-     "{'authorization': 'OSS STS.x:****', 'date': 'Tue'}"),
-    ("OSS4-HMAC-SHA256 Credential=STS.x/20261201/cn-hangzhou/oss/aliyun_v4_request,Signature=0a1b2c3d4e5f",
-     "OSS4-HMAC-SHA256 Credential=STS.x/20261201/cn-hangzhou/oss/aliyun_v4_request,Signature=****"),
-    ("ACS3-HMAC-SHA256 Credential=STS.x,SignedHeaders=host;x-acs-date,Signature=0a1b2c3d4e5f",
-     "ACS3-HMAC-SHA256 Credential=STS.x,SignedHeaders=host;x-acs-date,Signature=****"),
-    (f"\n> x-acs-security-token : {TOKEN}\n> authorization : acs STS.x:Zm9vYmFyYmF6cXV4cXV1eA==",
-     "\n> x-acs-security-token : ****\n> authorization : acs STS.x:****"),
-    ("?OSSAccessKeyId=STS.x&Expires=9&Signature=ab%2Fcd&security-token=CAIS%2Bx",
-     "?OSSAccessKeyId=STS.x&Expires=9&Signature=****&security-token=****"),
-    ("x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=0a1b&x-oss-security-token=CAISx",
-     "x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=****&x-oss-security-token=****"),
-    ("Init Auth v1: access_key_id: STS.x, access_key_secret: ******", None),  # masked already: untouched
-    ("a template SecurityToken=%s", None),  # a placeholder of a log template is not a value
-])
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        (
+            f"Params: {{'SecurityToken': '{TOKEN}', 'SignatureMethod': 'HMAC-SHA1', 'Signature': 'c2ln+PQ=='}}",
+            "Params: {'SecurityToken': '****', 'SignatureMethod': 'HMAC-SHA1', 'Signature': '****'}",
+        ),
+        (
+            f'{{"AccessKeyId":"STS.x","AccessKeySecret":"s3cr3tvalue","SecurityToken":"{TOKEN}"}}',
+            '{"AccessKeyId":"STS.x","AccessKeySecret":"****","SecurityToken":"****"}',
+        ),
+        (
+            f"GET /?Action=DescribeRegions&SecurityToken={TOKEN}&Signature=ab%2Bcd%3D&SignatureNonce=7 HTTP/1.1",
+            "GET /?Action=DescribeRegions&SecurityToken=****&Signature=****&SignatureNonce=7 HTTP/1.1",
+        ),
+        (
+            "server string to sign is:GET&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3DCAIS%252Bx"
+            "%26SignatureMethod%3DHMAC",
+            "server string to sign is:GET&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3D****%26SignatureMethod%3DHMAC",
+        ),
+        (
+            f"Make signature: string to be signed = PUT\n\n\nx-oss-security-token:{TOKEN}\n/b/o",
+            "Make signature: string to be signed = PUT\n\n\nx-oss-security-token:****\n/b/o",
+        ),
+        (
+            "{'authorization': 'OSS STS.x:Zm9vYmFyYmF6cXV4cXV1eA==', 'date': 'Tue'}",
+            "{'authorization': 'OSS STS.x:****', 'date': 'Tue'}",
+        ),
+        (
+            "OSS4-HMAC-SHA256 Credential=STS.x/20261201/cn-hangzhou/oss/aliyun_v4_request,Signature=0a1b2c3d4e5f",
+            "OSS4-HMAC-SHA256 Credential=STS.x/20261201/cn-hangzhou/oss/aliyun_v4_request,Signature=****",
+        ),
+        (
+            "ACS3-HMAC-SHA256 Credential=STS.x,SignedHeaders=host;x-acs-date,Signature=0a1b2c3d4e5f",
+            "ACS3-HMAC-SHA256 Credential=STS.x,SignedHeaders=host;x-acs-date,Signature=****",
+        ),
+        (
+            f"\n> x-acs-security-token : {TOKEN}\n> authorization : acs STS.x:Zm9vYmFyYmF6cXV4cXV1eA==",
+            "\n> x-acs-security-token : ****\n> authorization : acs STS.x:****",
+        ),
+        (
+            "?OSSAccessKeyId=STS.x&Expires=9&Signature=ab%2Fcd&security-token=CAIS%2Bx",
+            "?OSSAccessKeyId=STS.x&Expires=9&Signature=****&security-token=****",
+        ),
+        (
+            "x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=0a1b&x-oss-security-token=CAISx",
+            "x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=****&x-oss-security-token=****",
+        ),
+        ("Init Auth v1: access_key_id: STS.x, access_key_secret: ******", None),  # masked already: untouched
+        ("a template SecurityToken=%s", None),  # a placeholder of a log template is not a value
+    ],
+)
 def test_every_shape_is_masked_and_nothing_else_changes(text, kept):
     assert redact(text) == (kept if kept is not None else text)
 
@@ -207,6 +260,7 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     import darabonba
     import Tea
     import urllib3
+
     install_sdk_log_redaction()
     names = set()
     for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3):
@@ -227,7 +281,7 @@ def logger_names(path, package, root):
         warnings.simplefilter("ignore")  # old escape sequences in some SDK modules
         tree = ast.parse(handle.read())
     module = package + "." + os.path.relpath(path, root)[:-3].replace(os.sep, ".")
-    module = module[:-len(".__init__")] if module.endswith(".__init__") else module
+    module = module[: -len(".__init__")] if module.endswith(".__init__") else module
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "getLogger":

@@ -1,5 +1,6 @@
 """`python -m tests.cloud` as an operator runs it: a child process, its one JSON line, its properties file, and a
 revoking rotation driven through its control plane while a ProxyAcsClient in this process keeps calling."""
+
 import json
 import os
 import subprocess
@@ -42,8 +43,9 @@ def _read_line(child: subprocess.Popen, timeout: float) -> str:
     reader.start()
     reader.join(timeout)
     if not line or not line[0]:
-        raise AssertionError("python -m tests.cloud printed no JSON line within %.0f s (exit status %s)"
-                             % (timeout, child.poll()))
+        raise AssertionError(
+            "python -m tests.cloud printed no JSON line within %.0f s (exit status %s)" % (timeout, child.poll())
+        )
     return line[0]
 
 
@@ -52,9 +54,24 @@ def standalone(tmp_path: Path) -> Iterator[Standalone]:
     properties = tmp_path / "managed_credentials_providers.properties"
     with open(tmp_path / "emulator.log", "w") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.cloud", "--port", "0", "--secret-name", "app-key",
-             "--write-properties", str(properties), "--max-seconds", "300"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.cloud",
+                "--port",
+                "0",
+                "--secret-name",
+                "app-key",
+                "--write-properties",
+                str(properties),
+                "--max-seconds",
+                "300",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         info = json.loads(_read_line(child, START_TIMEOUT))
         ConfigLoader.set_config_name(info["properties"])
@@ -87,8 +104,7 @@ def test_json_line_names_the_endpoints_and_no_secret(standalone: Standalone, tmp
 
 def test_revoking_rotation_through_the_control_plane_while_the_application_calls(standalone: Standalone) -> None:
     ecs_host = standalone.info["endpoints"]["ecs"].split("://", 1)[1]
-    client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=4, timeout=TIMEOUT,
-                            connect_timeout=TIMEOUT)
+    client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=4, timeout=TIMEOUT, connect_timeout=TIMEOUT)
     errors: List[BaseException] = []
     successes: List[int] = []  # list.append is atomic: a counter shared by the threads
     stop = threading.Event()
@@ -121,10 +137,13 @@ def test_revoking_rotation_through_the_control_plane_while_the_application_calls
     log = standalone.ask("GET", "/calls")["calls"]
     rotated_at = next(i for i, c in enumerate(log) if (c["service"], c["action"]) == ("control", "RotateSecret"))
     assert log[rotated_at]["access_key_id"] == rotation["access_key_id"]
-    after_rotation = log[rotated_at + 1:]
+    after_rotation = log[rotated_at + 1 :]
     assert [c["action"] for c in after_rotation if c["service"] == "kms"] == ["GetSecretValue"]
     old, new = rotation["previous_access_key_id"], rotation["access_key_id"]
     ecs = [(c["access_key_id"], c["code"]) for c in after_rotation if c["service"] == "ecs"]
     assert (old, "InvalidAccessKeyId.NotFound") in ecs and ecs[-1] == (new, "OK")
-    assert set(ecs) <= {(old, "InvalidAccessKeyId.NotFound"), (new, "OK"),
-                        (old, "OK")}  # (old, OK): a call checked just before the rotation, logged just after
+    assert set(ecs) <= {
+        (old, "InvalidAccessKeyId.NotFound"),
+        (new, "OK"),
+        (old, "OK"),
+    }  # (old, OK): a call checked just before the rotation, logged just after

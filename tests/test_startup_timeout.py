@@ -4,6 +4,7 @@ start-up timeout only (connection, reads and retries together), never by the KMS
 The "hang" is the emulator's injected delay of 60 s: each request is accepted, read, and left unanswered for
 longer than any test waits. Every test sets a short timeout; the default (10 s) is checked without waiting for it.
 """
+
 import logging
 import time
 
@@ -25,25 +26,34 @@ SDK_READ_TIMEOUT = 6.0  # KmsClient's default read timeout: one unanswered attem
 
 def properties_with(cloud, tmp_path, *extra):
     key_id, key_secret = cloud.kms_access_key
-    return write_properties_file(str(tmp_path / "managed_credentials_providers.properties"), [
-        "credentials_type=ak", f"credentials_access_key_id={key_id}", f"credentials_access_secret={key_secret}",
-        f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]',
-        *extra])
+    return write_properties_file(
+        str(tmp_path / "managed_credentials_providers.properties"),
+        [
+            "credentials_type=ak",
+            f"credentials_access_key_id={key_id}",
+            f"credentials_access_secret={key_secret}",
+            f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]',
+            *extra,
+        ],
+    )
 
 
 @pytest.fixture
 def registry_on(cloud, tmp_path):
     """Point the registry at a properties file written by the test (given its extra lines)."""
+
     def use(*extra):
         ConfigLoader.set_config_name(properties_with(cloud, tmp_path, *extra))
         registry.reset()
+
     yield use
     registry.reset()
     ConfigLoader.set_config_name(None)
 
 
 def test_a_hanging_kms_delays_the_constructor_by_the_startup_timeout_then_calls_raise_the_sdk_error(
-        cloud, registry_on, caplog, record_property):
+    cloud, registry_on, caplog, record_property
+):
     """startup_timeout_seconds=0.5: the constructor returns while KMS still holds the request (far sooner than one
     6 s read timeout), logs one error saying the start-up timeout passed, and the first call raises the SDK's
     ClientException (a CredentialsError too) at once; when KMS answers again, the same client works."""
@@ -82,8 +92,9 @@ def test_the_provider_argument_bounds_a_kms_client_with_the_default_timeouts(clo
     construction ends long before a single read timeout; a fetch made later, with a key in hand, has no such
     bound (it runs in the background, or for a caller whose key was rejected)."""
     cloud.create_secret(SECRET)
-    kms = KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
-                    StaticCredentialsProvider(*cloud.kms_access_key))
+    kms = KmsClient(
+        [KmsEndpoint(cloud.region_id, cloud.kms_host, "http")], StaticCredentialsProvider(*cloud.kms_access_key)
+    )
     cloud.kms_fault(delay=HANG)
     start = time.monotonic()
     provider = ManagedSecretProvider(SECRET, kms, startup_timeout=0.3)
@@ -97,8 +108,11 @@ def test_the_kms_client_deadline_covers_retries_and_every_attempt(cloud):
     """KmsClient.get_secret_value(deadline=...): the retries stop at the deadline and each attempt's connect and
     read timeouts are cut to what is left (tenacity stop_after_delay, waits capped by the time left)."""
     cloud.create_secret(SECRET)
-    kms = KmsClient([KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
-                    StaticCredentialsProvider(*cloud.kms_access_key), attempts=10)
+    kms = KmsClient(
+        [KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
+        StaticCredentialsProvider(*cloud.kms_access_key),
+        attempts=10,
+    )
     cloud.kms_fault(delay=HANG)
     start = time.monotonic()
     with pytest.raises(KmsRequestError) as info:

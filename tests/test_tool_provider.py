@@ -1,6 +1,7 @@
 """CredentialsToolProvider over real HTTP against the emulator's STS (TLS), ECS metadata and credentials URI:
 every Credentials-tool type, as a proxy's provider and for KMS access, the default chain's order, our caching by
 real expiry, forced refresh, bad configuration, logging and redaction."""
+
 import json
 import logging
 import math
@@ -12,8 +13,14 @@ import time
 
 import pytest
 
-from credentials import (ConfigError, ConfigLoader, CredentialsError, CredentialsProvider, CredentialsToolProvider,
-                         registry)
+from credentials import (
+    ConfigError,
+    ConfigLoader,
+    CredentialsError,
+    CredentialsProvider,
+    CredentialsToolProvider,
+    registry,
+)
 from credentials.config import read_config
 from credentials.kms_access import kms_access_provider
 from credentials.provider import advisory_margin, mandatory_margin
@@ -21,12 +28,26 @@ from proxy import ProxyAcsClient, ProxyBucket
 from tests.helpers import describe_regions, join_all, regions_of, run_threads, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
-            "ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-            "ALIBABA_CLOUD_ROLE_SESSION_NAME", "ALIBABA_CLOUD_PROFILE", "ALIBABA_CLOUD_CREDENTIALS_FILE",
-            "ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "ALIBABA_CLOUD_ECS_METADATA", "ALIBABA_CLOUD_ECS_METADATA_DISABLED",
-            "ALIBABA_CLOUD_IMDSV1_DISABLED", "ALIBABA_CLOUD_IMDS_ENDPOINT", "ALIBABA_CLOUD_CREDENTIALS_URI",
-            "ALIBABA_CLOUD_STS_ENDPOINT", "ALIBABA_CLOUD_STS_REGION", "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED")
+TOOL_ENV = (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "ALIBABA_CLOUD_ROLE_ARN",
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    "ALIBABA_CLOUD_ROLE_SESSION_NAME",
+    "ALIBABA_CLOUD_PROFILE",
+    "ALIBABA_CLOUD_CREDENTIALS_FILE",
+    "ALIBABA_CLOUD_CLI_PROFILE_DISABLED",
+    "ALIBABA_CLOUD_ECS_METADATA",
+    "ALIBABA_CLOUD_ECS_METADATA_DISABLED",
+    "ALIBABA_CLOUD_IMDSV1_DISABLED",
+    "ALIBABA_CLOUD_IMDS_ENDPOINT",
+    "ALIBABA_CLOUD_CREDENTIALS_URI",
+    "ALIBABA_CLOUD_STS_ENDPOINT",
+    "ALIBABA_CLOUD_STS_REGION",
+    "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED",
+)
 
 
 @pytest.fixture
@@ -71,8 +92,13 @@ def tool_config(kind, cloud, tmp_path):
     if kind == "ecs_ram_role":
         return {"type": kind, "role_name": cloud.metadata.role_name, "host": cloud.metadata.host}
     if kind == "oidc_role_arn":
-        return {"type": kind, "role_arn": cloud.sts.role_arn(), "oidc_provider_arn": cloud.sts.oidc_provider_arn(),
-                "oidc_token_file_path": oidc_token_file(cloud, tmp_path), "sts_endpoint": cloud.sts.host}
+        return {
+            "type": kind,
+            "role_arn": cloud.sts.role_arn(),
+            "oidc_provider_arn": cloud.sts.oidc_provider_arn(),
+            "oidc_token_file_path": oidc_token_file(cloud, tmp_path),
+            "sts_endpoint": cloud.sts.host,
+        }
     assert kind == "credentials_uri"
     return {"type": kind, "credentials_uri": cloud.credentials_uri.url}
 
@@ -82,6 +108,7 @@ ALL_TYPES = ("access_key", "sts") + SESSION_TYPES
 
 
 # --- every type, as a proxy's provider ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ALL_TYPES)
 def test_each_type_signs_proxy_acs_client_calls(kind, cloud, env, tmp_path):
@@ -94,9 +121,12 @@ def test_each_type_signs_proxy_acs_client_calls(kind, cloud, env, tmp_path):
     if kind in SESSION_TYPES:
         assert creds.access_key_id.startswith("STS.") and creds.security_token
         assert creds.expiration is not None and creds.expiration > time.time() + 60
-    issued = {"ram_role_arn": ("AssumeRole", "sts"), "oidc_role_arn": ("AssumeRoleWithOIDC", "sts"),
-              "ecs_ram_role": ("GetRoleCredentials", "metadata"), "credentials_uri": ("GetCredentials",
-                                                                                     "credentials_uri")}.get(kind)
+    issued = {
+        "ram_role_arn": ("AssumeRole", "sts"),
+        "oidc_role_arn": ("AssumeRoleWithOIDC", "sts"),
+        "ecs_ram_role": ("GetRoleCredentials", "metadata"),
+        "credentials_uri": ("GetCredentials", "credentials_uri"),
+    }.get(kind)
     if issued:  # cached by us: one fetch for two calls and three reads
         assert cloud.count(issued[0], service=issued[1], code="OK") == 1
 
@@ -133,6 +163,7 @@ def test_an_expired_sts_token_heals_like_a_rotated_key(cloud, env, tmp_path):
 
 # --- every type, for KMS access (properties file) -----------------------------------------------------------------
 
+
 def write_properties(cloud, path, credentials_type, **keys):
     lines = [f"credentials_type={credentials_type}"]
     lines += [f"credentials_{name}={value}" for name, value in keys.items()]
@@ -145,15 +176,27 @@ def kms_properties(kind, cloud, tmp_path):
     path = tmp_path / "managed_credentials_providers.properties"
     if kind in ("ram_role", "sts"):
         key_id, secret = cloud.add_access_key()
-        return write_properties(cloud, path, kind, access_key_id=key_id, access_secret=secret,
-                                role_arn=cloud.sts.role_arn("kms-reader"), role_session_name="kms",
-                                sts_endpoint=cloud.sts.host)
+        return write_properties(
+            cloud,
+            path,
+            kind,
+            access_key_id=key_id,
+            access_secret=secret,
+            role_arn=cloud.sts.role_arn("kms-reader"),
+            role_session_name="kms",
+            sts_endpoint=cloud.sts.host,
+        )
     if kind == "ecs_ram_role":
         return write_properties(cloud, path, kind, role_name=cloud.metadata.role_name)
     if kind == "oidc_role_arn":
-        return write_properties(cloud, path, kind, role_arn=cloud.sts.role_arn("kms-reader"),
-                                oidc_provider_arn=cloud.sts.oidc_provider_arn(),
-                                oidc_token_file_path=oidc_token_file(cloud, tmp_path))
+        return write_properties(
+            cloud,
+            path,
+            kind,
+            role_arn=cloud.sts.role_arn("kms-reader"),
+            oidc_provider_arn=cloud.sts.oidc_provider_arn(),
+            oidc_token_file_path=oidc_token_file(cloud, tmp_path),
+        )
     if kind == "credentials_uri":
         return write_properties(cloud, path, kind, uri=cloud.credentials_uri.url)
     assert kind == "default"
@@ -180,6 +223,7 @@ def test_each_type_reaches_kms_through_the_properties_file(kind, cloud, env, tmp
 
 # --- caching by real expiry, refresh ahead of it ----------------------------------------------------------------------
 
+
 class HandOutLog(CredentialsProvider):
     """Wraps a provider and records when it handed out which key (the moment a request is signed)."""
 
@@ -201,8 +245,7 @@ class HandOutLog(CredentialsProvider):
         self.inner.close()
 
 
-def test_short_lived_sts_keys_are_renewed_ahead_of_expiry_and_never_used_expired(cloud, env, tmp_path,
-                                                                                 record_property):
+def test_short_lived_sts_keys_are_renewed_ahead_of_expiry_and_never_used_expired(cloud, env, tmp_path, record_property):
     """The acceptance scenario (60 s keys, 3 minutes of calls, about 3 issues) at an eighth of the time.
 
     "Never used expired" is checked where the library decides it: every key was handed out to sign a request
@@ -238,8 +281,9 @@ def test_short_lived_sts_keys_are_renewed_ahead_of_expiry_and_never_used_expired
     assert math.ceil(duration / lifetime) <= issued <= math.ceil(duration / refresh_every) + 1, issued
     ecs = [c for c in cloud.calls if c.service == "ecs"]
     late = [c for c in ecs if c.code != "OK"]
-    record_property("figures", f"{len(calls)} calls, {issued} keys issued, {len(late)} requests arrived after "
-                               f"their token expired")
+    record_property(
+        "figures", f"{len(calls)} calls, {issued} keys issued, {len(late)} requests arrived after their token expired"
+    )
     assert len(calls) > issued and all(c.code == "InvalidSecurityToken.Expired" for c in late), late[:3]
     least_left = min(creds.expiration - when for when, creds in provider.handed_out)
     assert least_left > mandatory_margin(lifetime) / 2, least_left
@@ -284,10 +328,12 @@ def test_forced_refreshes_that_bring_the_same_key_back_off(cloud, env, tmp_path)
 
 # --- ECS metadata: IMDSv2, v1 fallback, knobs -------------------------------------------------------------------------
 
+
 def test_ecs_role_uses_imds_v2_tokens(cloud, env):
     cloud.metadata.require_token = True
-    provider = CredentialsToolProvider({"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo",
-                                        "host": cloud.metadata.host})
+    provider = CredentialsToolProvider(
+        {"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo", "host": cloud.metadata.host}
+    )
     assert provider.get_credentials().security_token
     assert cloud.metadata.v2_requests >= 1 and cloud.metadata.v1_requests == 0
     assert cloud.count("GetMetadataToken", service="metadata", code="OK") >= 1
@@ -295,11 +341,13 @@ def test_ecs_role_uses_imds_v2_tokens(cloud, env):
 
 def test_ecs_role_falls_back_to_imds_v1_unless_disabled(cloud, env):
     cloud.metadata.token_api = False  # an old metadata server
-    fallback = CredentialsToolProvider({"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo",
-                                        "host": cloud.metadata.host})
+    fallback = CredentialsToolProvider(
+        {"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo", "host": cloud.metadata.host}
+    )
     assert fallback.get_credentials().security_token and cloud.metadata.v1_requests == 1
-    strict = CredentialsToolProvider({"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo", "disable_imds_v1": True,
-                                      "host": cloud.metadata.host})
+    strict = CredentialsToolProvider(
+        {"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo", "disable_imds_v1": True, "host": cloud.metadata.host}
+    )
     with pytest.raises(CredentialsError):
         strict.get_credentials()
     assert cloud.metadata.v1_requests == 1
@@ -314,12 +362,14 @@ def test_ecs_role_name_is_read_from_metadata_and_host_from_the_environment(cloud
 
 def test_ecs_role_through_the_tools_proxy_option(cloud, env):
     """The tool's own knob: its requests to 100.100.100.200 go through an HTTP proxy (here, the emulator)."""
-    provider = CredentialsToolProvider({"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo",
-                                        "proxy": cloud.metadata.endpoint})
+    provider = CredentialsToolProvider(
+        {"type": "ecs_ram_role", "role_name": "EcsRamRoleDemo", "proxy": cloud.metadata.endpoint}
+    )
     assert provider.get_credentials().security_token
 
 
 # --- the default chain, in the tool's order ---------------------------------------------------------------------------
+
 
 def _chain_sources(cloud, env, tmp_path, first):
     """Configure every source of the chain from `first` on; return the key id each source should give."""
@@ -329,7 +379,7 @@ def _chain_sources(cloud, env, tmp_path, first):
     env.setenv("ALIBABA_CLOUD_IMDS_ENDPOINT", cloud.metadata.endpoint)  # never 100.100.100.200 in a test
     env.setenv("ALIBABA_CLOUD_STS_ENDPOINT", cloud.sts.host)
     cloud.metadata.role_name = None  # no role attached: ECS metadata answers 404 unless configured below
-    for source in order[order.index(first):]:
+    for source in order[order.index(first) :]:
         if source == "env":
             key_id, secret = cloud.add_access_key()
             env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id)
@@ -343,16 +393,22 @@ def _chain_sources(cloud, env, tmp_path, first):
             (a_id, a_secret), (b_id, b_secret) = cloud.add_access_key(), cloud.add_access_key()
             os.makedirs(os.path.join(home, ".aliyun"))
             with open(os.path.join(home, ".aliyun", "config.json"), "w") as handle:
-                json.dump({"current": "a", "profiles": [
-                    {"name": "a", "mode": "AK", "access_key_id": a_id, "access_key_secret": a_secret},
-                    {"name": "b", "mode": "AK", "access_key_id": b_id, "access_key_secret": b_secret}]}, handle)
+                json.dump(
+                    {
+                        "current": "a",
+                        "profiles": [
+                            {"name": "a", "mode": "AK", "access_key_id": a_id, "access_key_secret": a_secret},
+                            {"name": "b", "mode": "AK", "access_key_id": b_id, "access_key_secret": b_secret},
+                        ],
+                    },
+                    handle,
+                )
             expect[source], expect["cli_profile_b"] = a_id, b_id
         elif source == "ini_profile":
             key_id, secret = cloud.add_access_key()
             os.makedirs(os.path.join(home, ".alibabacloud"))
             with open(os.path.join(home, ".alibabacloud", "credentials.ini"), "w") as handle:
-                handle.write(f"[default]\ntype = access_key\naccess_key_id = {key_id}\n"
-                             f"access_key_secret = {secret}\n")
+                handle.write(f"[default]\ntype = access_key\naccess_key_id = {key_id}\naccess_key_secret = {secret}\n")
             expect[source] = key_id
         elif source == "ecs":
             cloud.metadata.role_name = "EcsRamRoleDemo"
@@ -397,6 +453,7 @@ def test_default_chain_with_no_source_names_every_source_it_tried(cloud, env):
 
 # --- errors from the source, and secrets ------------------------------------------------------------------------------
 
+
 def test_an_unknown_oidc_token_is_a_credentials_error_with_the_sts_code(cloud, env, tmp_path):
     config = tool_config("oidc_role_arn", cloud, tmp_path)
     with open(config["oidc_token_file_path"], "w") as handle:
@@ -408,8 +465,9 @@ def test_an_unknown_oidc_token_is_a_credentials_error_with_the_sts_code(cloud, e
 
 
 def test_secrets_in_a_malformed_answer_reach_no_log_and_no_exception(cloud, env, debug_logs, capfd):
-    cloud.credentials_uri.respond_with(200, json.dumps({"AccessKeyId": "STS.leak", "AccessKeySecret": "SECRETVALUE1",
-                                                        "SecurityToken": "TOKENVALUE1"}))  # no "Code": "Success"
+    cloud.credentials_uri.respond_with(
+        200, json.dumps({"AccessKeyId": "STS.leak", "AccessKeySecret": "SECRETVALUE1", "SecurityToken": "TOKENVALUE1"})
+    )  # no "Code": "Success"
     provider = CredentialsToolProvider({"type": "credentials_uri", "credentials_uri": cloud.credentials_uri.url})
     with pytest.raises(CredentialsError) as caught:
         provider.get_credentials()
@@ -431,8 +489,11 @@ def test_no_secret_in_logs_reprs_or_errors_of_a_working_provider(cloud, env, tmp
     fresh = provider.get_credentials()
     # Ours, the tool's and its transport's records. (aliyunsdkcore itself logs request params, token included, at
     # DEBUG; the emulator logs request lines.)
-    mine = [r.getMessage() for r in debug_logs.records
-            if r.name.split(".")[0] in ("managed_credentials", "credentials", "urllib3", "alibabacloud-tea")]
+    mine = [
+        r.getMessage()
+        for r in debug_logs.records
+        if r.name.split(".")[0] in ("managed_credentials", "credentials", "urllib3", "alibabacloud-tea")
+    ]
     text = "\n".join(mine) + repr(provider) + repr(creds) + str(fresh)
     assert "AssumeRole" in text  # urllib3's request lines are there
     for value in (creds.access_key_secret, creds.security_token, fresh.access_key_secret, fresh.security_token):
@@ -441,17 +502,26 @@ def test_no_secret_in_logs_reprs_or_errors_of_a_working_provider(cloud, env, tmp
 
 # --- logging ----------------------------------------------------------------------------------------------------------
 
+
 def test_the_tools_log_lines_are_not_repeated(tmp_path):
     """Importing the tool attaches three StreamHandlers to logger "credentials": each line would print 3 times."""
-    probe = ("import logging, sys\n"
-             "logging.basicConfig(stream=sys.stderr, format='%(name)s:%(message)s')\n"
-             "import proxy.openapi\n"
-             "from credentials import CredentialsToolProvider\n"
-             "CredentialsToolProvider({'type': 'access_key', 'access_key_id': 'a', 'access_key_secret': 'b'})\n"
-             "logging.getLogger('credentials').warning('from-the-tool')\n"
-             "logging.getLogger('managed_credentials.credentials').warning('from-us')\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    probe = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stderr, format='%(name)s:%(message)s')\n"
+        "import proxy.openapi\n"
+        "from credentials import CredentialsToolProvider\n"
+        "CredentialsToolProvider({'type': 'access_key', 'access_key_id': 'a', 'access_key_secret': 'b'})\n"
+        "logging.getLogger('credentials').warning('from-the-tool')\n"
+        "logging.getLogger('managed_credentials.credentials').warning('from-us')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("from-the-tool") == 1, result.stderr
     assert result.stderr.count("from-us") == 1, result.stderr
@@ -467,14 +537,22 @@ def test_our_loggers_are_not_children_of_the_tools_logger():
 
 
 def test_importing_credentials_does_not_import_the_tool():
-    probe = ("import sys, credentials\n"
-             "from credentials import CredentialsToolProvider\n"
-             "assert 'alibabacloud_credentials' not in sys.modules\n"
-             "CredentialsToolProvider({'type': 'access_key', 'access_key_id': 'a', 'access_key_secret': 'b'})\n"
-             "assert 'alibabacloud_credentials' in sys.modules\n"
-             "print('ok')\n")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    probe = (
+        "import sys, credentials\n"
+        "from credentials import CredentialsToolProvider\n"
+        "assert 'alibabacloud_credentials' not in sys.modules\n"
+        "CredentialsToolProvider({'type': 'access_key', 'access_key_id': 'a', 'access_key_secret': 'b'})\n"
+        "assert 'alibabacloud_credentials' in sys.modules\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert result.stdout.strip() == "ok", result.stdout + result.stderr
 
 
@@ -483,22 +561,50 @@ def test_importing_credentials_does_not_import_the_tool():
 BAD_PROPERTIES = [
     # (credentials_type, keys given, the key the error must name)
     ("ram_role", dict(access_key_id="k", access_secret="s", role_session_name="x"), "credentials_role_arn"),
-    ("ram_role", dict(access_key_id="k", access_secret="s", role_arn="acs:ram::1:role/r"),
-     "credentials_role_session_name"),
-    ("ram_role", dict(access_secret="s", role_arn="acs:ram::1:role/r", role_session_name="x"),
-     "credentials_access_key_id"),
-    ("ram_role", dict(access_key_id="k", access_secret="s", role_arn="acs:ram::1:role/r", role_session_name="x",
-                      policy="{not json"), "credentials_policy"),
+    (
+        "ram_role",
+        dict(access_key_id="k", access_secret="s", role_arn="acs:ram::1:role/r"),
+        "credentials_role_session_name",
+    ),
+    (
+        "ram_role",
+        dict(access_secret="s", role_arn="acs:ram::1:role/r", role_session_name="x"),
+        "credentials_access_key_id",
+    ),
+    (
+        "ram_role",
+        dict(
+            access_key_id="k",
+            access_secret="s",
+            role_arn="acs:ram::1:role/r",
+            role_session_name="x",
+            policy="{not json",
+        ),
+        "credentials_policy",
+    ),
     ("sts", dict(access_key_id="k", access_secret="s"), "credentials_role_arn"),
     ("ecs_ram_role", dict(), "credentials_role_name"),
     ("ecs_ram_role", dict(role_name="r", disable_imds_v1="sometimes"), "credentials_disable_imds_v1"),
-    ("oidc_role_arn", dict(oidc_provider_arn="acs:ram::1:oidc-provider/p", oidc_token_file_path="/t"),
-     "credentials_role_arn"),
+    (
+        "oidc_role_arn",
+        dict(oidc_provider_arn="acs:ram::1:oidc-provider/p", oidc_token_file_path="/t"),
+        "credentials_role_arn",
+    ),
     ("oidc_role_arn", dict(role_arn="acs:ram::1:role/r", oidc_token_file_path="/t"), "credentials_oidc_provider_arn"),
-    ("oidc_role_arn", dict(role_arn="acs:ram::1:role/r", oidc_provider_arn="acs:ram::1:oidc-provider/p"),
-     "credentials_oidc_token_file_path"),
-    ("oidc_role_arn", dict(role_arn="acs:ram::1:role/r", oidc_provider_arn="acs:ram::1:oidc-provider/p",
-                           oidc_token_file_path="/no/such/token"), "credentials_oidc_token_file_path"),
+    (
+        "oidc_role_arn",
+        dict(role_arn="acs:ram::1:role/r", oidc_provider_arn="acs:ram::1:oidc-provider/p"),
+        "credentials_oidc_token_file_path",
+    ),
+    (
+        "oidc_role_arn",
+        dict(
+            role_arn="acs:ram::1:role/r",
+            oidc_provider_arn="acs:ram::1:oidc-provider/p",
+            oidc_token_file_path="/no/such/token",
+        ),
+        "credentials_oidc_token_file_path",
+    ),
     ("credentials_uri", dict(), "credentials_uri"),
     ("credentials_uri", dict(uri="ftp://127.0.0.1/creds"), "credentials_uri"),
     ("default", dict(access_key_id="k"), "credentials_access_key_id"),
@@ -506,8 +612,9 @@ BAD_PROPERTIES = [
 ]
 
 
-@pytest.mark.parametrize("credentials_type,keys,bad_key", BAD_PROPERTIES,
-                         ids=[f"{t}-{k}" for t, _, k in BAD_PROPERTIES])
+@pytest.mark.parametrize(
+    "credentials_type,keys,bad_key", BAD_PROPERTIES, ids=[f"{t}-{k}" for t, _, k in BAD_PROPERTIES]
+)
 def test_bad_properties_name_the_file_and_the_key(credentials_type, keys, bad_key, tmp_path):
     path = tmp_path / "bad.properties"
     lines = [f"credentials_type={credentials_type}", 'cache_client_region_id=[{"regionId":"cn-hangzhou"}]']
@@ -524,12 +631,19 @@ BAD_CONFIGS = [
     ({}, "type"),
     ({"type": "bearer"}, "type"),
     ({"type": "access_key", "access_key_id": "k"}, "access_key_secret"),
-    ({"type": "access_key", "access_key_id": "k", "access_key_secret": "s", "security_token": "t"},
-     "security_token"),
+    ({"type": "access_key", "access_key_id": "k", "access_key_secret": "s", "security_token": "t"}, "security_token"),
     ({"type": "sts", "access_key_id": "k", "access_key_secret": "s"}, "security_token"),
     ({"type": "ram_role_arn", "access_key_id": "k", "access_key_secret": "s"}, "role_arn"),
-    ({"type": "ram_role_arn", "access_key_id": "k", "access_key_secret": "s", "role_arn": "r",
-      "role_session_expiration": 60}, "role_session_expiration"),
+    (
+        {
+            "type": "ram_role_arn",
+            "access_key_id": "k",
+            "access_key_secret": "s",
+            "role_arn": "r",
+            "role_session_expiration": 60,
+        },
+        "role_session_expiration",
+    ),
     ({"type": "oidc_role_arn", "role_arn": "r", "oidc_provider_arn": "p"}, "oidc_token_file_path"),
     ({"type": "credentials_uri", "credentials_uri": "not a url"}, "credentials_uri"),
     ({"type": "ecs_ram_role", "disable_imds_v1": "maybe"}, "disable_imds_v1"),
@@ -546,6 +660,7 @@ def test_bad_tool_configs_name_the_field(config, bad_key):
 
 def test_a_tool_config_object_is_accepted(cloud, env):
     from alibabacloud_credentials.models import Config
+
     key_id, secret = cloud.add_access_key()
     provider = CredentialsToolProvider(Config(type="access_key", access_key_id=key_id, access_key_secret=secret))
     assert provider.get_credentials().access_key_id == key_id

@@ -7,6 +7,7 @@ cloud does, answers SignatureDoesNotMatch (or InvalidSecurityToken): a torn read
 time, with no race to lose. The race of a real rotation is test_reliability.py's
 test_sixteen_threads_during_rotations_every_200ms_never_sign_with_a_torn_key.
 """
+
 import asyncio
 import threading
 
@@ -77,8 +78,14 @@ def test_proxy_acs_client_reads_one_snapshot_per_request(cloud, changing):
 def test_proxy_bucket_reads_one_snapshot_per_request(cloud, changing, auth_version):
     cloud.create_bucket("bkt")
     region = {"region": cloud.region_id} if auth_version == "v4" else {}
-    bucket = ProxyBucket(credentials_provider=changing, endpoint=cloud.oss_endpoint, bucket_name="bkt",
-                         auth_version=auth_version, connect_timeout=5, **region)
+    bucket = ProxyBucket(
+        credentials_provider=changing,
+        endpoint=cloud.oss_endpoint,
+        bucket_name="bkt",
+        auth_version=auth_version,
+        connect_timeout=5,
+        **region,
+    )
     bucket.put_object("obj", b"payload")
     assert bucket.get_object("obj").read() == b"payload"
     assert_signed_with_one_snapshot(cloud, changing, "PutObject", 1)
@@ -88,6 +95,7 @@ def test_proxy_bucket_reads_one_snapshot_per_request(cloud, changing, auth_versi
 
 def test_proxy_openapi_client_reads_one_snapshot_per_request(cloud, changing):
     from tests.test_openapi import config, ecs_describe_regions, region_ids
+
     ecs = EcsProxy(config(cloud), credentials_provider=changing)
     for _ in range(3):
         assert "cn-hangzhou" in ecs_describe_regions(ecs)

@@ -1,5 +1,6 @@
 """Unknown properties keys (issue 11 e): one warning per key naming the file, the key and the closest known key;
 `managed-credentials check` lists them and exits 1; the older plugin's keys we ignore are accepted silently."""
+
 import logging
 
 from credentials import ConfigLoader, registry
@@ -14,8 +15,12 @@ TYPOS = ["secret_name=app-key", "foo=1", "credential_type=ak"]
 
 def emulator_lines(cloud):
     key_id, key_secret = cloud.kms_access_key
-    return ["credentials_type=ak", f"credentials_access_key_id={key_id}", f"credentials_access_secret={key_secret}",
-            f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]']
+    return [
+        "credentials_type=ak",
+        f"credentials_access_key_id={key_id}",
+        f"credentials_access_secret={key_secret}",
+        f'cache_client_region_id=[{{"regionId":"{cloud.region_id}","endpoint":"{cloud.kms_endpoint}"}}]',
+    ]
 
 
 def unknown_key_warnings(caplog):
@@ -57,8 +62,10 @@ def test_check_lists_unknown_keys_and_exits_1(cloud, tmp_path):
 
 
 def test_the_older_plugins_ignored_keys_and_a_dkms_password_key_are_accepted_silently(cloud, tmp_path, caplog):
-    dkms = ('cache_client_dkms_config_info=[{"regionId":"cn-hangzhou","endpoint":"kst-a.example",'
-            '"clientKeyFile":"/k.json","passwordFromFilePathName":"my_password_path"}]')
+    dkms = (
+        'cache_client_dkms_config_info=[{"regionId":"cn-hangzhou","endpoint":"kst-a.example",'
+        '"clientKeyFile":"/k.json","passwordFromFilePathName":"my_password_path"}]'
+    )
     lines = emulator_lines(cloud) + [f"{key}=1" for key in IGNORED_LEGACY_KEYS]
     properties = dict(line.split("=", 1) for line in lines + [dkms, "my_password_path=/p.txt"])
     assert unknown_keys(properties) == []
@@ -73,5 +80,6 @@ def test_the_older_plugins_ignored_keys_and_a_dkms_password_key_are_accepted_sil
 
 def test_the_example_file_lists_every_ignored_key():
     from tests.test_docs import read
+
     example = read("managed_credentials_providers.properties.example")
     assert all(key in example for key in IGNORED_LEGACY_KEYS)

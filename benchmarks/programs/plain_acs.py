@@ -1,4 +1,5 @@
 """A legacy program: import, construct an AcsClient with a pasted key, make one call. Argv: key id, secret, host."""
+
 import sys
 
 from aliyunsdkcore.client import AcsClient

@@ -2,6 +2,7 @@
 
 The properties file is named by $MANAGED_CREDENTIALS_PROVIDERS_CONFIG.
 """
+
 import sys
 
 from aliyunsdkcore.request import CommonRequest

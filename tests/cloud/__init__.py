@@ -8,6 +8,7 @@ on 127.0.0.1.
 
 Standard library only. `python -m tests.cloud --help`: a standalone server with an HTTP control plane (control.py).
 """
+
 from .emulator import CloudEmulator
 from .records import CallRecord
 from .server import Listener, Request, Response

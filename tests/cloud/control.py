@@ -20,6 +20,7 @@ logged too, as service "control" (action RotateSecret with the new key, RevokeKe
 InjectKmsFault, ClearFaults). No answer ever holds an AccessKeySecret: the application reads the key from KMS.
 Errors are {"error": "..."} with status 400, 404 or 405.
 """
+
 import json
 import re
 import threading
@@ -68,7 +69,8 @@ class ControlService:
         self._timers: List[threading.Timer] = []
         self._lock = threading.Lock()
         self._routes: List[Tuple[str, "re.Pattern[str]", Handler]] = [
-            (method, pattern, getattr(self, handler)) for method, pattern, handler in ROUTES]
+            (method, pattern, getattr(self, handler)) for method, pattern, handler in ROUTES
+        ]
 
     def describe(self) -> dict:
         """Everything an operator needs to point an application here; never a secret."""
@@ -78,10 +80,16 @@ class ControlService:
                 endpoints[service] = self.cloud.endpoint(service)
             except (KeyError, RuntimeError):
                 pass
-        return dict({"endpoints": endpoints, "region": self.cloud.region_id,
-                     "secrets": self.cloud.state.secret_names(),
-                     "buckets": [name for name, _ in self.cloud.state.list_buckets()],
-                     "kms_access_key_id": self.cloud.kms_access_key[0]}, **self.extra)
+        return dict(
+            {
+                "endpoints": endpoints,
+                "region": self.cloud.region_id,
+                "secrets": self.cloud.state.secret_names(),
+                "buckets": [name for name, _ in self.cloud.state.list_buckets()],
+                "kms_access_key_id": self.cloud.kms_access_key[0],
+            },
+            **self.extra,
+        )
 
     def close(self) -> None:
         """Cancel the pending ends of grace periods."""
@@ -103,9 +111,11 @@ class ControlService:
                 if method == request.method:
                     status, body = handler(request, match.groupdict(), self._json_body(request))
                     return _json(status, body)
-            raise ControlError(405 if allowed else 404, "no %s %s here; GET / lists what runs, the module "
-                                                        "docstring of tests/cloud/control.py every route"
-                               % (request.method, request.path))
+            raise ControlError(
+                405 if allowed else 404,
+                "no %s %s here; GET / lists what runs, the module "
+                "docstring of tests/cloud/control.py every route" % (request.method, request.path),
+            )
         except ControlError as err:
             return _json(err.status, {"error": str(err)})
 
@@ -148,17 +158,20 @@ class ControlService:
             raise ControlError(404, "no secret %r" % path["name"])
         current = secret.version("ACSCurrent")
         next_rotation = secret.next_rotation()
-        return 200, {"name": secret.name, "access_key_id": secret.key_ids[-1] if secret.key_ids else None,
-                     "version_id": current.version_id if current else None,
-                     "next_rotation_date": iso8601(next_rotation) if next_rotation else None}
+        return 200, {
+            "name": secret.name,
+            "access_key_id": secret.key_ids[-1] if secret.key_ids else None,
+            "version_id": current.version_id if current else None,
+            "next_rotation_date": iso8601(next_rotation) if next_rotation else None,
+        }
 
     def _rotate(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:
         name, mode = path["name"], body.get("mode", "revoke")
         grace = body.get("grace_seconds")
         if mode not in ("revoke", "grace"):
-            raise ControlError(400, "mode must be \"revoke\" (the old key fails at once) or \"grace\"")
+            raise ControlError(400, 'mode must be "revoke" (the old key fails at once) or "grace"')
         if grace is not None and (mode != "grace" or not isinstance(grace, (int, float)) or grace < 0):
-            raise ControlError(400, "grace_seconds goes with mode \"grace\" and is a number of seconds >= 0")
+            raise ControlError(400, 'grace_seconds goes with mode "grace" and is a number of seconds >= 0')
         try:
             old_id, _ = self.cloud.current_key(name)
             new_id, _ = self.cloud.rotate_secret(name, mode=mode)
@@ -169,8 +182,13 @@ class ControlService:
         if grace is not None:
             revoked_at = time.time() + grace
             self._revoke_later(old_id, grace)
-        return 200, {"name": name, "access_key_id": new_id, "previous_access_key_id": old_id, "mode": mode,
-                     "previous_key_revoked_at": iso8601(revoked_at) if revoked_at else None}
+        return 200, {
+            "name": name,
+            "access_key_id": new_id,
+            "previous_access_key_id": old_id,
+            "mode": mode,
+            "previous_key_revoked_at": iso8601(revoked_at) if revoked_at else None,
+        }
 
     def _create_bucket(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:
         name = _text(body, "name")
@@ -194,7 +212,7 @@ class ControlService:
         elif fault == "refuse":
             self.cloud.kms_down()
         else:
-            raise ControlError(400, "fault must be \"error\", \"hang\" or \"refuse\"")
+            raise ControlError(400, 'fault must be "error", "hang" or "refuse"')
         self._log("InjectKmsFault", None)
         return 200, {"fault": fault}
 
@@ -209,10 +227,13 @@ class ControlService:
         try:
             since = int(query.get("since", 0))
         except ValueError:
-            raise ControlError(400, "since must be a whole number (the \"next\" of the previous answer)") from None
+            raise ControlError(400, 'since must be a whole number (the "next" of the previous answer)') from None
         calls = self.cloud.calls
-        picked = [c.as_dict() for c in calls[max(since, 0):]
-                  if query.get("service") in (None, c.service) and query.get("action") in (None, c.action)]
+        picked = [
+            c.as_dict()
+            for c in calls[max(since, 0) :]
+            if query.get("service") in (None, c.service) and query.get("action") in (None, c.action)
+        ]
         return 200, {"calls": picked, "next": len(calls)}
 
     def _reset_calls(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:

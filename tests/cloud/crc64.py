@@ -3,6 +3,7 @@
 Polynomial 0x42F0E1EBA9EA3693 (reflected 0xC96C5795D7870F42), initial value and final XOR all ones.
 crc64(b"123456789") == 0x995DC9BBDF1939FA. Pass a previous result as `crc` to continue a running checksum.
 """
+
 _MASK = 0xFFFFFFFFFFFFFFFF
 _POLY_REFLECTED = 0xC96C5795D7870F42
 

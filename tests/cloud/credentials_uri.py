@@ -9,6 +9,7 @@ Every request issues a new STS key of the emulated cloud, valid for `lifetime` s
     cloud.credentials_uri.respond_with(500, '{"Code":"InternalError"}', times=1)   # canned answers first
     cloud.count("GetCredentials", service="credentials_uri")
 """
+
 import json
 import threading
 from typing import List, Optional, Tuple
@@ -51,8 +52,7 @@ class CredentialsUriService:
                 key = issue_session_key(self.state, self.lifetime, owner="credentials-uri")
                 body = json.dumps(dict(credentials_body(key), Code="Success"))
         finally:
-            self.state.log_call(self.name, "GetCredentials", None, status, "OK" if status == 200 else
-                                "HTTP%d" % status)
+            self.state.log_call(self.name, "GetCredentials", None, status, "OK" if status == 200 else "HTTP%d" % status)
         return Response(status, body.encode("utf-8"), [("Content-Type", "application/json")])
 
 

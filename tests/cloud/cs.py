@@ -7,6 +7,7 @@
 
 Any live key may call it (the same keys ECS and OSS accept). Clusters live in the service, not in CloudState.
 """
+
 import threading
 import time
 import uuid
@@ -49,11 +50,16 @@ class CsService(RoaService):
         body = call.json_body()
         name = body.get("name")
         if not isinstance(name, str) or not name:
-            raise RpcError(400, "ErrorCheckParams", "The parameter \"name\" is mandatory.")
+            raise RpcError(400, "ErrorCheckParams", 'The parameter "name" is mandatory.')
         cluster_id = "c" + uuid.uuid4().hex
-        cluster = {"cluster_id": cluster_id, "name": name, "region_id": body.get("region_id") or self.region_id,
-                   "cluster_type": body.get("cluster_type") or "ManagedKubernetes", "state": "running",
-                   "created": iso8601(time.time())}
+        cluster = {
+            "cluster_id": cluster_id,
+            "name": name,
+            "region_id": body.get("region_id") or self.region_id,
+            "cluster_type": body.get("cluster_type") or "ManagedKubernetes",
+            "state": "running",
+            "created": iso8601(time.time()),
+        }
         with self._lock:
             self._clusters[cluster_id] = cluster
         return 200, {"cluster_id": cluster_id, "request_id": call.request_id, "task_id": "T-" + random_text(20)}

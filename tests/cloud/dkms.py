@@ -25,6 +25,7 @@ rotation and the call log are the emulator's CloudState, shared with the KMS end
 
 Standard library only, except `cryptography` (already needed by tls.py), imported when keys are made or checked.
 """
+
 import base64
 import email.utils
 import hashlib
@@ -49,12 +50,25 @@ MAX_SKEW = 15 * 60
 
 # Field numbers of the gateway's protobuf messages (api.proto in the SDK).
 REQUEST_FIELDS = {1: "SecretName", 2: "VersionStage", 3: "VersionId", 4: "FetchExtendedConfig"}
-RESPONSE_FIELDS = ("SecretName", "SecretType", "SecretData", "SecretDataType", "VersionStages", "VersionId",
-                   "CreateTime", "RequestId", "LastRotationDate", "NextRotationDate", "ExtendedConfig",
-                   "AutomaticRotation", "RotationInterval")  # numbered 1..13
+RESPONSE_FIELDS = (
+    "SecretName",
+    "SecretType",
+    "SecretData",
+    "SecretDataType",
+    "VersionStages",
+    "VersionId",
+    "CreateTime",
+    "RequestId",
+    "LastRotationDate",
+    "NextRotationDate",
+    "ExtendedConfig",
+    "AutomaticRotation",
+    "RotationInterval",
+)  # numbered 1..13
 
 
 # ---- protobuf, the little of it the gateway needs -------------------------------------------------------------
+
 
 def _varint(value: int) -> bytes:
     out = bytearray()
@@ -106,12 +120,12 @@ def decode_message(data: bytes) -> Dict[int, List[Union[int, bytes]]]:
             length = varint()
             if pos + length > len(data):
                 raise ValueError("truncated field")
-            value, pos = data[pos:pos + length], pos + length
+            value, pos = data[pos : pos + length], pos + length
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
             if pos + size > len(data):
                 raise ValueError("truncated field")
-            value, pos = data[pos:pos + size], pos + size
+            value, pos = data[pos : pos + size], pos + size
         else:
             raise ValueError("unsupported wire type %d" % wire)
         if number == 0:
@@ -122,9 +136,11 @@ def decode_message(data: bytes) -> Dict[int, List[Union[int, bytes]]]:
 
 # ---- client keys ------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ClientKeyFiles:
     """What the console hands out for an application access point: the key file and its password file."""
+
     key_id: str
     key_file: str
     password_file: str
@@ -134,6 +150,7 @@ class ClientKeyFiles:
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as a gateway received it (cloud.dkms.start_recording()): for wire comparisons."""
+
     gateway: str
     method: str
     path: str
@@ -217,23 +234,28 @@ class DkmsGatewayService:
         if not authorization.startswith("Bearer "):
             raise DkmsError(401, "SignatureNotMatch", "The authorization header is not 'Bearer <signature>'.")
         try:
-            signature = base64.b64decode(authorization[len("Bearer "):], validate=True)
+            signature = base64.b64decode(authorization[len("Bearer ") :], validate=True)
         except ValueError:
             raise DkmsError(401, "SignatureNotMatch", "The signature is not base64.")
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
+
         try:
-            public_key.verify(signature, string_to_sign(request.method, headers).encode("utf-8"),
-                              padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(
+                signature, string_to_sign(request.method, headers).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
+            )
         except InvalidSignature:
             raise DkmsError(401, "SignatureNotMatch", "The request signature does not match.")
 
     def _get_secret_value(self, body: bytes, request_id: str) -> bytes:
         try:
             fields = decode_message(body)
-            params = {REQUEST_FIELDS[n]: (v[-1].decode("utf-8") if isinstance(v[-1], bytes) else v[-1])
-                      for n, v in fields.items() if n in REQUEST_FIELDS}
+            params = {
+                REQUEST_FIELDS[n]: (v[-1].decode("utf-8") if isinstance(v[-1], bytes) else v[-1])
+                for n, v in fields.items()
+                if n in REQUEST_FIELDS
+            }
         except (ValueError, UnicodeDecodeError):
             raise DkmsError(400, "InvalidParameter", "The request body is not a GetSecretValueRequest.")
         name = params.get("SecretName")
@@ -260,10 +282,15 @@ class DkmsGatewayService:
 
 def string_to_sign(method: str, headers: Dict[str, str]) -> str:
     """The published algorithm: method, content-sha256, content-type, date, the sorted x-kms-* headers, "/"."""
-    head = "%s\n%s\n%s\n%s\n" % (method, headers.get("content-sha256", ""), headers.get("content-type", ""),
-                                 headers.get("date", ""))
-    canonical = "".join("%s:%s\n" % (name, headers[name].strip()) for name in sorted(headers)
-                        if name.startswith("x-kms-"))
+    head = "%s\n%s\n%s\n%s\n" % (
+        method,
+        headers.get("content-sha256", ""),
+        headers.get("content-type", ""),
+        headers.get("date", ""),
+    )
+    canonical = "".join(
+        "%s:%s\n" % (name, headers[name].strip()) for name in sorted(headers) if name.startswith("x-kms-")
+    )
     return head + canonical + "/"
 
 
@@ -289,9 +316,16 @@ class DkmsGateways:
     def record(self, gateway: str, request: Request, body: bytes) -> None:
         with self._lock:
             if self.recorded is not None:
-                self.recorded.append(RecordedRequest(gateway, request.method, request.path,
-                                                     tuple(request.headers.items()), body,
-                                                     string_to_sign(request.method, request.lower_headers())))
+                self.recorded.append(
+                    RecordedRequest(
+                        gateway,
+                        request.method,
+                        request.path,
+                        tuple(request.headers.items()),
+                        body,
+                        string_to_sign(request.method, request.lower_headers()),
+                    )
+                )
 
     # ---- instances -----------------------------------------------------------------------------------------------
 
@@ -300,8 +334,9 @@ class DkmsGateways:
         with self._lock:
             name = name or ("dkms" if not self.names else "dkms-%d" % (len(self.names) + 1))
             self.names.append(name)
-        self._cloud.add_service(name, DkmsGatewayService(name, self), tls=True,
-                                ssl_context=(ca or test_ca()).server_context())
+        self._cloud.add_service(
+            name, DkmsGatewayService(name, self), tls=True, ssl_context=(ca or test_ca()).server_context()
+        )
         return name
 
     def host(self, name: str = "dkms") -> str:
@@ -313,8 +348,14 @@ class DkmsGateways:
         """The CA certificate the gateways' certificates come from (the `caFilePath`)."""
         return test_ca().ca_file
 
-    def fault(self, name: str = "dkms", status: Optional[int] = 503, code: Optional[str] = None,
-              times: Optional[int] = None, delay: Optional[float] = None) -> None:
+    def fault(
+        self,
+        name: str = "dkms",
+        status: Optional[int] = 503,
+        code: Optional[str] = None,
+        times: Optional[int] = None,
+        delay: Optional[float] = None,
+    ) -> None:
         """The next `times` requests to that gateway (None: until cloud.clear_faults()) fail with `status`."""
         self.state.set_fault(name, Fault(status=status, code=code, delay=delay, remaining=times))
 
@@ -335,11 +376,19 @@ class DkmsGateways:
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         now = datetime.datetime.now(datetime.timezone.utc)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, key_id)])
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private_key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=365)).sign(private_key, hashes.SHA256()))
-        data = pkcs12.serialize_key_and_certificates(key_id.encode(), private_key, cert, None,
-                                                     serialization.BestAvailableEncryption(password.encode()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(private_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .sign(private_key, hashes.SHA256())
+        )
+        data = pkcs12.serialize_key_and_certificates(
+            key_id.encode(), private_key, cert, None, serialization.BestAvailableEncryption(password.encode())
+        )
         os.makedirs(folder, exist_ok=True)
         key_file = os.path.join(folder, "clientKey_%s.json" % key_id)
         password_file = os.path.join(folder, "clientKey_%s_Password.txt" % key_id)
@@ -359,10 +408,17 @@ class DkmsGateways:
 
     # ---- configuration for the library under test ----------------------------------------------------------------
 
-    def write_properties(self, path: str, names: Optional[Iterable[str]] = None,
-                         client_key: Optional[ClientKeyFiles] = None, password: Optional[str] = "file",
-                         env_variable: str = "DKMS_CLIENT_KEY_PASSWORD", ignore_ssl: bool = False,
-                         ca_file: Optional[str] = None, secret_names: Union[None, str, Iterable[str]] = None) -> str:
+    def write_properties(
+        self,
+        path: str,
+        names: Optional[Iterable[str]] = None,
+        client_key: Optional[ClientKeyFiles] = None,
+        password: Optional[str] = "file",
+        env_variable: str = "DKMS_CLIENT_KEY_PASSWORD",
+        ignore_ssl: bool = False,
+        ca_file: Optional[str] = None,
+        secret_names: Union[None, str, Iterable[str]] = None,
+    ) -> str:
         """A managed_credentials_providers.properties in the upstream plugin's DKMS form (no credentials_type),
         one item per gateway in `names` (default: all), all with one client key (issued beside `path` if None).
 
@@ -371,9 +427,12 @@ class DkmsGateways:
         if client_key is None:
             client_key = self.client_key = self.issue_client_key(os.path.dirname(os.path.abspath(path)))
         items = []
-        for name in (list(names) if names is not None else list(self.names)):
-            item = {"regionId": self._cloud.region_id, "endpoint": self.host(name),
-                    "clientKeyFile": client_key.key_file}
+        for name in list(names) if names is not None else list(self.names):
+            item = {
+                "regionId": self._cloud.region_id,
+                "endpoint": self.host(name),
+                "clientKeyFile": client_key.key_file,
+            }
             if password == "file":
                 item["passwordFromFilePath"] = client_key.password_file
             elif password == "env":
@@ -381,8 +440,10 @@ class DkmsGateways:
             item["ignoreSslCerts"] = ignore_ssl
             item["caFilePath"] = ca_file or self.ca_file
             items.append(item)
-        lines = ["# written by tests.cloud.CloudEmulator (dedicated KMS instances)",
-                 "cache_client_dkms_config_info=%s" % json.dumps(items, separators=(",", ":"))]
+        lines = [
+            "# written by tests.cloud.CloudEmulator (dedicated KMS instances)",
+            "cache_client_dkms_config_info=%s" % json.dumps(items, separators=(",", ":")),
+        ]
         if password == "top-level":
             lines.append("client_key_password_from_file_path=%s" % client_key.password_file)
         return write_properties_file(path, lines, secret_names)

@@ -7,6 +7,7 @@
 More services plug in with add_service(name, handler): any object with `name` and
 `handle(request) -> Response` (see server.py); RPC-style APIs can subclass rpc.RpcService.
 """
+
 import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
@@ -23,8 +24,14 @@ KeyPair = Tuple[str, str]
 
 
 class CloudEmulator:
-    def __init__(self, region_id: str = "cn-hangzhou", *, auto_create_buckets: bool = True,
-                 body_timeout: float = 5.0, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        region_id: str = "cn-hangzhou",
+        *,
+        auto_create_buckets: bool = True,
+        body_timeout: float = 5.0,
+        host: str = "127.0.0.1",
+    ):
         self.region_id = region_id
         self.host = host
         self.body_timeout = body_timeout
@@ -62,8 +69,10 @@ class CloudEmulator:
         All at once: each waits up to one poll interval (50 ms) for its serving loop, and a test pays the sum."""
         with self._lock:
             self._started = False
-            stopping = [threading.Thread(target=listener.stop, name="stop-%s" % name, daemon=True)
-                        for name, listener in self._listeners.items()]
+            stopping = [
+                threading.Thread(target=listener.stop, name="stop-%s" % name, daemon=True)
+                for name, listener in self._listeners.items()
+            ]
             for thread in stopping:
                 thread.start()
             for thread in stopping:
@@ -83,13 +92,21 @@ class CloudEmulator:
         tls=True needs an ssl.SSLContext (server side, with its certificate loaded) as ssl_context.
         """
         if tls and ssl_context is None:
-            raise NotImplementedError("tls=True needs ssl_context=<server ssl.SSLContext>; the emulator does not "
-                                      "make certificates itself (yet)")
+            raise NotImplementedError(
+                "tls=True needs ssl_context=<server ssl.SSLContext>; the emulator does not "
+                "make certificates itself (yet)"
+            )
         with self._lock:
             if name in self._listeners:
                 raise ValueError("service %r already added" % name)
-            listener = Listener(handler, host=self.host, port=port, ssl_context=ssl_context if tls else None,
-                                body_timeout=self.body_timeout, name=name)
+            listener = Listener(
+                handler,
+                host=self.host,
+                port=port,
+                ssl_context=ssl_context if tls else None,
+                body_timeout=self.body_timeout,
+                name=name,
+            )
             self._listeners[name] = listener
             if self._started:
                 listener.start()
@@ -131,8 +148,9 @@ class CloudEmulator:
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 
-    def create_secret(self, name: str, rotation_interval: Optional[int] = 604800,
-                      secret_type: str = "RAMCredentials") -> KeyPair:
+    def create_secret(
+        self, name: str, rotation_interval: Optional[int] = 604800, secret_type: str = "RAMCredentials"
+    ) -> KeyPair:
         """A managed secret whose current SecretData holds a new access key pair (which ECS and OSS accept)."""
         key = self.state.create_secret(name, rotation_interval, secret_type)
         return key.access_key_id, key.access_key_secret
@@ -169,15 +187,25 @@ class CloudEmulator:
     def enable_key(self, access_key_id: str) -> None:
         self.state.set_key_status(access_key_id, "Active")
 
-    def add_access_key(self, access_key_id: Optional[str] = None, access_key_secret: Optional[str] = None,
-                       security_token: Optional[str] = None, expires_at: Optional[float] = None) -> KeyPair:
+    def add_access_key(
+        self,
+        access_key_id: Optional[str] = None,
+        access_key_secret: Optional[str] = None,
+        security_token: Optional[str] = None,
+        expires_at: Optional[float] = None,
+    ) -> KeyPair:
         """A plain key that ECS, OSS and KMS accept. With security_token (pass True for a generated one, then read
         it with security_token_of) requests must carry that token; after expires_at (epoch seconds) they get
         InvalidSecurityToken.Expired (RPC) / SecurityTokenExpired (OSS)."""
         if security_token is True:
             security_token = new_security_token()
-        key = self.state.add_key(access_key_id, access_key_secret, security_token=security_token or None,
-                                 expires_at=expires_at, kms_allowed=True)
+        key = self.state.add_key(
+            access_key_id,
+            access_key_secret,
+            security_token=security_token or None,
+            expires_at=expires_at,
+            kms_allowed=True,
+        )
         return key.access_key_id, key.access_key_secret
 
     def security_token_of(self, access_key_id: str) -> Optional[str]:
@@ -194,8 +222,14 @@ class CloudEmulator:
 
     # ---- faults (KMS) ------------------------------------------------------------------------------------------
 
-    def kms_fault(self, status: Optional[int] = None, code: Optional[str] = None, times: Optional[int] = None,
-                  delay: Optional[float] = None, message: Optional[str] = None) -> None:
+    def kms_fault(
+        self,
+        status: Optional[int] = None,
+        code: Optional[str] = None,
+        times: Optional[int] = None,
+        delay: Optional[float] = None,
+        message: Optional[str] = None,
+    ) -> None:
         """The next `times` KMS requests (None: until clear_faults) are delayed by `delay` seconds and/or answered
         with HTTP `status` and an RPC error body with `code`. With neither status nor delay: 503
         ServiceUnavailable. One fault at a time: a new call replaces the previous one."""
@@ -216,8 +250,13 @@ class CloudEmulator:
 
     # ---- observation -------------------------------------------------------------------------------------------
 
-    def count(self, action: Optional[str] = None, access_key_id: Optional[str] = None, code: Optional[str] = None,
-              service: Optional[str] = None) -> int:
+    def count(
+        self,
+        action: Optional[str] = None,
+        access_key_id: Optional[str] = None,
+        code: Optional[str] = None,
+        service: Optional[str] = None,
+    ) -> int:
         """Requests answered so far, filtered; code="OK" counts successes, None counts all."""
         return self.state.count(action, access_key_id, code, service)
 
@@ -252,22 +291,26 @@ class CloudEmulator:
     def write_properties(self, path: str, secret_names: Union[None, str, Iterable[str]] = None) -> str:
         """Write a managed_credentials_providers.properties that reaches this emulator's KMS with kms_access_key."""
         key_id, key_secret = self.kms_access_key
-        lines = ["# written by tests.cloud.CloudEmulator",
-                 "credentials_type=ak",
-                 "credentials_access_key_id=%s" % key_id,
-                 "credentials_access_secret=%s" % key_secret,
-                 'cache_client_region_id=[{"regionId":"%s","endpoint":"%s"}]' % (self.region_id, self.kms_endpoint)]
+        lines = [
+            "# written by tests.cloud.CloudEmulator",
+            "credentials_type=ak",
+            "credentials_access_key_id=%s" % key_id,
+            "credentials_access_secret=%s" % key_secret,
+            'cache_client_region_id=[{"regionId":"%s","endpoint":"%s"}]' % (self.region_id, self.kms_endpoint),
+        ]
         return write_properties_file(path, lines, secret_names)
 
     def write_client_key_properties(self, path: str, **options) -> str:
         """credentials_type=client_key: this emulator's KMS reached with an application client key (kms.py)."""
         from .kms import write_client_key_properties
+
         return write_client_key_properties(self, path, **options)
 
     def add_kms_instance(self, name: str = "kms-instance", ca=None) -> Tuple[str, str]:
         """KMS's standard API on a TLS listener of its own, as a KMS instance endpoint serves it, with a certificate
         from `ca` (default: a new CA, not the process's test CA). (host, ca_file): an item's endpoint and caFilePath."""
         from .tls import TestCA
+
         ca = ca or TestCA()
         service = KmsService(self.state, self.region_id)
         service.name = name  # its calls are counted apart: cloud.count(..., service=name)

@@ -6,6 +6,7 @@ public key of a client key that cloud.dkms.issue_client_key() issued; a revoked 
     host, ca_file = cloud.add_kms_instance()       # KMS's standard API over TLS with a CA of its own
     cloud.write_client_key_properties(path)        # credentials_type=client_key for this emulator's KMS
 """
+
 import json
 import os
 from typing import Iterable, List, Optional, Union
@@ -29,8 +30,9 @@ class KmsService(RpcService):
             return  # a client key's access point allows its secrets (the emulator grants them all)
         key = call.key
         if not key.kms_allowed or key.kms_denied:
-            raise RpcError(403, "Forbidden.NoPermission", "This operation for this resource is forbidden by "
-                                                          "permission system.")
+            raise RpcError(
+                403, "Forbidden.NoPermission", "This operation for this resource is forbidden by permission system."
+            )
 
     def action_GetSecretValue(self, call: RpcCall) -> dict:
         name = self.require(call, "SecretName")
@@ -58,8 +60,14 @@ def find_version(secret, version_id=None, stage=None):
 
 def secret_value(secret, version, extended: bool) -> dict:
     """The fields of a GetSecretValue answer, as KMS and the instance gateways both give them."""
-    result = {"SecretName": secret.name, "VersionId": version.version_id, "CreateTime": iso8601(version.create_time),
-              "SecretData": version.data, "SecretDataType": "text", "SecretType": secret.secret_type}
+    result = {
+        "SecretName": secret.name,
+        "VersionId": version.version_id,
+        "CreateTime": iso8601(version.create_time),
+        "SecretData": version.data,
+        "SecretDataType": "text",
+        "SecretType": secret.secret_type,
+    }
     if extended:
         result["AutomaticRotation"] = "Enabled" if secret.rotation_interval is not None else "Disabled"
         if secret.rotation_interval is not None:
@@ -72,9 +80,15 @@ def secret_value(secret, version, extended: bool) -> dict:
     return result
 
 
-def write_client_key_properties(cloud, path: str, client_key=None, password: Optional[str] = "file",
-                                env_variable: str = "KMS_CLIENT_KEY_PASSWORD", regions: Optional[List[dict]] = None,
-                                secret_names: Union[None, str, Iterable[str]] = None) -> str:
+def write_client_key_properties(
+    cloud,
+    path: str,
+    client_key=None,
+    password: Optional[str] = "file",
+    env_variable: str = "KMS_CLIENT_KEY_PASSWORD",
+    regions: Optional[List[dict]] = None,
+    secret_names: Union[None, str, Iterable[str]] = None,
+) -> str:
     """A properties file with credentials_type=client_key for shared KMS (the emulator's, unless `regions`, the
     cache_client_region_id items, says otherwise), with `client_key` (issued beside `path` if None; then it is
     cloud.dkms.client_key).
@@ -84,10 +98,12 @@ def write_client_key_properties(cloud, path: str, client_key=None, password: Opt
     if client_key is None:
         client_key = cloud.dkms.client_key = cloud.dkms.issue_client_key(os.path.dirname(os.path.abspath(path)))
     regions = regions if regions is not None else [{"regionId": cloud.region_id, "endpoint": cloud.kms_endpoint}]
-    lines = ["# written by tests.cloud.CloudEmulator (shared KMS, signed with a client key)",
-             "credentials_type=client_key",
-             "client_key_private_key_path=%s" % client_key.key_file,
-             "cache_client_region_id=%s" % json.dumps(regions, separators=(",", ":"))]
+    lines = [
+        "# written by tests.cloud.CloudEmulator (shared KMS, signed with a client key)",
+        "credentials_type=client_key",
+        "client_key_private_key_path=%s" % client_key.key_file,
+        "cache_client_region_id=%s" % json.dumps(regions, separators=(",", ":")),
+    ]
     if password == "file":
         lines.append("client_key_password_from_file_path=%s" % client_key.password_file)
     elif password == "env":

@@ -18,6 +18,7 @@ the Credentials tool's `proxy` option) are served the same.
     cloud.count("GetRoleCredentials", service="metadata")   # also GetMetadataToken, GetRoleName
     cloud.metadata.v1_requests / v2_requests                # GETs without / with a valid token
 """
+
 import json
 import secrets
 import threading
@@ -79,7 +80,7 @@ class MetadataService:
                 action = "GetMetadataToken"
                 status, body = self._token(request)
             elif path.startswith(CREDENTIALS_PATH):
-                role = path[len(CREDENTIALS_PATH):]
+                role = path[len(CREDENTIALS_PATH) :]
                 action = "GetRoleCredentials" if role else "GetRoleName"
                 status, body = self._credentials(request, role)
             else:
@@ -128,17 +129,28 @@ class MetadataService:
         if role.rstrip("/") != attached:
             return 404, "Not Found"
         key_id, secret, token_value, expires_at = self._role_key(attached)
-        return 200, json.dumps({"AccessKeyId": key_id, "AccessKeySecret": secret, "SecurityToken": token_value,
-                                "Expiration": iso8601(expires_at), "LastUpdated": iso8601(time.time()),
-                                "Code": "Success"})
+        return 200, json.dumps(
+            {
+                "AccessKeyId": key_id,
+                "AccessKeySecret": secret,
+                "SecurityToken": token_value,
+                "Expiration": iso8601(expires_at),
+                "LastUpdated": iso8601(time.time()),
+                "Code": "Success",
+            }
+        )
 
     def _role_key(self, role: str):
         with self._lock:
             now = time.time()
             current = self._current.get(role)
             key = self.state.get_key(current[0]) if current else None
-            usable = (key is not None and key.status == "Active" and key.expires_at is not None
-                      and key.expires_at - now > self.lifetime / 3.0)
+            usable = (
+                key is not None
+                and key.status == "Active"
+                and key.expires_at is not None
+                and key.expires_at - now > self.lifetime / 3.0
+            )
             if not usable:
                 key = issue_session_key(self.state, self.lifetime, owner="ecs-role/" + role)
                 self._current[role] = (key.access_key_id, key.expires_at)

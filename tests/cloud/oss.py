@@ -12,6 +12,7 @@ Buckets: PutObject creates a missing bucket when the service is built with auto_
 emulator's default); reads and listings of a bucket that was never created answer 404 NoSuchBucket.
 An object is stored only once its whole body has arrived.
 """
+
 import base64
 import re
 from typing import Optional, Tuple
@@ -19,8 +20,18 @@ from urllib.parse import unquote
 
 from . import signing
 from .oss_auth import OssAuthenticator, parse_claim
-from .oss_common import (OssError, new_object, no_such_bucket, no_such_key, object_headers, read_body,
-                         check_content_md5, user_metadata, write_headers, xml_text)
+from .oss_common import (
+    OssError,
+    check_content_md5,
+    new_object,
+    no_such_bucket,
+    no_such_key,
+    object_headers,
+    read_body,
+    user_metadata,
+    write_headers,
+    xml_text,
+)
 from .oss_listings import ListingOps
 from .oss_multipart import MultipartOps
 from .oss_objects import ObjectOps
@@ -28,24 +39,44 @@ from .records import StoredObject, new_oss_request_id
 from .server import Request, Response
 from .state import CloudState
 
-
 # Sub-resources the emulator serves; any other one is 501 NotImplemented.
-_SERVED_SUBRESOURCES = frozenset({"continuation-token", "uploads", "uploadId", "partNumber", "delete", "append",
-                                  "position", "objectMeta", "security-token"})
+_SERVED_SUBRESOURCES = frozenset(
+    {
+        "continuation-token",
+        "uploads",
+        "uploadId",
+        "partNumber",
+        "delete",
+        "append",
+        "position",
+        "objectMeta",
+        "security-token",
+    }
+)
 _QUERY_AUTH = frozenset({"security-token", "OSSAccessKeyId", "Expires", "Signature"})
 
 # (method, sub-resource present, on a key?) -> action, tried in order; the first whose sub-resource is present wins.
-_KEY_ACTIONS = [("POST", "uploads", "InitiateMultipartUpload"), ("POST", "uploadId", "CompleteMultipartUpload"),
-                ("DELETE", "uploadId", "AbortMultipartUpload"), ("GET", "uploadId", "ListParts"),
-                ("POST", "append", "AppendObject"), ("HEAD", "objectMeta", "GetObjectMeta")]
+_KEY_ACTIONS = [
+    ("POST", "uploads", "InitiateMultipartUpload"),
+    ("POST", "uploadId", "CompleteMultipartUpload"),
+    ("DELETE", "uploadId", "AbortMultipartUpload"),
+    ("GET", "uploadId", "ListParts"),
+    ("POST", "append", "AppendObject"),
+    ("HEAD", "objectMeta", "GetObjectMeta"),
+]
 
 
 class OssService(ListingOps, MultipartOps, ObjectOps):
     name = "oss"
     server_header = "AliyunOSS"
 
-    def __init__(self, state: CloudState, region_id: str = "cn-hangzhou", auto_create_buckets: bool = True,
-                 max_object_size: int = 256 * 1024 * 1024):
+    def __init__(
+        self,
+        state: CloudState,
+        region_id: str = "cn-hangzhou",
+        auto_create_buckets: bool = True,
+        max_object_size: int = 256 * 1024 * 1024,
+    ):
         self.state = state
         self.region_id = region_id
         self.auto_create_buckets = auto_create_buckets
@@ -74,8 +105,9 @@ class OssService(ListingOps, MultipartOps, ObjectOps):
             status, code = err.status, err.code
             resp = self._error(req, err, request_id, access_key_id)
         finally:
-            resource = signing.oss_v1_canonical_resource(bucket, key, [(k, v) for k, v in query
-                                                                       if k not in _QUERY_AUTH])
+            resource = signing.oss_v1_canonical_resource(
+                bucket, key, [(k, v) for k, v in query if k not in _QUERY_AUTH]
+            )
             self.state.log_call(self.name, action, access_key_id, status, code, resource)
         resp.headers.append(("x-oss-request-id", request_id))
         return resp
@@ -115,8 +147,9 @@ class OssService(ListingOps, MultipartOps, ObjectOps):
             return "CopyObject"
         if subresources - {"security-token"}:
             return "Unsupported"
-        return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject",
-                "DELETE": "DeleteObject"}.get(method, "Unsupported")
+        return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+            method, "Unsupported"
+        )
 
     # ---- buckets -----------------------------------------------------------------------------------------------
 
@@ -139,8 +172,14 @@ class OssService(ListingOps, MultipartOps, ObjectOps):
     def _GetObject(self, req: Request, bucket, key, params) -> Response:
         obj = self._object(bucket, key)
         headers = object_headers(obj)
-        for name in ("content-type", "content-language", "expires", "cache-control", "content-disposition",
-                     "content-encoding"):
+        for name in (
+            "content-type",
+            "content-language",
+            "expires",
+            "cache-control",
+            "content-disposition",
+            "content-encoding",
+        ):
             override = params.get("response-" + name)
             if override:
                 headers = [(k, v) for k, v in headers if k.lower() != name] + [(name.title(), override)]
@@ -149,7 +188,7 @@ class OssService(ListingOps, MultipartOps, ObjectOps):
             return Response(200, obj.data, headers)
         start, end = byte_range
         headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end, len(obj.data))))
-        return Response(206, obj.data[start:end + 1], headers)
+        return Response(206, obj.data[start : end + 1], headers)
 
     def _HeadObject(self, req: Request, bucket, key, params) -> Response:
         obj = self._object(bucket, key)
@@ -190,9 +229,13 @@ class OssService(ListingOps, MultipartOps, ObjectOps):
         return start, min(end, size - 1)
 
     def _error(self, req: Request, err: OssError, request_id: str, access_key_id: Optional[str]) -> Response:
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>', "<Code>%s</Code>" % xml_text(err.code),
-                 "<Message>%s</Message>" % xml_text(err.message), "<RequestId>%s</RequestId>" % request_id,
-                 "<HostId>%s</HostId>" % xml_text(req.host)]
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
+            "<Code>%s</Code>" % xml_text(err.code),
+            "<Message>%s</Message>" % xml_text(err.message),
+            "<RequestId>%s</RequestId>" % request_id,
+            "<HostId>%s</HostId>" % xml_text(req.host),
+        ]
         for name, value in err.extra.items():
             parts.append("<%s>%s</%s>" % (name, xml_text(value), name))
         parts.append("</Error>")

@@ -1,6 +1,7 @@
 """Who sent an OSS request, and did they sign it right: header signatures V1, V2 and V4, and the same three as
 query strings (presigned URLs), whose expiry is enforced. A revoked, disabled or unknown key gets the same error
 whichever way the request was signed, as in the cloud."""
+
 import calendar
 import email.utils
 import time
@@ -11,8 +12,16 @@ from . import signing
 from .oss_common import OssError
 from .records import AccessKey
 from .server import Request
-from .state import (CloudState, KEY_INACTIVE, KEY_NOT_FOUND, TOKEN_EXPIRED, TOKEN_MALFORMED, TOKEN_MISMATCH,
-                    TOKEN_MISSING, TOKEN_UNEXPECTED)
+from .state import (
+    KEY_INACTIVE,
+    KEY_NOT_FOUND,
+    TOKEN_EXPIRED,
+    TOKEN_MALFORMED,
+    TOKEN_MISMATCH,
+    TOKEN_MISSING,
+    TOKEN_UNEXPECTED,
+    CloudState,
+)
 
 MAX_SKEW = 15 * 60
 MAX_V4_EXPIRES = 7 * 24 * 3600
@@ -37,12 +46,13 @@ _QUERY_TOKEN = {"v1": "security-token", "v2": "security-token", "v4": "x-oss-sec
 @dataclass
 class Claim:
     """What a request says about its signer, before anything is checked."""
-    version: str                    # v1 | v2 | v4
+
+    version: str  # v1 | v2 | v4
     in_query: bool
     access_key_id: str
     signature: str
     additional_headers: List[str] = field(default_factory=list)
-    scope: Optional[Dict[str, str]] = None   # V4: date, region, product
+    scope: Optional[Dict[str, str]] = None  # V4: date, region, product
 
 
 def parse_claim(req: Request, query: Sequence[Tuple[str, str]]) -> Optional[Claim]:
@@ -57,8 +67,14 @@ def parse_claim(req: Request, query: Sequence[Tuple[str, str]]) -> Optional[Clai
             return Claim("v2", False, v2["access_key_id"], v2["signature"], list(v2["additional_headers"]))
         v4 = signing.parse_oss_v4_authorization(auth)
         if v4:
-            return Claim("v4", False, v4["access_key_id"], v4["signature"], list(v4["additional_headers"]),
-                         {k: v4[k] for k in ("date", "region", "product")})
+            return Claim(
+                "v4",
+                False,
+                v4["access_key_id"],
+                v4["signature"],
+                list(v4["additional_headers"]),
+                {k: v4[k] for k in ("date", "region", "product")},
+            )
         raise OssError(400, "InvalidArgument", "Authorization header is invalid.")
     params = dict(query)
     version = params.get("x-oss-signature-version")
@@ -66,8 +82,14 @@ def parse_claim(req: Request, query: Sequence[Tuple[str, str]]) -> Optional[Clai
         scope = params.get("x-oss-credential", "").split("/")
         if len(scope) != 5 or scope[4] != "aliyun_v4_request" or not params.get("x-oss-signature"):
             raise OssError(400, "InvalidArgument", "Invalid x-oss-credential or x-oss-signature.")
-        return Claim("v4", True, scope[0], params["x-oss-signature"], _header_list(params),
-                     {"date": scope[1], "region": scope[2], "product": scope[3]})
+        return Claim(
+            "v4",
+            True,
+            scope[0],
+            params["x-oss-signature"],
+            _header_list(params),
+            {"date": scope[1], "region": scope[2], "product": scope[3]},
+        )
     if version == "OSS2":
         if not params.get("x-oss-access-key-id") or not params.get("x-oss-signature"):
             raise OssError(400, "InvalidArgument", "Invalid x-oss-access-key-id or x-oss-signature.")
@@ -86,8 +108,14 @@ class OssAuthenticator:
         self.state = state
         self.region_id = region_id
 
-    def authenticate(self, req: Request, claim: Optional[Claim], bucket: Optional[str], key: Optional[str],
-                     query: Sequence[Tuple[str, str]]) -> AccessKey:
+    def authenticate(
+        self,
+        req: Request,
+        claim: Optional[Claim],
+        bucket: Optional[str],
+        key: Optional[str],
+        query: Sequence[Tuple[str, str]],
+    ) -> AccessKey:
         if claim is None:
             raise OssError(403, "AccessDenied", "AccessDenied: anonymous access is not allowed by the emulator.")
         params = dict(query)
@@ -118,8 +146,11 @@ class OssAuthenticator:
         if when is None:
             raise OssError(403, "AccessDenied", "Invalid date or x-oss-date header.")
         if abs(time.time() - when) > MAX_SKEW:
-            raise OssError(403, "RequestTimeTooSkewed",
-                           "The difference between the request time and the current time is too large.")
+            raise OssError(
+                403,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+            )
 
     @staticmethod
     def _http_date(value: Optional[str]) -> Optional[float]:
@@ -157,14 +188,28 @@ class OssAuthenticator:
 
     @staticmethod
     def _mismatch(access_key: AccessKey, provided: str, string_to_sign: str, **extra: str) -> OssError:
-        return OssError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                                                      "signature you provided. Check your key and signing method.",
-                        OSSAccessKeyId=access_key.access_key_id, SignatureProvided=provided,
-                        StringToSign=string_to_sign, **extra)
+        return OssError(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the "
+            "signature you provided. Check your key and signing method.",
+            OSSAccessKeyId=access_key.access_key_id,
+            SignatureProvided=provided,
+            StringToSign=string_to_sign,
+            **extra,
+        )
 
-    def _verify_v1(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
-                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
-                   access_key: AccessKey) -> None:
+    def _verify_v1(
+        self,
+        req: Request,
+        headers: Dict[str, str],
+        claim: Claim,
+        params: Dict[str, str],
+        bucket: Optional[str],
+        key: Optional[str],
+        signed_query: List[Tuple[str, str]],
+        access_key: AccessKey,
+    ) -> None:
         if claim.in_query:
             headers = dict(headers, date=params["Expires"])
         else:
@@ -173,26 +218,47 @@ class OssAuthenticator:
         string_to_sign = signing.oss_v1_string_to_sign(req.method, headers, resource)
         expected = signing.oss_v1_signature(string_to_sign, access_key.access_key_secret)
         if not signing.constant_time_equal(claim.signature, expected):
-            raise self._mismatch(access_key, claim.signature, string_to_sign, StringToSignBytes=" ".join(
-                "%02x" % b for b in string_to_sign.encode("utf-8")))
+            raise self._mismatch(
+                access_key,
+                claim.signature,
+                string_to_sign,
+                StringToSignBytes=" ".join("%02x" % b for b in string_to_sign.encode("utf-8")),
+            )
 
-    def _verify_v2(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
-                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
-                   access_key: AccessKey) -> None:
+    def _verify_v2(
+        self,
+        req: Request,
+        headers: Dict[str, str],
+        claim: Claim,
+        params: Dict[str, str],
+        bucket: Optional[str],
+        key: Optional[str],
+        signed_query: List[Tuple[str, str]],
+        access_key: AccessKey,
+    ) -> None:
         if claim.in_query:
             date = params["x-oss-expires"]
         else:
             date = headers.get("date", "")
             self._check_skew(self._http_date(date))
-        string_to_sign = signing.oss_v2_string_to_sign(req.method, headers, date, bucket, key, signed_query,
-                                                       claim.additional_headers)
+        string_to_sign = signing.oss_v2_string_to_sign(
+            req.method, headers, date, bucket, key, signed_query, claim.additional_headers
+        )
         expected = signing.oss_v2_signature(string_to_sign, access_key.access_key_secret)
         if not signing.constant_time_equal(claim.signature, expected):
             raise self._mismatch(access_key, claim.signature, string_to_sign)
 
-    def _verify_v4(self, req: Request, headers: Dict[str, str], claim: Claim, params: Dict[str, str],
-                   bucket: Optional[str], key: Optional[str], signed_query: List[Tuple[str, str]],
-                   access_key: AccessKey) -> None:
+    def _verify_v4(
+        self,
+        req: Request,
+        headers: Dict[str, str],
+        claim: Claim,
+        params: Dict[str, str],
+        bucket: Optional[str],
+        key: Optional[str],
+        signed_query: List[Tuple[str, str]],
+        access_key: AccessKey,
+    ) -> None:
         timestamp = params.get("x-oss-date", "") if claim.in_query else headers.get("x-oss-date", "")
         if not claim.in_query:
             self._check_skew(self._v4_time(timestamp))
@@ -204,11 +270,13 @@ class OssAuthenticator:
             raise OssError(400, "InvalidArgument", "Invalid signing region in %s." % where)
         if scope["product"] != "oss":
             raise OssError(400, "InvalidArgument", "Invalid signing product in %s." % where)
-        canonical = signing.oss_v4_canonical_request(req.method, bucket, key, signed_query, headers,
-                                                     claim.additional_headers)
+        canonical = signing.oss_v4_canonical_request(
+            req.method, bucket, key, signed_query, headers, claim.additional_headers
+        )
         scope_text = signing.oss_v4_scope(scope["date"], scope["region"], scope["product"])
         string_to_sign = signing.oss_v4_string_to_sign(canonical, timestamp, scope_text)
-        expected = signing.oss_v4_signature(string_to_sign, access_key.access_key_secret, scope["date"],
-                                            scope["region"], scope["product"])
+        expected = signing.oss_v4_signature(
+            string_to_sign, access_key.access_key_secret, scope["date"], scope["region"], scope["product"]
+        )
         if not signing.constant_time_equal(claim.signature.lower(), expected):
             raise self._mismatch(access_key, claim.signature, string_to_sign, CanonicalRequest=canonical)

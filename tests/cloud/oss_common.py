@@ -1,5 +1,6 @@
 """What every OSS operation module shares: the error type, XML and date formatting, reading and checking a body,
 and building a stored object. OSS errors are (HTTP status, code, message) plus extra fields in the error XML."""
+
 import base64
 import email.utils
 import hashlib
@@ -13,8 +14,15 @@ from .server import BodyTooLarge, IncompleteBody, Request, Response
 
 
 class OssError(Exception):
-    def __init__(self, status: int, code: str, message: str, close: bool = False,
-                 headers: Optional[List[Tuple[str, str]]] = None, **extra: str):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        close: bool = False,
+        headers: Optional[List[Tuple[str, str]]] = None,
+        **extra: str,
+    ):
         super().__init__("%s %s: %s" % (status, code, message))
         self.status, self.code, self.message, self.close, self.extra = status, code, message, close, extra
         self.headers = headers or []
@@ -50,10 +58,18 @@ def read_body(req: Request, max_bytes: int) -> bytes:
         return req.read_body(max_bytes=max_bytes)
     except IncompleteBody as exc:
         if exc.timed_out:
-            raise OssError(400, "RequestTimeout", "Your socket connection to the server was not read from or "
-                                                  "written to within the timeout period.", close=True)
-        raise OssError(400, "IncompleteBody", "You did not provide the number of bytes specified by the "
-                                              "Content-Length HTTP header.", close=True)
+            raise OssError(
+                400,
+                "RequestTimeout",
+                "Your socket connection to the server was not read from or written to within the timeout period.",
+                close=True,
+            )
+        raise OssError(
+            400,
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            close=True,
+        )
     except BodyTooLarge:
         raise OssError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.", close=True)
 
@@ -81,21 +97,34 @@ def user_metadata(req: Request) -> Dict[str, str]:
     return {k.lower(): v for k, v in req.headers.items() if k.lower().startswith("x-oss-meta-")}
 
 
-def new_object(data: bytes, content_type: str, metadata: Dict[str, str], object_type: str = "Normal",
-               etag: Optional[str] = None) -> StoredObject:
+def new_object(
+    data: bytes, content_type: str, metadata: Dict[str, str], object_type: str = "Normal", etag: Optional[str] = None
+) -> StoredObject:
     """A stored object; a Normal one has the MD5 of its data as ETag and Content-MD5, the others neither."""
     md5 = hashlib.md5(data).digest()
     normal = object_type == "Normal"
-    return StoredObject(data=data, content_type=content_type or "application/octet-stream",
-                        etag=etag or md5.hex().upper(), content_md5=base64.b64encode(md5).decode() if normal else "",
-                        crc64=crc64(data), last_modified=time.time(), metadata=metadata, object_type=object_type)
+    return StoredObject(
+        data=data,
+        content_type=content_type or "application/octet-stream",
+        etag=etag or md5.hex().upper(),
+        content_md5=base64.b64encode(md5).decode() if normal else "",
+        crc64=crc64(data),
+        last_modified=time.time(),
+        metadata=metadata,
+        object_type=object_type,
+    )
 
 
 def object_headers(obj: StoredObject) -> List[Tuple[str, str]]:
-    headers = [("Content-Type", obj.content_type), ("ETag", '"%s"' % obj.etag),
-               ("Last-Modified", http_date(obj.last_modified)), ("Accept-Ranges", "bytes"),
-               ("x-oss-object-type", obj.object_type), ("x-oss-storage-class", "Standard"),
-               ("x-oss-hash-crc64ecma", str(obj.crc64))]
+    headers = [
+        ("Content-Type", obj.content_type),
+        ("ETag", '"%s"' % obj.etag),
+        ("Last-Modified", http_date(obj.last_modified)),
+        ("Accept-Ranges", "bytes"),
+        ("x-oss-object-type", obj.object_type),
+        ("x-oss-storage-class", "Standard"),
+        ("x-oss-hash-crc64ecma", str(obj.crc64)),
+    ]
     if obj.content_md5:
         headers.append(("Content-MD5", obj.content_md5))
     if obj.object_type == "Appendable":

@@ -5,6 +5,7 @@ A mixin of OssService: it uses the service's `state`, `max_object_size`, `auto_c
 `_copy_source` (oss_objects.py). Uploads in progress live here, behind their own lock; the object appears
 in the bucket only when the upload is completed.
 """
+
 import hashlib
 import itertools
 import threading
@@ -14,8 +15,18 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .crc64 import crc64
-from .oss_common import (OssError, check_content_md5, iso, new_object, no_such_bucket, read_body, user_metadata,
-                         write_headers, xml_response, xml_text)
+from .oss_common import (
+    OssError,
+    check_content_md5,
+    iso,
+    new_object,
+    no_such_bucket,
+    read_body,
+    user_metadata,
+    write_headers,
+    xml_response,
+    xml_text,
+)
 from .records import StoredObject, random_text
 from .server import Request, Response
 from .state import CloudState
@@ -27,7 +38,7 @@ MAX_PART_NUMBER = 10000
 @dataclass
 class Part:
     data: bytes
-    etag: str      # upper-case hex MD5
+    etag: str  # upper-case hex MD5
     crc64: int
     last_modified: float
 
@@ -60,9 +71,13 @@ class MultipartOps:
         with self._uploads_lock:
             upload = self._uploads.get(params.get("uploadId", ""))
         if upload is None or upload.bucket != bucket or upload.key != key:
-            raise OssError(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
-                                                "or the upload may have been aborted or completed.",
-                           UploadId=params.get("uploadId", ""))
+            raise OssError(
+                404,
+                "NoSuchUpload",
+                "The specified upload does not exist. The upload ID may be invalid, "
+                "or the upload may have been aborted or completed.",
+                UploadId=params.get("uploadId", ""),
+            )
         return upload
 
     def _InitiateMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
@@ -71,20 +86,34 @@ class MultipartOps:
                 raise no_such_bucket(bucket)
             self.state.create_bucket(bucket)
         upload_id = "%08X%s" % (next(self._upload_serial), random_text(24, "0123456789ABCDEF"))
-        upload = Upload(upload_id, bucket, key, time.time(), req.header("Content-Type") or "application/octet-stream",
-                        user_metadata(req))
+        upload = Upload(
+            upload_id,
+            bucket,
+            key,
+            time.time(),
+            req.header("Content-Type") or "application/octet-stream",
+            user_metadata(req),
+        )
         with self._uploads_lock:
             self._uploads[upload_id] = upload
-        return xml_response(200, '<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult>'
-                                 "<Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId>"
-                                 "</InitiateMultipartUploadResult>" % (xml_text(bucket), xml_text(key), upload_id))
+        return xml_response(
+            200,
+            '<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult>'
+            "<Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId>"
+            "</InitiateMultipartUploadResult>" % (xml_text(bucket), xml_text(key), upload_id),
+        )
 
     @staticmethod
     def _part_number(params: Dict[str, str]) -> int:
         raw = params.get("partNumber", "")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
-            raise OssError(400, "InvalidArgument", "Part number must be an integer between 1 and %d."
-                           % MAX_PART_NUMBER, ArgumentName="partNumber", ArgumentValue=raw)
+            raise OssError(
+                400,
+                "InvalidArgument",
+                "Part number must be an integer between 1 and %d." % MAX_PART_NUMBER,
+                ArgumentName="partNumber",
+                ArgumentValue=raw,
+            )
         return int(raw)
 
     def _store_part(self, upload: Upload, number: int, data: bytes) -> Part:
@@ -99,8 +128,14 @@ class MultipartOps:
         data = read_body(req, self.max_object_size)
         content_md5 = check_content_md5(req, data)
         part = self._store_part(upload, number, data)
-        return Response(200, headers=[("ETag", '"%s"' % part.etag), ("x-oss-hash-crc64ecma", str(part.crc64)),
-                                      ("Content-MD5", content_md5)])
+        return Response(
+            200,
+            headers=[
+                ("ETag", '"%s"' % part.etag),
+                ("x-oss-hash-crc64ecma", str(part.crc64)),
+                ("Content-MD5", content_md5),
+            ],
+        )
 
     def _UploadPartCopy(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
@@ -111,12 +146,14 @@ class MultipartOps:
         if wanted:
             byte_range = self._parse_range(wanted, len(data))
             if byte_range is not None:
-                data = data[byte_range[0]:byte_range[1] + 1]
+                data = data[byte_range[0] : byte_range[1] + 1]
         part = self._store_part(upload, number, data)
-        return xml_response(200, '<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>%s'
-                                 '</LastModified><ETag>"%s"</ETag></CopyPartResult>' % (iso(part.last_modified),
-                                                                                          part.etag),
-                            [("ETag", '"%s"' % part.etag), ("x-oss-hash-crc64ecma", str(part.crc64))])
+        return xml_response(
+            200,
+            '<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>%s'
+            '</LastModified><ETag>"%s"</ETag></CopyPartResult>' % (iso(part.last_modified), part.etag),
+            [("ETag", '"%s"' % part.etag), ("x-oss-hash-crc64ecma", str(part.crc64))],
+        )
 
     def _CompleteMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         upload = self._upload(bucket, key, params)
@@ -131,30 +168,41 @@ class MultipartOps:
             chosen = self._listed_parts(body, stored)
         for number in chosen[:-1]:
             if len(stored[number].data) < MIN_PART_SIZE:
-                raise OssError(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
-                                                      "size.", PartNumber=str(number))
+                raise OssError(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size.",
+                    PartNumber=str(number),
+                )
         data = b"".join(stored[n].data for n in chosen)
-        etag = "%s-%d" % (hashlib.md5(b"".join(bytes.fromhex(stored[n].etag) for n in chosen)).hexdigest().upper(),
-                          len(chosen))
+        etag = "%s-%d" % (
+            hashlib.md5(b"".join(bytes.fromhex(stored[n].etag) for n in chosen)).hexdigest().upper(),
+            len(chosen),
+        )
         obj = new_object(data, upload.content_type, upload.metadata, "Multipart", etag)
         with self._uploads_lock:
             if self._uploads.pop(upload.upload_id, None) is None:
                 raise OssError(404, "NoSuchUpload", "The specified upload does not exist.", UploadId=upload.upload_id)
         if not self.state.put_object(bucket, key, obj, create_bucket=False):
             raise no_such_bucket(bucket)
-        return xml_response(200, '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult>'
-                                 "<Location>%s/%s/%s</Location><Bucket>%s</Bucket><Key>%s</Key>"
-                                 '<ETag>"%s"</ETag></CompleteMultipartUploadResult>'
-                            % (xml_text(req.host), xml_text(bucket), xml_text(key), xml_text(bucket), xml_text(key),
-                               etag), write_headers(obj))
+        return xml_response(
+            200,
+            '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult>'
+            "<Location>%s/%s/%s</Location><Bucket>%s</Bucket><Key>%s</Key>"
+            '<ETag>"%s"</ETag></CompleteMultipartUploadResult>'
+            % (xml_text(req.host), xml_text(bucket), xml_text(key), xml_text(bucket), xml_text(key), etag),
+            write_headers(obj),
+        )
 
     @staticmethod
     def _listed_parts(body: bytes, stored: Dict[int, Part]) -> List[int]:
         """The part numbers the CompleteMultipartUpload body lists, in order; each must exist with its ETag."""
         try:
             root = ElementTree.fromstring(body)
-            listed = [(int(p.findtext("PartNumber", "")), (p.findtext("ETag") or "").strip().strip('"').upper())
-                      for p in root.findall("Part")]
+            listed = [
+                (int(p.findtext("PartNumber", "")), (p.findtext("ETag") or "").strip().strip('"').upper())
+                for p in root.findall("Part")
+            ]
         except (ElementTree.ParseError, ValueError):
             raise OssError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate.")
         if root.tag != "CompleteMultipartUpload" or not listed:
@@ -165,9 +213,15 @@ class MultipartOps:
         for number, etag in listed:
             part = stored.get(number)
             if part is None or part.etag != etag:
-                raise OssError(400, "InvalidPart", "One or more of the specified parts could not be found or the "
-                                                   "specified entity tag might not have matched the part's entity "
-                                                   "tag.", PartNumber=str(number), ETag=etag)
+                raise OssError(
+                    400,
+                    "InvalidPart",
+                    "One or more of the specified parts could not be found or the "
+                    "specified entity tag might not have matched the part's entity "
+                    "tag.",
+                    PartNumber=str(number),
+                    ETag=etag,
+                )
         return numbers
 
     def _AbortMultipartUpload(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
@@ -184,14 +238,25 @@ class MultipartOps:
             numbers = sorted(n for n in upload.parts if n > marker)
             parts = [(n, upload.parts[n]) for n in numbers[:max_parts]]
         truncated = len(numbers) > max_parts
-        out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>',
-               "<Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId><PartNumberMarker>%d</PartNumberMarker>"
-               "<NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%d</MaxParts><IsTruncated>%s</IsTruncated>"
-               % (xml_text(bucket), xml_text(key), upload.upload_id, marker, parts[-1][0] if parts else marker,
-                  max_parts, str(truncated).lower())]
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>',
+            "<Bucket>%s</Bucket><Key>%s</Key><UploadId>%s</UploadId><PartNumberMarker>%d</PartNumberMarker>"
+            "<NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%d</MaxParts><IsTruncated>%s</IsTruncated>"
+            % (
+                xml_text(bucket),
+                xml_text(key),
+                upload.upload_id,
+                marker,
+                parts[-1][0] if parts else marker,
+                max_parts,
+                str(truncated).lower(),
+            ),
+        ]
         for number, part in parts:
-            out.append('<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified><ETag>"%s"</ETag>'
-                       "<Size>%d</Size></Part>" % (number, iso(part.last_modified), part.etag, len(part.data)))
+            out.append(
+                '<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified><ETag>"%s"</ETag>'
+                "<Size>%d</Size></Part>" % (number, iso(part.last_modified), part.etag, len(part.data))
+            )
         out.append("</ListPartsResult>")
         return xml_response(200, "".join(out))
 
@@ -211,8 +276,8 @@ class MultipartOps:
             if not name.startswith(prefix) or (name, upload_id) <= (key_marker, id_marker if id_marker else "~"):
                 continue
             common = None
-            if delimiter and delimiter in name[len(prefix):]:
-                common = name[:name.index(delimiter, len(prefix)) + len(delimiter)]
+            if delimiter and delimiter in name[len(prefix) :]:
+                common = name[: name.index(delimiter, len(prefix)) + len(delimiter)]
                 if prefixes and prefixes[-1] == common:
                     continue
             if len(entries) + len(prefixes) >= max_uploads:
@@ -223,17 +288,30 @@ class MultipartOps:
             else:
                 entries.append((name, upload_id, initiated))
             next_key, next_id = name, upload_id
-        out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult>',
-               "<Bucket>%s</Bucket><KeyMarker>%s</KeyMarker><UploadIdMarker>%s</UploadIdMarker>"
-               "<NextKeyMarker>%s</NextKeyMarker><NextUploadIdMarker>%s</NextUploadIdMarker>"
-               "<Delimiter>%s</Delimiter><Prefix>%s</Prefix><MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>"
-               % (xml_text(bucket), enc(key_marker), xml_text(id_marker), enc(next_key if truncated else ""),
-                  next_id if truncated else "", enc(delimiter), enc(prefix), max_uploads, str(truncated).lower())]
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult>',
+            "<Bucket>%s</Bucket><KeyMarker>%s</KeyMarker><UploadIdMarker>%s</UploadIdMarker>"
+            "<NextKeyMarker>%s</NextKeyMarker><NextUploadIdMarker>%s</NextUploadIdMarker>"
+            "<Delimiter>%s</Delimiter><Prefix>%s</Prefix><MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>"
+            % (
+                xml_text(bucket),
+                enc(key_marker),
+                xml_text(id_marker),
+                enc(next_key if truncated else ""),
+                next_id if truncated else "",
+                enc(delimiter),
+                enc(prefix),
+                max_uploads,
+                str(truncated).lower(),
+            ),
+        ]
         if params.get("encoding-type"):
             out.append("<EncodingType>%s</EncodingType>" % xml_text(params["encoding-type"]))
         for name, upload_id, initiated in entries:
-            out.append("<Upload><Key>%s</Key><UploadId>%s</UploadId><StorageClass>Standard</StorageClass>"
-                       "<Initiated>%s</Initiated></Upload>" % (enc(name), upload_id, iso(initiated)))
+            out.append(
+                "<Upload><Key>%s</Key><UploadId>%s</UploadId><StorageClass>Standard</StorageClass>"
+                "<Initiated>%s</Initiated></Upload>" % (enc(name), upload_id, iso(initiated))
+            )
         for common in prefixes:
             out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % enc(common))
         out.append("</ListMultipartUploadsResult>")

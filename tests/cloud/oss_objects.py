@@ -5,15 +5,27 @@ and DeleteBucket.
 A mixin of OssService: it uses the service's `state`, `max_object_size`, `auto_create_buckets`, `_object`
 and `_encoder`.
 """
+
 import xml.etree.ElementTree as ElementTree
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from .oss_common import (OssError, check_content_md5, http_date, iso, new_object, no_such_bucket, read_body,
-                         user_metadata, write_headers, xml_response, xml_text)
+from .oss_common import (
+    OssError,
+    check_content_md5,
+    http_date,
+    iso,
+    new_object,
+    no_such_bucket,
+    read_body,
+    user_metadata,
+    write_headers,
+    xml_response,
+    xml_text,
+)
 from .records import StoredObject
-from .state import CloudState
 from .server import Request, Response
+from .state import CloudState
 
 MAX_DELETE_KEYS = 1000
 
@@ -32,8 +44,12 @@ class ObjectOps:
         raw = (req.header("x-oss-copy-source") or "").partition("?")[0]
         bucket, _, key = unquote(raw).lstrip("/").partition("/")
         if not bucket or not key:
-            raise OssError(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
-                                                   "/sourcebucket/sourcekey.", ArgumentName="x-oss-copy-source")
+            raise OssError(
+                400,
+                "InvalidArgument",
+                "Copy Source must mention the source bucket and key: /sourcebucket/sourcekey.",
+                ArgumentName="x-oss-copy-source",
+            )
         return self._object(bucket, key)
 
     def _CopyObject(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
@@ -46,9 +62,12 @@ class ObjectOps:
             content_type, metadata = source.content_type, source.metadata
         obj = new_object(source.data, content_type, metadata)
         self.state.put_object(bucket, key, obj, create_bucket=False)
-        return xml_response(200, '<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult><ETag>"%s"</ETag>'
-                                 "<LastModified>%s</LastModified></CopyObjectResult>"
-                            % (obj.etag, iso(obj.last_modified)), write_headers(obj))
+        return xml_response(
+            200,
+            '<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult><ETag>"%s"</ETag>'
+            "<LastModified>%s</LastModified></CopyObjectResult>" % (obj.etag, iso(obj.last_modified)),
+            write_headers(obj),
+        )
 
     def _DeleteMultipleObjects(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if not self.state.bucket_exists(bucket):
@@ -77,15 +96,23 @@ class ObjectOps:
 
     def _GetObjectMeta(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         obj = self._object(bucket, key)
-        headers = [("ETag", '"%s"' % obj.etag), ("Last-Modified", http_date(obj.last_modified)),
-                   ("x-oss-hash-crc64ecma", str(obj.crc64))]
+        headers = [
+            ("ETag", '"%s"' % obj.etag),
+            ("Last-Modified", http_date(obj.last_modified)),
+            ("x-oss-hash-crc64ecma", str(obj.crc64)),
+        ]
         return Response(200, headers=headers, content_length=len(obj.data))
 
     def _AppendObject(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         raw = params.get("position", "")
         if not raw.isdigit():
-            raise OssError(400, "InvalidArgument", "position must be a non-negative integer.",
-                           ArgumentName="position", ArgumentValue=raw)
+            raise OssError(
+                400,
+                "InvalidArgument",
+                "position must be a non-negative integer.",
+                ArgumentName="position",
+                ArgumentValue=raw,
+            )
         data = read_body(req, self.max_object_size)
         check_content_md5(req, data)
         position = int(raw)
@@ -95,8 +122,12 @@ class ObjectOps:
                 raise OssError(409, "ObjectNotAppendable", "The object is not appendable.")
             length = len(current.data) if current else 0
             if position != length:
-                raise OssError(409, "PositionNotEqualToLength", "Position is not equal to file length.",
-                               headers=[("x-oss-next-append-position", str(length))])
+                raise OssError(
+                    409,
+                    "PositionNotEqualToLength",
+                    "Position is not equal to file length.",
+                    headers=[("x-oss-next-append-position", str(length))],
+                )
             if current is None:
                 content_type, metadata = req.header("Content-Type") or "application/octet-stream", user_metadata(req)
             else:
@@ -108,12 +139,12 @@ class ObjectOps:
 
     def _DeleteBucket(self, req: Request, bucket: str, key: str, params: Dict[str, str]) -> Response:
         if self.uploads_in_progress(bucket):
-            raise OssError(409, "BucketNotEmpty", "The bucket has multipart uploads. Please delete them first.",
-                           BucketName=bucket)
+            raise OssError(
+                409, "BucketNotEmpty", "The bucket has multipart uploads. Please delete them first.", BucketName=bucket
+            )
         deleted = self.state.delete_bucket(bucket)
         if deleted is None:
             raise no_such_bucket(bucket)
         if not deleted:
             raise OssError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", BucketName=bucket)
         return Response(204)
-

@@ -4,6 +4,7 @@ module, for fast tables of tests that each make their own keys, secrets and buck
 Use them from a test module with `from tests.cloud.pytest_fixture import cloud_emulator  # noqa: F401`,
 or from a conftest with `pytest_plugins = ["tests.cloud.pytest_fixture"]`.
 """
+
 from typing import Iterator
 
 import pytest

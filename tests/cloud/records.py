@@ -1,4 +1,5 @@
 """Plain data held by the emulator's state: keys, secrets, objects, faults, call records."""
+
 import dataclasses
 import secrets as _random
 import string
@@ -47,14 +48,15 @@ def iso8601(epoch: float) -> str:
 @dataclass
 class AccessKey:
     """A RAM (or STS-style) access key as the emulated cloud knows it."""
+
     access_key_id: str
     access_key_secret: str
-    status: str = "Active"                # Active | Inactive | Deleted
+    status: str = "Active"  # Active | Inactive | Deleted
     security_token: Optional[str] = None  # set: an STS-style key; requests must carry this token
-    expires_at: Optional[float] = None    # epoch seconds; after it the token is expired
-    kms_allowed: bool = False             # may call KMS at all
-    kms_denied: bool = False              # deny_kms(): Forbidden.NoPermission
-    owner: Optional[str] = None           # name of the managed secret that generated it
+    expires_at: Optional[float] = None  # epoch seconds; after it the token is expired
+    kms_allowed: bool = False  # may call KMS at all
+    kms_denied: bool = False  # deny_kms(): Forbidden.NoPermission
+    owner: Optional[str] = None  # name of the managed secret that generated it
     created: float = field(default_factory=time.time)
 
 
@@ -96,8 +98,8 @@ class Secret:
 class StoredObject:
     data: bytes
     content_type: str
-    etag: str            # upper-case hex MD5, unquoted ("<hex>-<parts>" for a multipart object)
-    content_md5: str     # base64 MD5 ("" for a multipart or appendable object: OSS sends none)
+    etag: str  # upper-case hex MD5, unquoted ("<hex>-<parts>" for a multipart object)
+    content_md5: str  # base64 MD5 ("" for a multipart or appendable object: OSS sends none)
     crc64: int
     last_modified: float
     metadata: Dict[str, str] = field(default_factory=dict)  # x-oss-meta-* headers, lower-case names
@@ -114,6 +116,7 @@ class Bucket:
 @dataclass
 class Fault:
     """One injected fault for a service: an HTTP error and/or a delay, for `remaining` requests (None: forever)."""
+
     status: Optional[int] = None
     code: Optional[str] = None
     message: Optional[str] = None
@@ -124,11 +127,12 @@ class Fault:
 @dataclass(frozen=True)
 class CallRecord:
     """One request the emulator answered. Attribute access (rec.action) or item access (rec["action"])."""
+
     service: str
     action: Optional[str]
     access_key_id: Optional[str]
     status: int
-    code: str          # "OK" for a success, else the error code returned
+    code: str  # "OK" for a success, else the error code returned
     time: float
     resource: str = ""  # OSS: the canonical resource, e.g. "/bucket/key?partNumber=3&uploadId=..." (no credentials)
 

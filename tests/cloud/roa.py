@@ -13,6 +13,7 @@ and, for an STS key, `x-acs-security-token`. A subclass sets `name`, `version`, 
 Errors are JSON with Code, Message, RequestId (what aliyunsdkcore parses into a ServerException), and revoked,
 disabled and unknown keys get the same codes as the RPC APIs (rpc.KEY_ERRORS).
 """
+
 import base64
 import email.utils
 import hashlib
@@ -54,17 +55,25 @@ def raw_query_pairs(query_string: str) -> List[Tuple[str, Optional[str]]]:
     return pairs
 
 
-def roa_string_to_sign(method: str, headers: Dict[str, str], path: str,
-                       query: Sequence[Tuple[str, Optional[str]]]) -> str:
+def roa_string_to_sign(
+    method: str, headers: Dict[str, str], path: str, query: Sequence[Tuple[str, Optional[str]]]
+) -> str:
     """headers: lower-case names -> values; path decoded; query as raw_query_pairs gives it."""
     acs_headers = sorted((k, v) for k, v in headers.items() if k.startswith("x-acs-"))
     canonical_headers = "".join(k + ":" + v + "\n" for k, v in acs_headers)
     resource = path
     if query:
         resource += "?" + "&".join(k if v is None else k + "=" + v for k, v in sorted(query, key=lambda p: p[0]))
-    return "\n".join([method.upper(), headers.get("accept", ""), headers.get("content-md5", ""),
-                      headers.get("content-type", ""), headers.get("date", ""),
-                      canonical_headers + resource])
+    return "\n".join(
+        [
+            method.upper(),
+            headers.get("accept", ""),
+            headers.get("content-md5", ""),
+            headers.get("content-type", ""),
+            headers.get("date", ""),
+            canonical_headers + resource,
+        ]
+    )
 
 
 def roa_signature(string_to_sign: str, access_key_secret: str) -> str:
@@ -136,13 +145,19 @@ class RoaService:
             return self._json(status, result, request_id)
         except RpcError as err:
             status, code = err.status, err.code
-            body = {"RequestId": request_id, "HostId": request.host, "Code": err.code, "Message": err.message,
-                    "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
-                                 % (err.code, self.product, request_id)}
+            body = {
+                "RequestId": request_id,
+                "HostId": request.host,
+                "Code": err.code,
+                "Message": err.message,
+                "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
+                % (err.code, self.product, request_id),
+            }
             return self._json(err.status, body, request_id)
         finally:
-            self.state.log_call(self.name, call.action if call else None, call.access_key_id if call else None,
-                                status, code)
+            self.state.log_call(
+                self.name, call.action if call else None, call.access_key_id if call else None, status, code
+            )
 
     # ---- steps -------------------------------------------------------------------------------------------------
 
@@ -166,8 +181,11 @@ class RoaService:
     def _authenticate(self, call: RoaCall) -> None:
         h = call.headers
         if "authorization" not in h:
-            raise RpcError(400, "MissingAuthorization", "The Authorization header that is mandatory for processing "
-                                                        "this request is not supplied.")
+            raise RpcError(
+                400,
+                "MissingAuthorization",
+                "The Authorization header that is mandatory for processing this request is not supplied.",
+            )
         if call.access_key_id is None:
             raise RpcError(400, "IncompleteSignature", "The Authorization header is malformed.")
         if h.get("x-acs-version") != self.version:
@@ -183,13 +201,17 @@ class RoaService:
         string_to_sign = roa_string_to_sign(call.request.method, h, call.path, call.query)
         expected = roa_signature(string_to_sign, key.access_key_secret)
         if not signing.constant_time_equal(call.signature or "", expected):
-            raise RpcError(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
-                                                         "server string to sign is:" + string_to_sign)
+            raise RpcError(
+                400,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation. server string to sign is:" + string_to_sign,
+            )
         if call.body and "content-md5" in h:
             actual = base64.b64encode(hashlib.md5(call.body).digest()).decode()
             if h["content-md5"] != actual:
-                raise RpcError(400, "InvalidContent.MD5Mismatch", "The Content-MD5 you specified does not match "
-                                                                  "the body received.")
+                raise RpcError(
+                    400, "InvalidContent.MD5Mismatch", "The Content-MD5 you specified does not match the body received."
+                )
         call.key = key
 
     @staticmethod
@@ -206,5 +228,6 @@ class RoaService:
     @staticmethod
     def _json(status: int, body: object, request_id: str) -> Response:
         data = json.dumps(body).encode("utf-8")
-        return Response(status, data, [("Content-Type", "application/json;charset=utf-8"),
-                                       ("x-acs-request-id", request_id)])
+        return Response(
+            status, data, [("Content-Type", "application/json;charset=utf-8"), ("x-acs-request-id", request_id)]
+        )

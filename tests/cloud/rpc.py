@@ -12,20 +12,29 @@ Accepts both ways the SDKs send RPC calls:
 A subclass sets `name`, `version`, `product` and defines `action_<Name>(call) -> dict`; it may override
 `authorize(call)` for per-service permissions. Errors are JSON shaped like the real gateway's.
 """
+
 import base64
+import calendar
 import hashlib
 import json
 import re
 import time
-import calendar
 from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from . import signing
 from .records import AccessKey, new_request_id
-from .server import IncompleteBody, BodyTooLarge, Request, Response
-from .state import (CloudState, KEY_INACTIVE, KEY_NOT_FOUND, TOKEN_EXPIRED, TOKEN_MALFORMED, TOKEN_MISMATCH,
-                    TOKEN_MISSING, TOKEN_UNEXPECTED)
+from .server import BodyTooLarge, IncompleteBody, Request, Response
+from .state import (
+    KEY_INACTIVE,
+    KEY_NOT_FOUND,
+    TOKEN_EXPIRED,
+    TOKEN_MALFORMED,
+    TOKEN_MISMATCH,
+    TOKEN_MISSING,
+    TOKEN_UNEXPECTED,
+    CloudState,
+)
 
 MAX_SKEW = 15 * 60
 RSA_METHOD = "SHA256withRSA"  # an application client key's SignatureMethod
@@ -35,18 +44,33 @@ _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+
 KEY_ERRORS = {
     KEY_NOT_FOUND: (404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."),
     KEY_INACTIVE: (400, "InvalidAccessKeyId.Inactive", "Specified access key is disabled."),
-    TOKEN_MISSING: (400, "InvalidSecurityToken.MismatchWithAccessKey",
-                    "Specified SecurityToken mismatch with the AccessKey: this access key needs its security token."),
-    TOKEN_MISMATCH: (400, "InvalidSecurityToken.MismatchWithAccessKey",
-                     "Specified SecurityToken mismatch with the AccessKey."),
+    TOKEN_MISSING: (
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "Specified SecurityToken mismatch with the AccessKey: this access key needs its security token.",
+    ),
+    TOKEN_MISMATCH: (
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "Specified SecurityToken mismatch with the AccessKey.",
+    ),
     TOKEN_MALFORMED: (400, "InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed."),
-    TOKEN_UNEXPECTED: (400, "InvalidSecurityToken.Malformed",
-                       "Specified SecurityToken is malformed: this access key takes no security token."),
+    TOKEN_UNEXPECTED: (
+        400,
+        "InvalidSecurityToken.Malformed",
+        "Specified SecurityToken is malformed: this access key takes no security token.",
+    ),
     TOKEN_EXPIRED: (400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."),
 }
 
-DEFAULT_FAULT_CODES = {400: "Throttling", 429: "Throttling", 500: "InternalError", 502: "BadGateway",
-                       503: "ServiceUnavailable", 504: "ServiceTimeout"}
+DEFAULT_FAULT_CODES = {
+    400: "Throttling",
+    429: "Throttling",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "ServiceTimeout",
+}
 
 
 def apply_injected_fault(state: CloudState, service: str, request: Request) -> Optional[Tuple[int, str, str]]:
@@ -59,8 +83,11 @@ def apply_injected_fault(state: CloudState, service: str, request: Request) -> O
         request.wait(fault.delay)
     if not fault.status:
         return None
-    return (fault.status, fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
-            fault.message or "The request has failed due to a temporary failure of the server (injected fault).")
+    return (
+        fault.status,
+        fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
+        fault.message or "The request has failed due to a temporary failure of the server (injected fault).",
+    )
 
 
 class RpcError(Exception):
@@ -74,7 +101,7 @@ class RpcCall:
 
     def __init__(self, request: Request, params: Dict[str, str], body: bytes, request_id: str):
         self.request = request
-        self.params = params          # query + form parameters (the action's input)
+        self.params = params  # query + form parameters (the action's input)
         self.body = body
         self.request_id = request_id
         self.authorization = request.header("Authorization") or ""
@@ -132,13 +159,19 @@ class RpcService:
             return self._json(200, dict({"RequestId": request_id}, **result), request_id)
         except RpcError as err:
             status, code = err.status, err.code
-            body = {"RequestId": request_id, "HostId": request.host, "Code": err.code, "Message": err.message,
-                    "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
-                                 % (err.code, self.product, request_id)}
+            body = {
+                "RequestId": request_id,
+                "HostId": request.host,
+                "Code": err.code,
+                "Message": err.message,
+                "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
+                % (err.code, self.product, request_id),
+            }
             return self._json(err.status, body, request_id)
         finally:
-            self.state.log_call(self.name, call.action if call else None, call.access_key_id if call else None,
-                                status, code)
+            self.state.log_call(
+                self.name, call.action if call else None, call.access_key_id if call else None, status, code
+            )
 
     def authorize(self, call: RpcCall) -> None:
         """Per-service permission check after authentication; raise RpcError to refuse."""
@@ -169,12 +202,16 @@ class RpcService:
 
     def _resolve(self, call: RpcCall) -> Callable[[RpcCall], dict]:
         if not call.action:
-            raise RpcError(400, "MissingParameter", "The input parameter \"Action\" that is mandatory for "
-                                                    "processing this request is not supplied.")
+            raise RpcError(
+                400,
+                "MissingParameter",
+                'The input parameter "Action" that is mandatory for processing this request is not supplied.',
+            )
         action = getattr(self, "action_" + call.action, None)
         if action is None:
-            raise RpcError(404, "InvalidAction.NotFound", "Specified api is not found, please check your url "
-                                                          "and method.")
+            raise RpcError(
+                404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."
+            )
         if call.version != self.version:
             raise RpcError(400, "InvalidVersion", "Specified parameter Version is not valid.")
         return action
@@ -183,11 +220,17 @@ class RpcService:
         if call.acs3 is None and "Signature" not in call.params:
             if call.authorization:
                 raise RpcError(400, "IncompleteSignature", "The Authorization header is malformed.")
-            raise RpcError(400, "MissingParameter", "The input parameter \"Signature\" that is mandatory for "
-                                                    "processing this request is not supplied.")
+            raise RpcError(
+                400,
+                "MissingParameter",
+                'The input parameter "Signature" that is mandatory for processing this request is not supplied.',
+            )
         if not call.access_key_id:
-            raise RpcError(400, "MissingParameter", "The input parameter \"AccessKeyId\" that is mandatory for "
-                                                    "processing this request is not supplied.")
+            raise RpcError(
+                400,
+                "MissingParameter",
+                'The input parameter "AccessKeyId" that is mandatory for processing this request is not supplied.',
+            )
         if call.acs3 is None and call.params.get("SignatureMethod") == RSA_METHOD:
             self._authenticate_client_key(call)
             return
@@ -221,18 +264,27 @@ class RpcService:
         if public_key is None:
             raise RpcError(*KEY_ERRORS[KEY_NOT_FOUND])
         if p.get("SignatureType") != "PRIVATEKEY":
-            raise RpcError(400, "InvalidSignatureMethod", "Specified signature type is not supported with "
-                                                          "SHA256withRSA (expected PRIVATEKEY).")
+            raise RpcError(
+                400,
+                "InvalidSignatureMethod",
+                "Specified signature type is not supported with SHA256withRSA (expected PRIVATEKEY).",
+            )
         self._check_v1_params(p)
         try:
             signature = base64.b64decode(p.get("Signature", ""), validate=True)
         except ValueError:
-            raise RpcError(400, "IncompleteSignature", "The request signature does not conform to Aliyun "
-                                                       "standards: it is not base64.")
+            raise RpcError(
+                400,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards: it is not base64.",
+            )
         string_to_sign = signing.rpc_v1_string_to_sign(call.request.method, p)
         if not signing.rpc_rsa_signature_valid(string_to_sign, signature, public_key):
-            raise RpcError(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
-                                                         "server string to sign is:" + string_to_sign)
+            raise RpcError(
+                400,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation. server string to sign is:" + string_to_sign,
+            )
         call.client_key_id = call.access_key_id
 
     def _verify_v1(self, call: RpcCall, key: AccessKey) -> None:
@@ -243,8 +295,11 @@ class RpcService:
         string_to_sign = signing.rpc_v1_string_to_sign(call.request.method, p)
         expected = signing.rpc_v1_signature(string_to_sign, key.access_key_secret)
         if not signing.constant_time_equal(p.get("Signature", ""), expected):
-            raise RpcError(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
-                                                         "server string to sign is:" + string_to_sign)
+            raise RpcError(
+                400,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation. server string to sign is:" + string_to_sign,
+            )
 
     def _verify_acs3(self, call: RpcCall, key: AccessKey) -> None:
         auth, req = call.acs3, call.request
@@ -255,32 +310,49 @@ class RpcService:
         required |= {h for h in ("x-acs-content-sha256", "x-acs-security-token") if req.header(h) is not None}
         missing = sorted(required - set(signed))
         if missing:
-            raise RpcError(400, "IncompleteSignature", "The request signature does not conform to Aliyun "
-                                                       "standards: header(s) %s must be signed." % ", ".join(missing))
+            raise RpcError(
+                400,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun "
+                "standards: header(s) %s must be signed." % ", ".join(missing),
+            )
         if not req.header("x-acs-signature-nonce"):
             raise RpcError(400, "MissingSignatureNonce", "x-acs-signature-nonce is mandatory for this action.")
         self._check_time(req.header("x-acs-date"), "x-acs-date")
         canonical = signing.acs3_canonical_request(
-            req.method, req.path or "/", req.query_pairs, req.header_values, sorted(signed),
-            hashlib.sha256(call.body).hexdigest())
+            req.method,
+            req.path or "/",
+            req.query_pairs,
+            req.header_values,
+            sorted(signed),
+            hashlib.sha256(call.body).hexdigest(),
+        )
         string_to_sign = signing.acs3_string_to_sign(canonical, auth["algorithm"])
         expected = signing.acs3_signature(string_to_sign, key.access_key_secret)
         if not signing.constant_time_equal(auth["Signature"].lower(), expected):
-            raise RpcError(400, "SignatureDoesNotMatch", "The request signature does not conform to Aliyun "
-                                                         "standards. server string to sign is:" + string_to_sign)
+            raise RpcError(
+                400,
+                "SignatureDoesNotMatch",
+                "The request signature does not conform to Aliyun "
+                "standards. server string to sign is:" + string_to_sign,
+            )
 
     # ---- helpers -----------------------------------------------------------------------------------------------
 
     @staticmethod
     def _json(status: int, body: dict, request_id: str) -> Response:
         data = json.dumps(body).encode("utf-8")
-        return Response(status, data, [("Content-Type", "application/json;charset=utf-8"),
-                                       ("x-acs-request-id", request_id)])
+        return Response(
+            status, data, [("Content-Type", "application/json;charset=utf-8"), ("x-acs-request-id", request_id)]
+        )
 
     @staticmethod
     def require(call: RpcCall, name: str) -> str:
         value = call.params.get(name)
         if value is None or value == "":
-            raise RpcError(400, "MissingParameter", "The input parameter \"%s\" that is mandatory for processing "
-                                                    "this request is not supplied." % name)
+            raise RpcError(
+                400,
+                "MissingParameter",
+                'The input parameter "%s" that is mandatory for processing this request is not supplied.' % name,
+            )
         return value

@@ -6,6 +6,7 @@ on every response, request bodies (Content-Length or chunked, read with a timeou
 asks), `Expect: 100-continue`, draining an unread body after the answer so the connection stays usable, and
 stop/start on the same port (stop also cuts open keep-alive connections, so a stopped listener really is gone).
 """
+
 import errno
 import http.server
 import logging
@@ -40,8 +41,8 @@ class Response:
     status: int
     body: bytes = b""
     headers: List[Tuple[str, str]] = field(default_factory=list)
-    close: bool = False            # send Connection: close and drop the connection afterwards
-    content_length: Optional[int] = None   # for HEAD: the length to announce (body is never sent for HEAD)
+    close: bool = False  # send Connection: close and drop the connection afterwards
+    content_length: Optional[int] = None  # for HEAD: the length to announce (body is never sent for HEAD)
 
 
 class Request:
@@ -56,7 +57,7 @@ class Request:
         self.headers = handler.headers
         self.client_address = handler.client_address
         self.expect_continue = handler.expect_continue
-        self.body_state = "unread"     # unread | read | broken
+        self.body_state = "unread"  # unread | read | broken
         self._body: Optional[bytes] = None
 
     # headers / query ---------------------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    block_on_close = False        # the Listener joins its own threads, with a bound
+    block_on_close = False  # the Listener joins its own threads, with a bound
     request_queue_size = 1024
     allow_reuse_address = True
 
@@ -271,8 +272,12 @@ class _Server(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
     def process_request(self, request, client_address):
-        t = threading.Thread(target=self.process_request_thread, args=(request, client_address),
-                             name="%s-conn" % self.listener.name, daemon=True)
+        t = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="%s-conn" % self.listener.name,
+            daemon=True,
+        )
         self.listener._track(request, t)
         t.start()
 
@@ -283,8 +288,7 @@ class _Server(http.server.ThreadingHTTPServer):
             self.listener._untrack(request)
 
     def handle_error(self, request, client_address):
-        logger.debug("%s: connection error from %s", self.listener.name, client_address,
-                     exc_info=True)  # noqa: LOG014 - socketserver calls handle_error() inside its except block
+        logger.debug("%s: connection error from %s", self.listener.name, client_address, exc_info=True)  # noqa: LOG014 - socketserver calls handle_error() inside its except block
 
 
 def _candidate_ports() -> List[int]:
@@ -303,8 +307,17 @@ def _candidate_ports() -> List[int]:
 class Listener:
     """Serves one service on host:port; start() after stop() re-opens the same port."""
 
-    def __init__(self, service, *, host: str = "127.0.0.1", port: int = 0, ssl_context: Optional[ssl.SSLContext] = None,
-                 idle_timeout: float = 120.0, body_timeout: float = 5.0, name: Optional[str] = None):
+    def __init__(
+        self,
+        service,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        idle_timeout: float = 120.0,
+        body_timeout: float = 5.0,
+        name: Optional[str] = None,
+    ):
         self.service = service
         self.name = name or getattr(service, "name", "service")
         self.host = host
@@ -345,9 +358,14 @@ class Listener:
             self._server = self._bind(handler_cls)
             if self.ssl_context is not None:
                 self._server.socket = self.ssl_context.wrap_socket(
-                    self._server.socket, server_side=True, do_handshake_on_connect=False)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="%s-listener" % self.name, daemon=True)
+                    self._server.socket, server_side=True, do_handshake_on_connect=False
+                )
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="%s-listener" % self.name,
+                daemon=True,
+            )
             self._thread.start()
 
     def _bind(self, handler_cls) -> _Server:

@@ -11,6 +11,7 @@ wrongly, so it has to compute the expected signature independently.
   ("OSS4-HMAC-SHA256"), each also as a query string (presigned URLs): the same string to sign, with the
   expiry in place of the date and the signature parameters left out.
 """
+
 import base64
 import hashlib
 import hmac
@@ -29,6 +30,7 @@ def _hmac(key: bytes, msg: str, digest) -> bytes:
 
 # ---- RPC V1 ------------------------------------------------------------------------------------------------------
 
+
 def rpc_v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
     """METHOD&%2F&percentEncode(k1=v1&k2=v2...) with the pairs sorted by name; `Signature` excluded."""
     pairs = sorted((k, v) for k, v in params.items() if k != "Signature")
@@ -46,6 +48,7 @@ def rpc_rsa_signature_valid(string_to_sign: str, signature: bytes, public_key) -
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
+
     try:
         public_key.verify(signature, string_to_sign.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
@@ -78,16 +81,29 @@ def canonical_query_rfc3986(pairs: Iterable[Tuple[str, str]]) -> str:
     return "&".join(k + "=" + v for k, v in encoded)
 
 
-def acs3_canonical_request(method: str, canonical_uri: str, query_pairs: Iterable[Tuple[str, str]],
-                           header_values: Callable[[str], List[str]], signed_headers: Sequence[str],
-                           hashed_payload: str) -> str:
+def acs3_canonical_request(
+    method: str,
+    canonical_uri: str,
+    query_pairs: Iterable[Tuple[str, str]],
+    header_values: Callable[[str], List[str]],
+    signed_headers: Sequence[str],
+    hashed_payload: str,
+) -> str:
     """header_values(lower_name) -> the request's values for that header (empty list when absent)."""
     lines = []
     for name in signed_headers:
         values = sorted(v.strip() for v in header_values(name))
         lines.append(name + ":" + ",".join(values) + "\n")
-    return "\n".join([method.upper(), canonical_uri or "/", canonical_query_rfc3986(query_pairs),
-                      "".join(lines), ";".join(signed_headers), hashed_payload])
+    return "\n".join(
+        [
+            method.upper(),
+            canonical_uri or "/",
+            canonical_query_rfc3986(query_pairs),
+            "".join(lines),
+            ";".join(signed_headers),
+            hashed_payload,
+        ]
+    )
 
 
 def acs3_string_to_sign(canonical_request: str, algorithm: str = ACS3_ALGORITHM) -> str:
@@ -101,7 +117,8 @@ def acs3_signature(string_to_sign: str, access_key_secret: str) -> str:
 # ---- OSS V1 ------------------------------------------------------------------------------------------------------
 
 # Query parameters that are part of the V1 canonicalized resource (the OSS "sub-resources").
-OSS_V1_SUBRESOURCES = frozenset("""
+OSS_V1_SUBRESOURCES = frozenset(
+    """
     acl uploads location cors logging website referer lifecycle delete append tagging objectMeta uploadId
     partNumber security-token position img style styleName replication replicationProgress replicationLocation
     cname bucketInfo comp qos live status vod startTime endTime symlink x-oss-process
@@ -114,7 +131,8 @@ OSS_V1_SUBRESOURCES = frozenset("""
     x-oss-async-process x-oss-write-get-object-response accessPoint accessPointPolicy publicAccessBlock
     x-oss-access-point-name httpsConfig redundancyTransition x-oss-target-redundancy-type
     x-oss-redundancy-transition-taskid bucketArchiveDirectRead
-""".split())
+""".split()
+)
 
 
 def parse_oss_v1_authorization(value: str) -> Optional[Tuple[str, str]]:
@@ -128,8 +146,7 @@ def parse_oss_v1_authorization(value: str) -> Optional[Tuple[str, str]]:
     return access_key_id, signature
 
 
-def oss_v1_canonical_resource(bucket: Optional[str], key: Optional[str],
-                              query_pairs: Iterable[Tuple[str, str]]) -> str:
+def oss_v1_canonical_resource(bucket: Optional[str], key: Optional[str], query_pairs: Iterable[Tuple[str, str]]) -> str:
     resource = "/" if not bucket else "/%s/%s" % (bucket, key or "")
     subs = sorted((k, v) for k, v in query_pairs if k in OSS_V1_SUBRESOURCES)
     if subs:
@@ -146,8 +163,15 @@ def oss_v1_string_to_sign(method: str, headers: Mapping[str, str], canonical_res
     oss_headers = sorted((k, v.strip()) for k, v in headers.items() if k.startswith("x-oss-"))
     canonical_headers = "".join(k + ":" + v + "\n" for k, v in oss_headers)
     date = headers.get("x-oss-date") or headers.get("date", "")
-    return "\n".join([method.upper(), headers.get("content-md5", ""), headers.get("content-type", ""), date,
-                      canonical_headers + canonical_resource])
+    return "\n".join(
+        [
+            method.upper(),
+            headers.get("content-md5", ""),
+            headers.get("content-type", ""),
+            date,
+            canonical_headers + canonical_resource,
+        ]
+    )
 
 
 def oss_v1_signature(string_to_sign: str, access_key_secret: str) -> str:
@@ -155,6 +179,7 @@ def oss_v1_signature(string_to_sign: str, access_key_secret: str) -> str:
 
 
 # ---- OSS V2 ------------------------------------------------------------------------------------------------------
+
 
 def parse_oss_v2_authorization(value: str) -> Optional[Dict[str, object]]:
     """`OSS2 AccessKeyId:id,AdditionalHeaders:a;b,Signature:sig` -> dict(access_key_id, additional_headers,
@@ -170,8 +195,11 @@ def parse_oss_v2_authorization(value: str) -> Optional[Dict[str, object]]:
     if not fields.get("AccessKeyId") or not fields.get("Signature"):
         return None
     additional = [h.strip().lower() for h in fields.get("AdditionalHeaders", "").split(";") if h.strip()]
-    return {"access_key_id": fields["AccessKeyId"], "additional_headers": sorted(additional),
-            "signature": fields["Signature"]}
+    return {
+        "access_key_id": fields["AccessKeyId"],
+        "additional_headers": sorted(additional),
+        "signature": fields["Signature"],
+    }
 
 
 def oss_v2_uri_encode(text: str) -> str:
@@ -179,9 +207,15 @@ def oss_v2_uri_encode(text: str) -> str:
     return quote(text, safe="~")
 
 
-def oss_v2_string_to_sign(method: str, headers: Mapping[str, str], date: str, bucket: Optional[str],
-                          key: Optional[str], query_pairs: Iterable[Tuple[str, str]],
-                          additional_headers: Sequence[str]) -> str:
+def oss_v2_string_to_sign(
+    method: str,
+    headers: Mapping[str, str],
+    date: str,
+    bucket: Optional[str],
+    key: Optional[str],
+    query_pairs: Iterable[Tuple[str, str]],
+    additional_headers: Sequence[str],
+) -> str:
     """headers: lower-case names -> values. Every query parameter is signed (the caller leaves out the
     signature's own); `date` is the Date header, or the expiry of a presigned URL.
 
@@ -193,8 +227,16 @@ def oss_v2_string_to_sign(method: str, headers: Mapping[str, str], date: str, bu
     encoded = sorted((oss_v2_uri_encode(k), oss_v2_uri_encode(v)) for k, v in query_pairs)
     if encoded:
         resource += "?" + "&".join(k + "=" + v if v else k for k, v in encoded)
-    return "\n".join([method.upper(), headers.get("content-md5", ""), headers.get("content-type", ""), date,
-                      canonical_headers + ";".join(sorted(additional_headers)), resource])
+    return "\n".join(
+        [
+            method.upper(),
+            headers.get("content-md5", ""),
+            headers.get("content-type", ""),
+            date,
+            canonical_headers + ";".join(sorted(additional_headers)),
+            resource,
+        ]
+    )
 
 
 def oss_v2_signature(string_to_sign: str, access_key_secret: str) -> str:
@@ -222,27 +264,42 @@ def parse_oss_v4_authorization(value: str) -> Optional[Dict[str, object]]:
     if len(scope) != 5 or scope[4] != "aliyun_v4_request" or not fields.get("Signature"):
         return None
     additional = [h.strip().lower() for h in fields.get("AdditionalHeaders", "").split(";") if h.strip()]
-    return {"access_key_id": scope[0], "date": scope[1], "region": scope[2], "product": scope[3],
-            "additional_headers": sorted(additional), "signature": fields["Signature"]}
+    return {
+        "access_key_id": scope[0],
+        "date": scope[1],
+        "region": scope[2],
+        "product": scope[3],
+        "additional_headers": sorted(additional),
+        "signature": fields["Signature"],
+    }
 
 
 def oss_v4_uri_encode(text: str, keep_slash: bool) -> str:
     return quote(text, safe="~/" if keep_slash else "~")
 
 
-def oss_v4_canonical_request(method: str, bucket: Optional[str], key: Optional[str],
-                             query_pairs: Iterable[Tuple[str, str]], headers: Mapping[str, str],
-                             additional_headers: Sequence[str]) -> str:
+def oss_v4_canonical_request(
+    method: str,
+    bucket: Optional[str],
+    key: Optional[str],
+    query_pairs: Iterable[Tuple[str, str]],
+    headers: Mapping[str, str],
+    additional_headers: Sequence[str],
+) -> str:
     """headers: lower-case names -> values. Signed: x-oss-*, content-type, content-md5 and the additional ones."""
     uri = "/" if not bucket else "/%s/%s" % (bucket, key or "")
     encoded = sorted((oss_v4_uri_encode(k, False), oss_v4_uri_encode(v, False)) for k, v in query_pairs)
     query = "&".join(k + "=" + v if v else k for k, v in encoded)
-    signed = [(k, v.strip()) for k, v in headers.items()
-              if k.startswith("x-oss-") or k in OSS_V4_DEFAULT_SIGNED or k in additional_headers]
+    signed = [
+        (k, v.strip())
+        for k, v in headers.items()
+        if k.startswith("x-oss-") or k in OSS_V4_DEFAULT_SIGNED or k in additional_headers
+    ]
     canonical_headers = "".join(k + ":" + v + "\n" for k, v in sorted(signed))
     payload = headers.get("x-oss-content-sha256", "UNSIGNED-PAYLOAD")
-    return "\n".join([method.upper(), oss_v4_uri_encode(uri, True), query, canonical_headers,
-                      ";".join(additional_headers), payload])
+    return "\n".join(
+        [method.upper(), oss_v4_uri_encode(uri, True), query, canonical_headers, ";".join(additional_headers), payload]
+    )
 
 
 def oss_v4_scope(date: str, region: str, product: str = "oss") -> str:
@@ -250,12 +307,12 @@ def oss_v4_scope(date: str, region: str, product: str = "oss") -> str:
 
 
 def oss_v4_string_to_sign(canonical_request: str, timestamp: str, scope: str) -> str:
-    return "\n".join([OSS_V4_ALGORITHM, timestamp, scope,
-                      hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()])
+    return "\n".join(
+        [OSS_V4_ALGORITHM, timestamp, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()]
+    )
 
 
-def oss_v4_signature(string_to_sign: str, access_key_secret: str, date: str, region: str,
-                     product: str = "oss") -> str:
+def oss_v4_signature(string_to_sign: str, access_key_secret: str, date: str, region: str, product: str = "oss") -> str:
     key = ("aliyun_v4" + access_key_secret).encode("utf-8")
     for part in (date, region, product, "aliyun_v4_request"):
         key = _hmac(key, part, hashlib.sha256)

@@ -3,6 +3,7 @@
 Services (kms.py, ecs.py, oss.py, ...) and the facade only go through these
 methods; every method that returns a stored thing returns a copy.
 """
+
 import copy
 import json
 import threading
@@ -10,17 +11,28 @@ import time
 import uuid
 from typing import Dict, List, Optional, Tuple
 
-from .records import (AccessKey, Bucket, CallRecord, Fault, Secret, SecretVersion, StoredObject, iso8601,
-                      new_access_key_id, new_access_key_secret, new_sts_access_key_id)
+from .records import (
+    AccessKey,
+    Bucket,
+    CallRecord,
+    Fault,
+    Secret,
+    SecretVersion,
+    StoredObject,
+    iso8601,
+    new_access_key_id,
+    new_access_key_secret,
+    new_sts_access_key_id,
+)
 
 # Why check_key() refused a key; each service maps these to its own error codes.
-KEY_NOT_FOUND = "not_found"            # unknown or deleted (revoked)
-KEY_INACTIVE = "inactive"              # disabled
-TOKEN_MISSING = "token_missing"        # STS-style key, request carries no token
-TOKEN_MISMATCH = "token_mismatch"      # the token belongs to another key
-TOKEN_MALFORMED = "token_malformed"    # a token nobody issued
+KEY_NOT_FOUND = "not_found"  # unknown or deleted (revoked)
+KEY_INACTIVE = "inactive"  # disabled
+TOKEN_MISSING = "token_missing"  # STS-style key, request carries no token
+TOKEN_MISMATCH = "token_mismatch"  # the token belongs to another key
+TOKEN_MALFORMED = "token_malformed"  # a token nobody issued
 TOKEN_UNEXPECTED = "token_unexpected"  # a plain key, but the request carries a token
-TOKEN_EXPIRED = "token_expired"        # STS-style key past expires_at
+TOKEN_EXPIRED = "token_expired"  # STS-style key past expires_at
 
 CURRENT = "ACSCurrent"
 PREVIOUS = "ACSPrevious"
@@ -38,17 +50,29 @@ class CloudState:
 
     # ---- access keys -------------------------------------------------------------------------------------------
 
-    def add_key(self, access_key_id: Optional[str] = None, access_key_secret: Optional[str] = None, *,
-                security_token: Optional[str] = None, expires_at: Optional[float] = None,
-                kms_allowed: bool = False, owner: Optional[str] = None) -> AccessKey:
+    def add_key(
+        self,
+        access_key_id: Optional[str] = None,
+        access_key_secret: Optional[str] = None,
+        *,
+        security_token: Optional[str] = None,
+        expires_at: Optional[float] = None,
+        kms_allowed: bool = False,
+        owner: Optional[str] = None,
+    ) -> AccessKey:
         with self.lock:
             if access_key_id is None:
                 access_key_id = new_sts_access_key_id() if security_token else new_access_key_id()
             if access_key_id in self._keys and self._keys[access_key_id].status != "Deleted":
                 raise ValueError("access key %r already exists" % access_key_id)
-            key = AccessKey(access_key_id, access_key_secret or new_access_key_secret(),
-                            security_token=security_token, expires_at=expires_at,
-                            kms_allowed=kms_allowed, owner=owner)
+            key = AccessKey(
+                access_key_id,
+                access_key_secret or new_access_key_secret(),
+                security_token=security_token,
+                expires_at=expires_at,
+                kms_allowed=kms_allowed,
+                owner=owner,
+            )
             self._keys[access_key_id] = key
             return copy.copy(key)
 
@@ -75,8 +99,9 @@ class CloudState:
                 raise KeyError("unknown access key %r" % access_key_id)
             key.kms_denied = denied
 
-    def check_key(self, access_key_id: Optional[str], security_token: Optional[str],
-                  now: Optional[float] = None) -> Tuple[Optional[AccessKey], Optional[str]]:
+    def check_key(
+        self, access_key_id: Optional[str], security_token: Optional[str], now: Optional[float] = None
+    ) -> Tuple[Optional[AccessKey], Optional[str]]:
         """(key copy, None) when the key may sign requests, else (key copy or None, one of the KEY_/TOKEN_ reasons)."""
         now = time.time() if now is None else now
         with self.lock:
@@ -119,8 +144,13 @@ class CloudState:
             if name in self._secrets:
                 raise ValueError("secret %r already exists" % name)
             now = time.time()
-            secret = Secret(name=name, secret_type=secret_type, rotation_interval=rotation_interval,
-                            user_name="user-" + name, create_time=now)
+            secret = Secret(
+                name=name,
+                secret_type=secret_type,
+                rotation_interval=rotation_interval,
+                user_name="user-" + name,
+                create_time=now,
+            )
             self._secrets[name] = secret
             return self._new_secret_key(secret, now)
 
@@ -176,8 +206,13 @@ class CloudState:
     def _new_secret_key(self, secret: Secret, now: float) -> AccessKey:
         key = self.add_key(owner=secret.name)
         secret.key_ids.append(key.access_key_id)
-        data = json.dumps({"AccessKeyId": key.access_key_id, "AccessKeySecret": key.access_key_secret,
-                           "GenerateTimestamp": iso8601(now)})
+        data = json.dumps(
+            {
+                "AccessKeyId": key.access_key_id,
+                "AccessKeySecret": key.access_key_secret,
+                "GenerateTimestamp": iso8601(now),
+            }
+        )
         self._push_version(secret, data, now)
         return key
 
@@ -189,8 +224,9 @@ class CloudState:
             if CURRENT in v.stages:
                 v.stages.discard(CURRENT)
                 v.stages.add(PREVIOUS)
-        secret.versions.append(SecretVersion(version_id=str(uuid.uuid4()), data=data, create_time=now,
-                                             stages={CURRENT}))
+        secret.versions.append(
+            SecretVersion(version_id=str(uuid.uuid4()), data=data, create_time=now, stages={CURRENT})
+        )
         # keep only versions that still carry a stage
         secret.versions = [v for v in secret.versions if v.stages]
 
@@ -255,8 +291,15 @@ class CloudState:
 
     # ---- call log ----------------------------------------------------------------------------------------------
 
-    def log_call(self, service: str, action: Optional[str], access_key_id: Optional[str], status: int,
-                 code: str, resource: str = "") -> None:
+    def log_call(
+        self,
+        service: str,
+        action: Optional[str],
+        access_key_id: Optional[str],
+        status: int,
+        code: str,
+        resource: str = "",
+    ) -> None:
         with self.lock:
             self._calls.append(CallRecord(service, action, access_key_id, status, code, time.time(), resource))
 
@@ -264,14 +307,22 @@ class CloudState:
         with self.lock:
             return list(self._calls)
 
-    def count(self, action: Optional[str] = None, access_key_id: Optional[str] = None,
-              code: Optional[str] = None, service: Optional[str] = None) -> int:
+    def count(
+        self,
+        action: Optional[str] = None,
+        access_key_id: Optional[str] = None,
+        code: Optional[str] = None,
+        service: Optional[str] = None,
+    ) -> int:
         with self.lock:
-            return sum(1 for c in self._calls
-                       if (action is None or c.action == action)
-                       and (access_key_id is None or c.access_key_id == access_key_id)
-                       and (code is None or c.code == code)
-                       and (service is None or c.service == service))
+            return sum(
+                1
+                for c in self._calls
+                if (action is None or c.action == action)
+                and (access_key_id is None or c.access_key_id == access_key_id)
+                and (code is None or c.code == code)
+                and (service is None or c.service == service)
+            )
 
     def reset_calls(self) -> None:
         with self.lock:

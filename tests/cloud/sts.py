@@ -12,6 +12,7 @@ certificate from the process's test CA (tls.py): clients trust it through SSL_CE
     cloud.sts.expire(access_key_id) # an issued key expires now
     cloud.count("AssumeRole", service="sts")
 """
+
 import json
 import re
 import secrets
@@ -43,13 +44,23 @@ def expire_key(state: CloudState, access_key_id: str) -> None:
     if key is None or key.security_token is None:
         raise KeyError("no STS key %r" % access_key_id)
     state.set_key_status(access_key_id, "Deleted")
-    state.add_key(access_key_id, key.access_key_secret, security_token=key.security_token,
-                  expires_at=time.time() - 1, kms_allowed=key.kms_allowed, owner=key.owner)
+    state.add_key(
+        access_key_id,
+        key.access_key_secret,
+        security_token=key.security_token,
+        expires_at=time.time() - 1,
+        kms_allowed=key.kms_allowed,
+        owner=key.owner,
+    )
 
 
 def credentials_body(key: AccessKey) -> dict:
-    return {"AccessKeyId": key.access_key_id, "AccessKeySecret": key.access_key_secret,
-            "SecurityToken": key.security_token, "Expiration": iso8601(key.expires_at)}
+    return {
+        "AccessKeyId": key.access_key_id,
+        "AccessKeySecret": key.access_key_secret,
+        "SecurityToken": key.security_token,
+        "Expiration": iso8601(key.expires_at),
+    }
 
 
 class StsService(RpcService):
@@ -118,8 +129,7 @@ class StsService(RpcService):
         role_arn = self.require(call, "RoleArn")
         token = self.require(call, "OIDCToken")
         if not _OIDC_PROVIDER_ARN.match(provider_arn):
-            raise RpcError(400, "InvalidParameter.OIDCProviderArn", "The parameter OIDCProviderArn is wrongly "
-                                                                    "formed.")
+            raise RpcError(400, "InvalidParameter.OIDCProviderArn", "The parameter OIDCProviderArn is wrongly formed.")
         match = _ROLE_ARN.match(role_arn)
         if not match:
             raise RpcError(400, "InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
@@ -129,17 +139,22 @@ class StsService(RpcService):
             raise RpcError(400, "AuthenticationFail.OIDCToken.Invalid", "The OIDC token is invalid.")
         session = self._session_name(call)
         key = self._issue(call, owner="oidc-role/" + match.group(2))
-        return {"AssumedRoleUser": self._assumed(match, session), "Credentials": credentials_body(key),
-                "OIDCTokenInfo": {"Issuer": "https://oidc.emulator.local", "Subject": "system:serviceaccount:demo",
-                                  "ClientIds": "sts.aliyuncs.com"}}
+        return {
+            "AssumedRoleUser": self._assumed(match, session),
+            "Credentials": credentials_body(key),
+            "OIDCTokenInfo": {
+                "Issuer": "https://oidc.emulator.local",
+                "Subject": "system:serviceaccount:demo",
+                "ClientIds": "sts.aliyuncs.com",
+            },
+        }
 
     # ---- helpers ---------------------------------------------------------------------------------------------------
 
     def _session_name(self, call: RpcCall) -> str:
         session = call.param("RoleSessionName") or ""
         if not _SESSION_NAME.match(session):
-            raise RpcError(400, "InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly "
-                                                                    "formed.")
+            raise RpcError(400, "InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
         return session
 
     def _issue(self, call: RpcCall, owner: str) -> AccessKey:
@@ -149,21 +164,23 @@ class StsService(RpcService):
         except ValueError:
             duration = -1
         if not MIN_DURATION <= duration <= MAX_DURATION:
-            raise RpcError(400, "InvalidParameter.DurationSeconds", "The Min/Max value of DurationSeconds is "
-                                                                    "15min/12hr.")
+            raise RpcError(
+                400, "InvalidParameter.DurationSeconds", "The Min/Max value of DurationSeconds is 15min/12hr."
+            )
         policy = call.param("Policy")
         if policy:
             try:
                 json.loads(policy)
             except ValueError:
-                raise RpcError(400, "InvalidParameter.PolicyGrammar", "The parameter Policy has not a valid "
-                                                                      "grammar.")
+                raise RpcError(400, "InvalidParameter.PolicyGrammar", "The parameter Policy has not a valid grammar.")
         return issue_session_key(self.state, self.lifetime or duration, owner=owner)
 
     @staticmethod
     def _assumed(match, session: str) -> dict:
-        return {"Arn": "acs:ram::%s:assumed-role/%s/%s" % (match.group(1), match.group(2), session),
-                "AssumedRoleId": "3%s:%s" % (secrets.randbelow(10 ** 17), session)}
+        return {
+            "Arn": "acs:ram::%s:assumed-role/%s/%s" % (match.group(1), match.group(2), session),
+            "AssumedRoleId": "3%s:%s" % (secrets.randbelow(10**17), session),
+        }
 
 
 def add_to(cloud) -> StsService:

@@ -9,6 +9,7 @@ strings the SDK signed, what it fetched (the secret's version and a SHA-256 of i
 CPU per fetch and the versions of the SDK's stack. Imports only the SDK and the standard library: this venv
 holds the SDK's old pins, not this library.
 """
+
 import hashlib
 import json
 import sys
@@ -38,16 +39,27 @@ def main() -> int:
     GatewayUtil.get_string_to_sign = staticmethod(spy)
     with open(args["password_file"], encoding="utf-8") as handle:
         password = handle.read().strip()
-    client = Client(Config(client_key_file=args["key_file"], password=password, endpoint=args["endpoint"],
-                           region_id=args.get("region_id", "cn-hangzhou"), protocol="https",
-                           ca_file_path=args["ca_file"]))
+    client = Client(
+        Config(
+            client_key_file=args["key_file"],
+            password=password,
+            endpoint=args["endpoint"],
+            region_id=args.get("region_id", "cn-hangzhou"),
+            protocol="https",
+            ca_file_path=args["ca_file"],
+        )
+    )
     request = GetSecretValueRequest(secret_name=args["secret_name"], fetch_extended_config=True)
     runtime = RuntimeOptions(autoretry=False)
     response = client.get_secret_value_with_options(request, runtime)
-    result = {"string_to_sign": list(signed), "version_id": response.version_id,
-              "secret_data_sha256": hashlib.sha256(response.secret_data.encode("utf-8")).hexdigest(),
-              "versions": {name: metadata.version(name) for name in ("alibabacloud-dkms-gcs", "protobuf",
-                                                                    "pyOpenSSL", "cryptography")}}
+    result = {
+        "string_to_sign": list(signed),
+        "version_id": response.version_id,
+        "secret_data_sha256": hashlib.sha256(response.secret_data.encode("utf-8")).hexdigest(),
+        "versions": {
+            name: metadata.version(name) for name in ("alibabacloud-dkms-gcs", "protobuf", "pyOpenSSL", "cryptography")
+        },
+    }
     fetches = int(args.get("fetches") or 0)
     if fetches:
         start = time.process_time()
