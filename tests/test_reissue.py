@@ -1,8 +1,6 @@
 """The re-issue rule shared by every proxy (proxy/reissue.py), with providers the test controls, against the
 emulator: what a call does when the refresh it needs cannot be had."""
 
-import logging
-
 import oss2
 import pytest
 from alibabacloud_ecs20140526.client import Client as EcsClient
@@ -78,7 +76,8 @@ def test_a_refresh_that_fails_ends_the_call_with_the_service_error_at_once(cloud
     assert service_error_code(info.value) in ("InvalidAccessKeyId.NotFound", "InvalidAccessKeyId"), info.value
     assert provider.refreshes == 1
     assert cloud.count(action) == 1
-    assert str(info.value).endswith("could not be refreshed: the credentials source cannot be reached "
-                                    "(error code ServiceUnavailable)"), str(info.value)
+    assert str(info.value).endswith(
+        "could not be refreshed: the credentials source cannot be reached (error code ServiceUnavailable)"
+    ), str(info.value)
     assert isinstance(info.value.__cause__, CredentialsError)
     client.shutdown()
