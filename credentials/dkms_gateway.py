@@ -24,7 +24,7 @@ import platform
 import re
 import ssl
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .dkms_config import DkmsInstance
 from .dkms_protobuf import decode_error, decode_get_secret_value_response, encode_get_secret_value_request
-from .kms_client import RETRYABLE_CODES, KmsRequestError, remaining
+from .kms_client import RETRYABLE_CODES, KmsRequestError, exception_chain, remaining
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -175,7 +175,7 @@ class DkmsGateway:
 
     def _connection_error(self, exc: BaseException, secret_name: str) -> KmsRequestError:
         instance = self.instance
-        causes = list(_causes(exc))
+        causes = list(exception_chain(exc))
         refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
         if refused is not None:
             trust = f"caFilePath {instance.ca_file}" if instance.ca_file else "the default CA bundle (no caFilePath)"
@@ -232,22 +232,6 @@ def _document(fields: Dict[str, Union[str, List[str]]]) -> Dict[str, Any]:
         if fields.get(name):
             document[name] = fields[name]
     return document
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """exc and everything it wraps: requests keeps the urllib3 error as an argument, urllib3 the OSError as
-    ``reason`` or __context__."""
-    seen: Set[int] = set()
-    stack: List[Optional[BaseException]] = [exc]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        reason = getattr(current, "reason", None)
-        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
-        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
 def _ignore_unverified_warnings(instance: DkmsInstance) -> None:

@@ -217,7 +217,7 @@ class KmsClient:
 def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str) -> KmsRequestError:
     """No answer. A certificate that does not verify against an endpoint's own caFilePath is a configuration
     mistake, named and final; anything else (refused, reset, timed out) may pass: another endpoint or try."""
-    refused = next((c for c in _causes(exc) if isinstance(c, ssl.SSLCertVerificationError)), None)
+    refused = next((c for c in exception_chain(exc) if isinstance(c, ssl.SSLCertVerificationError)), None)
     if refused is not None and endpoint.ca_file:
         return KmsRequestError(
             f"the TLS certificate of KMS at {endpoint.url} does not verify against caFilePath "
@@ -237,8 +237,9 @@ def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str
     )
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """exc and what it wraps: requests keeps urllib3's error as an argument, urllib3 the ssl error as ``reason``."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """exc and everything it wraps: requests keeps urllib3's error as an argument, urllib3 the OSError or ssl error
+    as ``reason`` or __context__ (shared KMS and the dedicated gateways read connection failures through it)."""
     seen: Set[int] = set()
     stack: List[object] = [exc]
     while stack:
