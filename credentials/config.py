@@ -4,7 +4,6 @@ Parsed and validated in one place so every mistake is reported with the file
 and the key to fix, before any network call.
 """
 
-import difflib
 import json
 import logging
 import os
@@ -12,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
+from .config_keys import unknown_key_errors
 from .errors import ConfigError
 from .kms_endpoint import KmsEndpoint, parse_endpoint
 from .properties import parse_properties
@@ -35,41 +35,6 @@ CREDENTIALS_TYPES = (
     "oidc_role_arn",
     "credentials_uri",
     "default",
-)
-
-#: Every key this library reads, in the order the README and the .example file document them. The one list: a
-#: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
-KNOWN_KEYS: Tuple[str, ...] = (
-    "credentials_type",
-    "credentials_access_key_id",
-    "credentials_access_secret",
-    "credentials_security_token",
-    "credentials_role_arn",
-    "credentials_role_session_name",
-    "credentials_policy",
-    "credentials_sts_endpoint",
-    "credentials_role_name",
-    "credentials_disable_imds_v1",
-    "credentials_oidc_provider_arn",
-    "credentials_oidc_token_file_path",
-    "credentials_uri",
-    "client_key_private_key_path",
-    "client_key_password_from_env_variable",
-    "client_key_password_from_file_path",
-    "cache_client_region_id",
-    "cache_client_dkms_config_info",
-    "secret_names",
-    "startup_timeout_seconds",
-)
-
-#: Keys the older plugin (0.1.4) reads that we accept and deliberately ignore (documented in the .example file):
-#: credentials_type=token's pair (a type we do not offer: it is a ConfigError of credentials_type), and the
-#: monitor periods of its own background scheduler, which this library does not have.
-IGNORED_LEGACY_KEYS: Tuple[str, ...] = (
-    "credentials_access_token_id",
-    "credentials_access_token",
-    "monitor_period_milliseconds",
-    "monitor_customer_milliseconds",
 )
 
 STARTUP_TIMEOUT_KEY = "startup_timeout_seconds"
@@ -191,48 +156,6 @@ def _parse_startup_timeout(properties: Dict[str, str], file: str) -> float:
     return value
 
 
-def unknown_keys(properties: Dict[str, str]) -> List[Tuple[str, Optional[str]]]:
-    """(key, the closest known key or None) for each key this library does not read, in file order.
-
-    Keys named by a dedicated instance's ``passwordFromFilePathName`` are known: that item reads them.
-    """
-    known = set(KNOWN_KEYS) | set(IGNORED_LEGACY_KEYS) | _keys_named_by_dkms_items(properties)
-    return [(key, _closest(key)) for key in properties if key not in known]
-
-
-def _closest(key: str) -> Optional[str]:
-    matches = difflib.get_close_matches(key.lower(), KNOWN_KEYS, n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _keys_named_by_dkms_items(properties: Dict[str, str]) -> set:
-    try:
-        items = json.loads(properties.get("cache_client_dkms_config_info", "") or "[]")
-    except ValueError:
-        return set()
-    if not isinstance(items, list):
-        return set()
-    return {
-        item["passwordFromFilePathName"]
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("passwordFromFilePathName"), str)
-    }
-
-
-def _unknown_key_errors(properties: Dict[str, str], file: str) -> List[ConfigError]:
-    errors = []
-    for key, closest in unknown_keys(properties):
-        hint = f"; did you mean {closest}?" if closest else ""
-        errors.append(
-            ConfigError(
-                f"unknown key, ignored{hint} (the keys are listed in managed_credentials_providers.properties.example)",
-                file=file,
-                key=key,
-            )
-        )
-    return errors
-
-
 def _parse_type(properties: Dict[str, str], file: str) -> str:
     ctype = properties.get("credentials_type", "").strip()
     dkms_given = bool(properties.get("cache_client_dkms_config_info", "").strip())
@@ -276,7 +199,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     ``problems`` it is logged, one warning per key, naming the file and the closest known key; with ``problems``
     it is reported there (the check command fails on it).
     """
-    for unknown in _unknown_key_errors(properties, file):
+    for unknown in unknown_key_errors(properties, file):
         if problems is None:
             logger.warning("%s", unknown)
         else:
@@ -377,8 +300,3 @@ def _reset_lock_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_lock_after_fork)
-
-
-def properties_keys() -> List[str]:
-    """The keys this library reads (documented in the .example file): KNOWN_KEYS."""
-    return list(KNOWN_KEYS)

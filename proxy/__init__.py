@@ -35,7 +35,7 @@ _LAZY = {
     "ProxyAcsClient": ".acs_client",
     "ProxyBucket": ".oss_bucket",
     "ProxyService": ".oss_bucket",
-    "ManagedCredentialsClient": ".openapi",
+    "ManagedCredentialsClient": ".openapi_credential",
     "ProxyOpenApiClient": ".openapi",
     "ManagedOssCredentialsProvider": ".oss_v2_credentials",  # OSS SDK V2: extra .[oss-v2]
     "ProxyOssClient": ".oss_v2",

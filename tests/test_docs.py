@@ -3,7 +3,7 @@
 import os
 import re
 
-from credentials.config import properties_keys
+from credentials.config_keys import properties_keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

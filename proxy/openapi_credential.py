@@ -1,0 +1,155 @@
+"""ManagedCredentialsClient: a credential object that ``alibabacloud_tea_openapi.models.Config(credential=...)``
+accepts, so that any V2 product client signs with managed keys. tea-openapi calls its ``get_credential()``
+(``get_credential_async()``) on every attempt, so every request is signed with the provider's current snapshot (key
+id, secret and token of one version, never a torn pair); the snapshot handed out is remembered per thread or asyncio
+task (``last_signed()``), for ProxyOpenApiClient's re-issue (proxy/openapi.py).
+"""
+
+import asyncio
+import contextvars
+import functools
+from typing import Any, Callable, NoReturn, Optional, Tuple
+
+from alibabacloud_credentials.models import CredentialModel
+
+from credentials import CredentialsError, CredentialsProvider
+from credentials.model import Credentials, mask
+from credentials.tool_provider import tame_tool_logging
+
+from . import errors
+from .source import KeySource
+
+PROVIDER_NAME = "managed_credentials"  # sent by tea-openapi as x-acs-credentials-provider
+
+# Which snapshot signed the latest request of this thread (sync) or task (asyncio), per credential client.
+_SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(
+    "managed_credentials_signed", default=None
+)
+
+tame_tool_logging()  # tea-openapi imported the Credentials tool, which attached its handlers to logger "credentials"
+
+
+class ManagedCredentialModel(CredentialModel):
+    """What ``get_credential()`` returns: one snapshot. Its repr and str never show the secret or the token."""
+
+    def __repr__(self) -> str:
+        token = ", security_token=****" if self.security_token else ""
+        return (
+            f"ManagedCredentialModel(type={self.type!r}, access_key_id={mask(self.access_key_id)!r}, "
+            f"access_key_secret=****{token})"
+        )
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("credentials are not picklable: pass a provider, not the key")
+
+
+def _model(credentials: Credentials) -> ManagedCredentialModel:
+    return ManagedCredentialModel(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        bearer_token=None,
+        type="sts" if credentials.security_token else "access_key",
+        provider_name=PROVIDER_NAME,
+    )
+
+
+class ManagedCredentialsClient:
+    """A credential for ``Config(credential=...)`` of any V2 SDK, backed by a managed secret or a provider.
+
+        ManagedCredentialsClient(secret_name="my-ram-secret")      # or ManagedCredentialsClient("my-ram-secret")
+        ManagedCredentialsClient(credentials_provider=provider)
+
+    Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
+    """
+
+    def __init__(
+        self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
+    ):
+        self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
+
+    @property
+    def credentials_provider(self) -> CredentialsProvider:
+        return self._source.provider
+
+    # --- what tea-openapi calls (older versions call the getters one by one) -------------------------------------
+    # Without a key they raise tea's own client-side exception, which is a CredentialsError too (proxy/errors.py).
+    def get_credential(self) -> ManagedCredentialModel:
+        return _model(self._snapshot(self._credentials()))
+
+    async def get_credential_async(self) -> ManagedCredentialModel:
+        return _model(self._snapshot(await self._credentials_async()))
+
+    def get_access_key_id(self) -> str:
+        return self._credentials().access_key_id
+
+    def get_access_key_secret(self) -> str:
+        return self._credentials().access_key_secret
+
+    def get_security_token(self) -> Optional[str]:
+        return self._credentials().security_token
+
+    async def get_access_key_id_async(self) -> str:
+        return (await self._credentials_async()).access_key_id
+
+    async def get_access_key_secret_async(self) -> str:
+        return (await self._credentials_async()).access_key_secret
+
+    async def get_security_token_async(self) -> Optional[str]:
+        return (await self._credentials_async()).security_token
+
+    def get_type(self) -> str:
+        return "sts" if self._credentials().security_token else "access_key"
+
+    def get_bearer_token(self) -> None:
+        return None
+
+    # --- ours -------------------------------------------------------------------------------------------------
+    def _credentials(self) -> Credentials:
+        try:
+            return self._source.provider.get_credentials()
+        except CredentialsError as exc:
+            raise errors.for_tea(exc) from exc  # __cause__: the CredentialsError
+
+    async def _credentials_async(self) -> Credentials:
+        try:
+            return await _current(self._source.provider)
+        except CredentialsError as exc:
+            raise errors.for_tea(exc) from exc  # __cause__: the CredentialsError
+
+    def _snapshot(self, credentials: Credentials) -> Credentials:
+        _SIGNED.set((id(self), credentials))
+        return credentials
+
+    def last_signed(self) -> Optional[Credentials]:
+        """The snapshot handed out for this thread's (or asyncio task's) latest request."""
+        signed = _SIGNED.get()
+        return signed[1] if signed is not None and signed[0] == id(self) else None
+
+    def shutdown(self) -> None:
+        """Release this client's hold on a shared secret provider. Idempotent."""
+        self._source.release()
+
+    def __enter__(self) -> "ManagedCredentialsClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"ManagedCredentialsClient({self._source.describe()})"
+
+
+async def _current(provider: CredentialsProvider) -> Credentials:
+    """The provider's credentials without blocking the event loop: at once on a warm cache, else from a worker
+    thread (the call may wait for a fetch)."""
+    without_waiting = getattr(provider, "credentials_without_waiting", None)
+    credentials = without_waiting() if callable(without_waiting) else None
+    return credentials if credentials is not None else await _in_thread(provider.get_credentials)
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a provider call (it may wait for a fetch) without blocking the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
