@@ -39,6 +39,7 @@ MUTANTS = (
         "same-key: a refresh that returned the rejected key is re-sent anyway",
         "proxy/reissue.py",
         '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n'
+        "            self._explain_same_key(state)\n"
         "            raise state.error\n",
         '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n',
         (
@@ -56,8 +57,9 @@ MUTANTS = (
     Mutant(
         "swallowed-refresh-error: a failed refresh returns the stale key instead of ending the call",
         "proxy/reissue.py",
-        "            state.final = True\n            raise state.error from None\n",
-        "            return state.stale\n",
+        "            state.final = True\n"
+        "            raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc\n",
+        "            return state.stale  # type: ignore[return-value]\n",
         ("tests/test_reissue.py::test_a_refresh_that_fails_ends_the_call_with_the_service_error_at_once",),
     ),
     Mutant(
