@@ -365,6 +365,21 @@ def test_every_instance_failing_is_retried_with_backoff_then_raised(cloud, tmp_p
     assert client.get_secret_value("app-key")["SecretName"] == "app-key"
 
 
+def test_the_dkms_client_deadline_covers_retries_and_every_attempt(cloud, tmp_path):
+    """DkmsClient.get_secret_value(deadline=...), as the start-up timeout uses it: a gateway that accepts and never
+    answers costs the time left, not 4 attempts x the 6 s read timeout; the same client works once it answers."""
+    cloud.create_secret("app-key")
+    client = DkmsClient(read_config(properties(cloud, tmp_path)).dkms_instances, wait=FAST, attempts=10)
+    cloud.dkms.fault("dkms", status=None, delay=3600.0)  # held for an hour: "never answers"
+    start = time.monotonic()
+    with pytest.raises(KmsRequestError) as info:
+        client.get_secret_value("app-key", deadline=time.monotonic() + 0.4)
+    assert time.monotonic() - start < 6.0  # under one read timeout: the deadline, not the SDK's timeouts, ended it
+    assert info.value.retryable
+    cloud.clear_faults()
+    assert client.get_secret_value("app-key", deadline=time.monotonic() + 5.0)["SecretName"] == "app-key"
+
+
 def test_final_errors_do_not_fail_over(cloud, tmp_path):
     second = cloud.dkms.add_instance()
     cloud.create_secret("app-key")
