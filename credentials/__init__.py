@@ -9,8 +9,9 @@ from typing import Any
 from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials
-from .provider import CredentialsProvider, RefreshingProvider, StaticCredentialsProvider
+from .provider import CredentialsProvider, RefreshingProvider
 from .registry import get_secret_provider
+from .static_provider import StaticCredentialsProvider
 
 # Logging: loggers "managed_credentials.credentials" and "managed_credentials.proxy", no handler of our own. An
 # application that configures no logging sees our warnings and errors on stderr (Python's last-resort handler) and

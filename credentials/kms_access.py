@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from .config import KmsConfig
 from .errors import ConfigError
-from .provider import CredentialsProvider, StaticCredentialsProvider
+from .provider import CredentialsProvider
+from .static_provider import StaticCredentialsProvider
 
 if TYPE_CHECKING:
     from .client_key import ClientKey

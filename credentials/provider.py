@@ -57,37 +57,6 @@ class CredentialsProvider(abc.ABC):
         self.close()
 
 
-class StaticCredentialsProvider(CredentialsProvider):
-    """A fixed key (``credentials_type=ak``, or a test): nothing to refresh."""
-
-    def __init__(
-        self,
-        access_key_id: str,
-        access_key_secret: str,
-        security_token: Optional[str] = None,
-        expiration: Optional[float] = None,
-    ):
-        self._credentials = Credentials(access_key_id, access_key_secret, security_token, expiration)
-
-    @classmethod
-    def of(cls, credentials: Credentials) -> "StaticCredentialsProvider":
-        return cls(
-            credentials.access_key_id, credentials.access_key_secret, credentials.security_token, credentials.expiration
-        )
-
-    def get_credentials(self) -> Credentials:
-        return self._credentials
-
-    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
-        return self._credentials
-
-    def credentials_without_waiting(self) -> Optional[Credentials]:
-        return self._credentials
-
-    def __repr__(self) -> str:
-        return f"StaticCredentialsProvider({self._credentials!r})"
-
-
 # Every RefreshingProvider, so a forked child can reset their locks.
 _live: "weakref.WeakSet[RefreshingProvider]" = weakref.WeakSet()
 
