@@ -92,10 +92,27 @@ def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> Cred
         raise ConfigError(message, file=config.file, key=key) from None
 
 
+# The Credentials tool's own HTTP timeouts (ms) for each type: STS 5 s connect / 10 s read, ECS metadata 1 s / 1 s.
+_TOOL_TIMEOUTS_MS = {"ecs_ram_role": (1000, 1000)}
+_DEFAULT_TOOL_TIMEOUTS_MS = (5000, 10000)
+
+
+def _tool_timeouts(config: KmsConfig, tool_type: str) -> Dict[str, object]:
+    """The tool's connect and read timeouts for the KMS caller's key, each at most a third of the start-up timeout.
+
+    The first GetSecretValue is signed with that key, so its STS (or metadata) call happens inside the start-up
+    deadline; the tool does not know that deadline, so without this an STS endpoint that never answers would hold
+    a constructor for the tool's 5 s + 10 s whatever startup_timeout_seconds says.
+    """
+    third = max(1, int(config.startup_timeout * 1000 / 3))
+    connect, read = _TOOL_TIMEOUTS_MS.get(tool_type, _DEFAULT_TOOL_TIMEOUTS_MS)
+    return {"connect_timeout": min(connect, third), "timeout": min(read, third)}
+
+
 def _tool_spec(
     config: KmsConfig, tool_type: str, required: Tuple[str, ...], optional: Tuple[str, ...] = ()
 ) -> Dict[str, object]:
-    spec: Dict[str, object] = {"type": tool_type}
+    spec: Dict[str, object] = {"type": tool_type, **_tool_timeouts(config, tool_type)}
     for field_name in required:
         spec[field_name] = config.require(TOOL_KEYS[field_name])
     for field_name in optional:

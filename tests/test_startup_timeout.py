@@ -6,6 +6,7 @@ longer than any test waits. Every test sets a short timeout; the default (10 s) 
 """
 
 import logging
+import socket
 import time
 
 import pytest
@@ -21,6 +22,7 @@ from tests.helpers import describe_regions, wait_until
 
 SECRET = "app-key"
 HANG = 60.0  # seconds the emulator holds each KMS request: "never answers", as far as a test can tell
+TOOL_CONNECT_TIMEOUT = 5.0  # the Credentials tool's own default connect timeout for STS
 SDK_READ_TIMEOUT = 6.0  # KmsClient's default read timeout: one unanswered attempt alone would take this long
 
 
@@ -133,3 +135,46 @@ def test_the_startup_timeout_defaults_to_ten_seconds_and_is_validated(cloud, tmp
         assert info.value.key == "startup_timeout_seconds" and str(tmp_path) in str(info.value)
     with pytest.raises(ValueError):
         ManagedSecretProvider(SECRET, object(), startup_timeout=0)
+
+
+def test_an_sts_endpoint_that_never_answers_is_bounded_by_the_startup_timeout_too(cloud, tmp_path, monkeypatch):
+    """credentials_type=ram_role: the first GetSecretValue is signed with an STS key, so the AssumeRole runs inside
+    the start-up deadline. An STS endpoint that accepts connections and never answers (here: a listening socket
+    nobody reads; the TLS handshake waits forever) costs the start-up timeout, not the Credentials tool's own
+    5 s connect + 10 s read."""
+    from tests.test_tool_provider import write_properties
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)
+    cloud.create_secret(SECRET)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog and are never read
+    try:
+        key_id, secret = cloud.add_access_key()
+        path = write_properties(
+            cloud,
+            tmp_path / "managed_credentials_providers.properties",
+            "ram_role",
+            access_key_id=key_id,
+            access_secret=secret,
+            role_arn=cloud.sts.role_arn("kms-reader"),
+            role_session_name="kms",
+            sts_endpoint="127.0.0.1:%d" % silent.getsockname()[1],
+        )
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("startup_timeout_seconds=1.2\n")
+        ConfigLoader.set_config_name(path)
+        registry.reset()
+        start = time.monotonic()
+        client = ProxyAcsClient(SECRET, timeout=5)
+        took = time.monotonic() - start
+        assert took < TOOL_CONNECT_TIMEOUT, took  # the tool's own connect timeout alone would take longer
+        with pytest.raises(ClientException) as info:
+            client.do_action_with_exception(describe_regions(cloud))
+        assert isinstance(info.value, CredentialsError)
+        client.shutdown()
+    finally:
+        silent.close()
+        registry.reset()
+        ConfigLoader.set_config_name(None)
