@@ -37,6 +37,7 @@ import alibabacloud_oss_v2 as oss
 from credentials import CredentialsError, CredentialsProvider
 
 from . import errors
+from ._oss_v2_compat import sdk_http_client
 from .bodies import body_rewinder
 from .handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
 from .reissue import Reissuer
@@ -220,14 +221,6 @@ class ProxyOssClient(ManagedOssClientMixin, oss.Client):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.shutdown()
-
-
-def sdk_http_client(client: oss.Client) -> Any:
-    """PRIVATE REACH into alibabacloud-oss-v2 (1.4): the HTTP client the SDK resolved for this Client, which has no
-    public getter. Used only after os.fork(), to drop the parent's pooled connections in the child. Guarded by
-    tests/test_oss_v2_lifecycle.py::test_private_reach_the_sdk_http_client_is_where_we_look (fails clearly on an
-    upgrade that moves it)."""
-    return client._client._options.http_client
 
 
 for _name, _method in public_request_methods(oss.Client):
