@@ -26,7 +26,7 @@ from urllib.parse import unquote, unquote_plus
 
 from . import signing
 from .records import AccessKey, new_request_id
-from .rpc import KEY_ERRORS, MAX_SKEW, RpcError, apply_injected_fault
+from .rpc import KEY_ERRORS, MAX_SKEW, RpcError, apply_injected_fault, error_document
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 from .state import KEY_NOT_FOUND, CloudState
 
@@ -145,15 +145,7 @@ class RoaService:
             return self._json(status, result, request_id)
         except RpcError as err:
             status, code = err.status, err.code
-            body = {
-                "RequestId": request_id,
-                "HostId": request.host,
-                "Code": err.code,
-                "Message": err.message,
-                "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
-                % (err.code, self.product, request_id),
-            }
-            return self._json(err.status, body, request_id)
+            return self._json(err.status, error_document(err, request, request_id, self.product), request_id)
         finally:
             self.state.log_call(
                 self.name, call.action if call else None, call.access_key_id if call else None, status, code

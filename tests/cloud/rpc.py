@@ -90,6 +90,18 @@ def apply_injected_fault(state: CloudState, service: str, request: Request) -> O
     )
 
 
+def error_document(err: "RpcError", request: Request, request_id: str, product: str) -> Dict[str, str]:
+    """The JSON error body of Alibaba Cloud's RPC and ROA gateways (aliyunsdkcore reads Code and Message)."""
+    return {
+        "RequestId": request_id,
+        "HostId": request.host,
+        "Code": err.code,
+        "Message": err.message,
+        "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
+        % (err.code, product, request_id),
+    }
+
+
 class RpcError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__("%s %s: %s" % (status, code, message))
@@ -159,15 +171,7 @@ class RpcService:
             return self._json(200, dict({"RequestId": request_id}, **result), request_id)
         except RpcError as err:
             status, code = err.status, err.code
-            body = {
-                "RequestId": request_id,
-                "HostId": request.host,
-                "Code": err.code,
-                "Message": err.message,
-                "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s&requestId=%s"
-                % (err.code, self.product, request_id),
-            }
-            return self._json(err.status, body, request_id)
+            return self._json(err.status, error_document(err, request, request_id, self.product), request_id)
         finally:
             self.state.log_call(
                 self.name, call.action if call else None, call.access_key_id if call else None, status, code
