@@ -75,3 +75,34 @@ def call_through_rotation(call, rotate, threads=8, calls_after=100):
         stop.set()
         join_all(running)
     return errors, result
+
+
+def heal_acs_and_oss_through_a_revoking_rotation(cloud, secret_name, key_id, bucket_name="bkt"):
+    """A ProxyAcsClient and a ProxyBucket on `secret_name` (signing with `key_id` first) keep calling from 8
+    threads while the secret rotates and the old key is revoked: no caller sees an error, and both go on with the
+    new key. The call counts are reset first, so the caller can count the fetches. Returns the new key pair."""
+    from proxy import ProxyAcsClient, ProxyBucket
+
+    client = ProxyAcsClient(secret_name, region_id="cn-hangzhou", pool_size=8)
+    bucket = ProxyBucket(secret_name, cloud.oss_endpoint, bucket_name)
+    try:
+        assert regions_of(client.do_action_with_exception(describe_regions(cloud)))
+        assert client.credentials_provider.get_credentials().access_key_id == key_id
+
+        def acs_and_oss():
+            client.do_action_with_exception(describe_regions(cloud))
+            name = threading.current_thread().name
+            bucket.put_object(name, b"payload")
+            assert bucket.get_object(name).read() == b"payload"
+
+        cloud.reset_counts()
+        errors, (new_id, new_secret) = call_through_rotation(
+            acs_and_oss, lambda: cloud.rotate_secret(secret_name, mode="revoke")
+        )
+        assert errors == []
+        assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 50
+        assert cloud.count("PutObject", access_key_id=new_id, code="OK") >= 50
+    finally:
+        client.shutdown()
+        bucket.shutdown()
+    return new_id, new_secret

@@ -19,10 +19,13 @@ from credentials import ConfigError, ConfigLoader, CredentialsError, get_secret_
 from credentials.config import read_config
 from credentials.dkms_client import DkmsClient
 from credentials.kms_client import KmsRequestError
-from proxy import ProxyAcsClient, ProxyBucket
+from proxy import ProxyAcsClient
 from tests.cloud.dkms import decode_message, encode_message
 from tests.cloud.tls import TestCA
-from tests.helpers import DEADLINE, call_through_rotation, describe_regions, regions_of
+from tests.helpers import (
+    DEADLINE,
+    heal_acs_and_oss_through_a_revoking_rotation,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "cache_client_dkms_config_info"
@@ -117,28 +120,9 @@ def test_upstream_dkms_form_heals_acs_client_and_bucket_through_a_revoked_rotati
     assert "credentials_type" not in text  # exactly the upstream plugin's documented DKMS form
     assert set(json.loads(text.split(KEY + "=", 1)[1])[0]) == UPSTREAM_ITEM_KEYS
 
-    client = ProxyAcsClient("app-key", region_id="cn-hangzhou", pool_size=8)
-    bucket = ProxyBucket("app-key", cloud.oss_endpoint, "bkt")
-    assert regions_of(client.do_action_with_exception(describe_regions(cloud)))
-    assert client.credentials_provider.get_credentials().access_key_id == key_id
-
-    def acs_and_oss():
-        client.do_action_with_exception(describe_regions(cloud))
-        name = threading.current_thread().name
-        bucket.put_object(name, b"payload")
-        assert bucket.get_object(name).read() == b"payload"
-
-    cloud.reset_counts()
-    errors, (new_id, new_secret) = call_through_rotation(
-        acs_and_oss, lambda: cloud.rotate_secret("app-key", mode="revoke")
-    )
-    assert errors == []
+    new_id, new_secret = heal_acs_and_oss_through_a_revoking_rotation(cloud, "app-key", key_id)
     assert cloud.count("GetSecretValue", service="dkms") == 1  # one fetch for every thread and both clients
     assert cloud.count("GetSecretValue", service="kms") == 0
-    assert cloud.count("DescribeRegions", access_key_id=new_id, code="OK") >= 50
-    assert cloud.count("PutObject", access_key_id=new_id, code="OK") >= 50
-    client.shutdown()
-    bucket.shutdown()
     logged = debug_logs.text
     for value in (secret, new_secret, cloud.dkms.client_key.password):
         assert value not in logged
