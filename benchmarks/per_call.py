@@ -18,6 +18,18 @@ TARGET_RATIO = 1.01
 PAYLOAD = b"x" * 4096
 
 
+def ratio_figure(key: str, title: str, result, calls_per_round: int) -> Figure:
+    """One per-call row: the proxy's time over the plain SDK's, against the target ratio."""
+    return Figure(
+        key,
+        title,
+        f"ratio <= {TARGET_RATIO}",
+        fmt_ratio(result),
+        verdict(result.ratio.median <= TARGET_RATIO),
+        dict(result.as_dict(), calls_per_round=calls_per_round),
+    )
+
+
 def acs(cloud: Cloud, settings: Settings) -> List[Figure]:
     from aliyunsdkcore.client import AcsClient
 
@@ -42,13 +54,8 @@ def acs(cloud: Cloud, settings: Settings) -> List[Figure]:
         proxy.shutdown()
         plain.session.close()
     return [
-        Figure(
-            "acs_per_call",
-            "per-call time, ProxyAcsClient / AcsClient (DescribeRegions)",
-            f"ratio <= {TARGET_RATIO}",
-            fmt_ratio(result),
-            verdict(result.ratio.median <= TARGET_RATIO),
-            dict(result.as_dict(), calls_per_round=settings.acs_calls),
+        ratio_figure(
+            "acs_per_call", "per-call time, ProxyAcsClient / AcsClient (DescribeRegions)", result, settings.acs_calls
         )
     ]
 
@@ -62,7 +69,6 @@ def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
     plain = oss2.Bucket(oss2.Auth(*cloud.key), endpoint, cloud.bucket)
     proxy = ProxyBucket(cloud.secret_name, endpoint, cloud.bucket)
     proxy.session.session.mount("http://", plain.session.session.get_adapter("http://"))
-    figures = []
     try:
         for _ in range(min(20, settings.oss_calls)):
             plain.put_object("plain.bin", PAYLOAD)
@@ -87,21 +93,13 @@ def oss(cloud: Cloud, settings: Settings) -> List[Figure]:
     finally:
         proxy.shutdown()
         plain.session.session.close()
-    for key, title, result in (
-        ("oss_put", "per-call time, ProxyBucket / oss2.Bucket (put_object 4 KiB)", put),
-        ("oss_get", "per-call time, ProxyBucket / oss2.Bucket (get_object 4 KiB, read)", get),
-    ):
-        figures.append(
-            Figure(
-                key,
-                title,
-                f"ratio <= {TARGET_RATIO}",
-                fmt_ratio(result),
-                verdict(result.ratio.median <= TARGET_RATIO),
-                dict(result.as_dict(), calls_per_round=settings.oss_calls),
-            )
+    return [
+        ratio_figure(key, title, result, settings.oss_calls)
+        for key, title, result in (
+            ("oss_put", "per-call time, ProxyBucket / oss2.Bucket (put_object 4 KiB)", put),
+            ("oss_get", "per-call time, ProxyBucket / oss2.Bucket (get_object 4 KiB, read)", get),
         )
-    return figures
+    ]
 
 
 def _read_all(bucket, key: str) -> None:
@@ -156,19 +154,10 @@ def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
     finally:
         proxy.shutdown()
         http.close()
-    figures = []
-    for key, title, result in (
-        ("oss_v2_put", "per-call time, ProxyOssClient / OSS SDK V2 Client (put_object 4 KiB)", put_result),
-        ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)", get_result),
-    ):
-        figures.append(
-            Figure(
-                key,
-                title,
-                f"ratio <= {TARGET_RATIO}",
-                fmt_ratio(result),
-                verdict(result.ratio.median <= TARGET_RATIO),
-                dict(result.as_dict(), calls_per_round=settings.oss_calls),
-            )
+    return [
+        ratio_figure(key, title, result, settings.oss_calls)
+        for key, title, result in (
+            ("oss_v2_put", "per-call time, ProxyOssClient / OSS SDK V2 Client (put_object 4 KiB)", put_result),
+            ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)", get_result),
         )
-    return figures
+    ]
