@@ -8,13 +8,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from .config_keys import unknown_key_errors
 from .errors import ConfigError
 from .json_limits import JsonTooDeep, loads
-from .kms_endpoint import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint
-from .properties import Properties, joined_keys, parse_properties
+from .kms_endpoint import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
+from .properties import Properties, joined_line_errors, parse_properties, without
 
 if TYPE_CHECKING:
     from .client_key import ClientKey
@@ -149,33 +149,6 @@ def _parse_flag(properties: Dict[str, str], file: str, key: str) -> bool:
     raise ConfigError("expected true or false", file=file, key=key)
 
 
-def _warn_clear_text(endpoints: Tuple[KmsEndpoint, ...], file: str) -> None:
-    """allow_insecure_http=true let an http:// endpoint off this machine through: said once, when the file is read."""
-    clear = [e.url for e in endpoints if e.in_clear_text_off_this_machine]
-    if clear:
-        logger.warning(
-            "file %s: %s=true: KMS is reached over http:// at %s; the managed keys and the KMS caller's signed "
-            "requests cross the network in clear text (use https outside a closed test network)",
-            file,
-            INSECURE_HTTP_KEY,
-            ", ".join(clear),
-        )
-
-
-def _joined_line_errors(properties: Dict[str, str], file: str) -> List[ConfigError]:
-    """A value that a trailing backslash joined to another key=value line (most often a secret): named by its key
-    and the key it swallowed, never shown."""
-    return [
-        ConfigError(
-            f"this line ends with a backslash, so the next line (which sets {swallowed}) was read as part of its "
-            "value; remove the trailing backslash (the value is not shown: it holds that other line)",
-            file=file,
-            key=key,
-        )
-        for key, swallowed in joined_keys(properties).items()
-    ]
-
-
 def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
     names = [name.strip() for name in raw.split(",")]
     if any(not name for name in names):
@@ -253,13 +226,13 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
             logger.warning("%s", unknown)
         else:
             problems.append(unknown)
-    joined = _joined_line_errors(properties, file)
+    joined = joined_line_errors(properties, file)
     reported = {str(e.key) for e in joined}
     if joined:
         if problems is None:
             raise joined[0]
         problems.extend(joined)  # each said once, here; read as missing from here on, so no message shows it
-        properties = _without(properties, reported)
+        properties = without(properties, reported)
 
     def step(parse: Callable[[], Any], default: Any) -> Any:
         if problems is None:
@@ -292,7 +265,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (), ()
     )
     startup_timeout = step(lambda: _parse_startup_timeout(properties, file), DEFAULT_STARTUP_TIMEOUT)
-    _warn_clear_text(endpoints or (), file)
+    warn_clear_text(endpoints or (), file)
     kept = Properties()
     kept.update(properties)
     return KmsConfig(
@@ -309,12 +282,6 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
 
 def _fail(message: str, file: str, key: str) -> NoReturn:
     raise ConfigError(message, file=file, key=key)
-
-
-def _without(properties: Dict[str, str], keys: Set[str]) -> Dict[str, str]:
-    kept = Properties()
-    kept.update((key, value) for key, value in properties.items() if key not in keys)
-    return kept
 
 
 def read_properties_file(path: str) -> Dict[str, str]:

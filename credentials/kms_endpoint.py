@@ -9,12 +9,15 @@ KMS caller's signed request, would cross the network in clear text. A file that 
 """
 
 import ipaddress
+import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
 from .errors import ConfigError
 
 INSECURE_HTTP_KEY = "allow_insecure_http"
+
+logger = logging.getLogger("managed_credentials.credentials")
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,16 @@ def parse_endpoint(value: str, region_id: str, file: str, key: str, allow_insecu
             key=key,
         )
     return endpoint
+
+
+def warn_clear_text(endpoints: Iterable[KmsEndpoint], file: str) -> None:
+    """allow_insecure_http=true let an http:// endpoint off this machine through: said once, when the file is read."""
+    clear = [e.url for e in endpoints if e.in_clear_text_off_this_machine]
+    if clear:
+        logger.warning(
+            "file %s: %s=true: KMS is reached over http:// at %s; the managed keys and the KMS caller's signed "
+            "requests cross the network in clear text (use https outside a closed test network)",
+            file,
+            INSECURE_HTTP_KEY,
+            ", ".join(clear),
+        )

@@ -1,7 +1,9 @@
 """A Java-properties reader: the upstream plugin's config files are in that syntax."""
 
 import re
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional, Set
+
+from .errors import ConfigError
 
 #: A line that sets a key (``some_key=``, ``some.key:``): when a trailing backslash joins such a line onto the
 #: value above it, the value holds another line's key=value (most often a secret) by mistake. A separator inside
@@ -92,3 +94,24 @@ def joined_keys(properties: Dict[str, str]) -> Dict[str, str]:
     """``Properties.joined`` of a parsed file; empty for a plain dict."""
     joined = getattr(properties, "joined", None)
     return dict(joined) if isinstance(joined, dict) else {}
+
+
+def joined_line_errors(properties: Dict[str, str], file: str) -> List[ConfigError]:
+    """A value that a trailing backslash joined to another key=value line (most often a secret): named by its key
+    and the key it swallowed, never shown."""
+    return [
+        ConfigError(
+            f"this line ends with a backslash, so the next line (which sets {swallowed}) was read as part of its "
+            "value; remove the trailing backslash (the value is not shown: it holds that other line)",
+            file=file,
+            key=key,
+        )
+        for key, swallowed in joined_keys(properties).items()
+    ]
+
+
+def without(properties: Dict[str, str], keys: Set[str]) -> Dict[str, str]:
+    """The keys but ``keys``, still a Properties (its repr hides the secrets)."""
+    kept = Properties()
+    kept.update((key, value) for key, value in properties.items() if key not in keys)
+    return kept

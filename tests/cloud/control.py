@@ -20,21 +20,18 @@ logged too, as service "control" (action RotateSecret with the new key, RevokeKe
 InjectKmsFault, ClearFaults). No answer ever holds an AccessKeySecret: the application reads the key from KMS.
 Errors are {"error": "..."} with status 400, 403, 404, 405 or 415.
 
-A web page open in the developer's browser can reach 127.0.0.1 too: it could rotate, revoke or inject faults
-(cross-site requests), or read the log after pointing a name of its own at 127.0.0.1 (DNS rebinding). So every
-request must carry a Host that is a loopback name (127.0.0.1, localhost, [::1], with any port) and, if it has an
-Origin, a loopback one (403 otherwise); a write (POST, DELETE) must say Content-Type: application/json (415
-otherwise), which a browser sends cross-site only after a CORS preflight this server never grants.
+Every request must carry a loopback Host and, if any, a loopback Origin (403 otherwise); a write (POST, DELETE)
+must say Content-Type: application/json (415 otherwise): control_access.py says why.
 """
 
-import ipaddress
 import json
 import re
 import threading
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from .control_access import ControlError, refuse_other_sites, require_json_content_type
 from .records import iso8601
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 
@@ -55,12 +52,6 @@ ROUTES = [  # (method, path pattern, ControlService method): the docstring above
     ("GET", re.compile(r"^/calls$"), "_calls"),
     ("DELETE", re.compile(r"^/calls$"), "_reset_calls"),
 ]
-
-
-class ControlError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 Handler = Callable[[Request, Dict[str, str], dict], Tuple[int, object]]
@@ -109,7 +100,7 @@ class ControlService:
 
     def handle(self, request: Request) -> Response:
         try:
-            _refuse_other_sites(request)
+            refuse_other_sites(request)
             allowed = False
             for method, pattern, handler in self._routes:
                 match = pattern.match(request.path)
@@ -118,7 +109,7 @@ class ControlService:
                 allowed = True
                 if method == request.method:
                     if method != "GET":
-                        _require_json_content_type(request)
+                        require_json_content_type(request)
                     status, body = handler(request, match.groupdict(), self._json_body(request))
                     return _json(status, body)
             raise ControlError(
@@ -265,48 +256,6 @@ class ControlService:
 
     def _log(self, action: str, access_key_id: Optional[str]) -> None:
         self.cloud.state.log_call(self.name, action, access_key_id, 200, "OK")
-
-
-def is_loopback_name(host: str) -> bool:
-    """``127.0.0.1``, ``localhost``, ``[::1]`` (any address of 127.0.0.0/8), with or without a port."""
-    name = host.strip()
-    if name.startswith("["):
-        name = name[1:].split("]", 1)[0]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _refuse_other_sites(request: Request) -> None:
-    host = request.header("Host")
-    if not host or not is_loopback_name(host):
-        raise ControlError(
-            403,
-            "Host %r refused: the control plane answers requests addressed to 127.0.0.1, localhost or [::1] only "
-            "(a name that resolves here is how DNS rebinding reaches it)" % (host or ""),
-        )
-    origin = request.header("Origin")
-    if origin is not None:
-        parts = urlsplit(origin.strip())
-        if parts.scheme not in ("http", "https") or not is_loopback_name(parts.netloc):
-            raise ControlError(
-                403, "Origin %r refused: only pages served from this machine may call the control plane" % origin
-            )
-
-
-def _require_json_content_type(request: Request) -> None:
-    media_type = (request.header("Content-Type") or "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise ControlError(
-            415,
-            "a %s needs Content-Type: application/json (not %r), e.g. curl -H 'Content-Type: application/json'"
-            % (request.method, request.header("Content-Type") or ""),
-        )
 
 
 def _text(body: dict, field: str) -> str:
