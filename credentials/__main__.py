@@ -29,7 +29,7 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
         try:
             access = kms_access_provider(config)
         except ConfigError as exc:
-            if str(exc) not in {str(p) for p in problems}:  # a client key that failed to open is reported once
+            if not _reported(exc, problems):  # a client key that failed to open, a joined line: reported once
                 problems.append(exc)
     for problem in problems:
         print(f"config error: {problem}", file=out)
@@ -74,6 +74,13 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
             file=out,
         )
     return 1 if failures else 0
+
+
+def _reported(problem: ConfigError, problems: List[ConfigError]) -> bool:
+    """Already said: the same message, or another about the same key of the same file."""
+    return any(
+        str(p) == str(problem) or (problem.key and (p.file, p.key) == (problem.file, problem.key)) for p in problems
+    )
 
 
 def _kms_client(config: KmsConfig, access: Any) -> Any:

@@ -8,7 +8,8 @@ client key's KeyId as ``AccessKeyId`` and its private key; we write no signature
 The console's client key file (JSON ``{"KeyId", "PrivateKeyData": base64 PKCS#12}``) is opened here once, while
 the properties file is read (``dkms_config.open_client_key``, shared with dedicated instances), so a wrong
 password, a missing or malformed file or a missing password source is a ConfigError naming the file and the key
-before any network call. The password opens the key and is then dropped; no message ever contains it.
+before any network call. The password opens the key and is then dropped; no message ever contains it, and while
+it is held it is a ``Password`` whose repr is ``Password(****)`` (a traceback printed with locals shows that).
 """
 
 import base64
@@ -20,6 +21,7 @@ from aliyunsdkcore.auth.signers.signer import Signer
 
 from .errors import ConfigError
 from .model import mask
+from .password import Password
 
 KEY_PATH = "client_key_private_key_path"
 ENV_KEY = "client_key_password_from_env_variable"
@@ -78,7 +80,7 @@ def load_client_key(properties: Dict[str, str], file: str) -> ClientKey:
     return ClientKey(key_id, _pkcs8(pkcs1), os.path.abspath(path))
 
 
-def _password(properties: Dict[str, str], file: str) -> Tuple[str, str]:
+def _password(properties: Dict[str, str], file: str) -> Tuple[Password, str]:
     """(password, where it came from), as the older client looks: the environment variable that
     client_key_password_from_env_variable names, then client_key_password_from_file_path, then the environment
     variable client_key_password."""
@@ -87,7 +89,7 @@ def _password(properties: Dict[str, str], file: str) -> Tuple[str, str]:
     env_name = properties.get(ENV_KEY, "").strip()
     path = properties.get(FILE_KEY, "").strip()
     if env_name and os.environ.get(env_name):
-        return os.environ[env_name], f"the environment variable {env_name} ({ENV_KEY})"
+        return Password(os.environ[env_name]), f"the environment variable {env_name} ({ENV_KEY})"
     if path:
 
         def fail(message: str) -> ConfigError:
@@ -95,7 +97,7 @@ def _password(properties: Dict[str, str], file: str) -> Tuple[str, str]:
 
         return _read_password(None, path, fail, fail, ENV_KEY, FILE_KEY)
     if os.environ.get(LEGACY_ENV):
-        return os.environ[LEGACY_ENV], f"the environment variable {LEGACY_ENV}"
+        return Password(os.environ[LEGACY_ENV]), f"the environment variable {LEGACY_ENV}"
     if env_name:
         raise ConfigError(
             f"the environment variable {env_name} holding the client key password is not set or "

@@ -4,7 +4,6 @@ Parsed and validated in one place so every mistake is reported with the file
 and the key to fix, before any network call.
 """
 
-import json
 import logging
 import os
 import threading
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional,
 
 from .config_keys import unknown_key_errors
 from .errors import ConfigError
-from .kms_endpoint import KmsEndpoint, parse_endpoint
-from .properties import parse_properties
+from .json_limits import JsonTooDeep, loads
+from .kms_endpoint import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
+from .properties import Properties, joined_line_errors, parse_properties, without
 
 if TYPE_CHECKING:
     from .client_key import ClientKey
@@ -44,7 +44,9 @@ MAX_STARTUP_TIMEOUT = 600.0
 
 @dataclass(frozen=True)
 class KmsConfig:
-    """Everything the properties file says, validated. ``properties`` keeps the raw keys for the type builders."""
+    """Everything the properties file says, validated. ``properties`` keeps the raw keys for the type builders.
+
+    Not picklable: it holds the KMS caller's secret (or the client key)."""
 
     file: str
     credentials_type: str
@@ -70,14 +72,19 @@ class KmsConfig:
         value = self.properties.get(key, "").strip()
         return value or None
 
+    def __reduce__(self) -> NoReturn:  # pickling a secret into a queue or a cache file is almost always a leak
+        raise TypeError("KmsConfig is not picklable: it holds the KMS caller's secret; read the file again instead")
 
-def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
+
+def _parse_regions(raw: str, file: str, allow_insecure_http: bool = False) -> Tuple[KmsEndpoint, ...]:
     key = "cache_client_region_id"
     expected = 'expected a JSON list of objects with "regionId", e.g. [{"regionId":"cn-hangzhou"}]'
     try:
-        items = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"not valid JSON ({exc.msg} at position {exc.pos}); {expected}", file=file, key=key) from None
+        items = loads(raw)
+    except JsonTooDeep as exc:
+        raise ConfigError(f"{exc}; {expected}", file=file, key=key) from None
+    except ValueError as exc:
+        raise ConfigError(f"not valid JSON ({_why(exc)}); {expected}", file=file, key=key) from None
     if not isinstance(items, list) or not items:
         raise ConfigError(f"not a non-empty list; {expected}", file=file, key=key)
     endpoints = []
@@ -91,7 +98,7 @@ def _parse_regions(raw: str, file: str) -> Tuple[KmsEndpoint, ...]:
         elif not isinstance(endpoint, str):
             raise ConfigError(f"item {i}: endpoint must be a string", file=file, key=key)
         else:
-            endpoints.append(parse_endpoint(endpoint, region, file, key))
+            endpoints.append(parse_endpoint(endpoint, region, file, key, allow_insecure_http))
         if item.get("caFilePath") not in (None, ""):
             endpoints[-1] = _with_ca_file(endpoints[-1], item["caFilePath"], i, file, key)
     return tuple(endpoints)
@@ -125,6 +132,21 @@ def _with_ca_file(endpoint: KmsEndpoint, ca_file: object, i: int, file: str, key
             f"item {i}: caFilePath {ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file=file, key=key
         )
     return KmsEndpoint(endpoint.region_id, endpoint.host, endpoint.protocol, os.path.abspath(ca_file))
+
+
+def _why(exc: ValueError) -> str:
+    """What json said, without the text: ``Expecting value at position 3``."""
+    pos = getattr(exc, "pos", None)
+    return f"{getattr(exc, 'msg', exc.__class__.__name__)} at position {pos}" if pos is not None else "undecodable"
+
+
+def _parse_flag(properties: Dict[str, str], file: str, key: str) -> bool:
+    raw = properties.get(key, "").strip().lower()
+    if raw in ("", "false"):
+        return False
+    if raw == "true":
+        return True
+    raise ConfigError("expected true or false", file=file, key=key)
 
 
 def _parse_secret_names(raw: str, file: str) -> Tuple[str, ...]:
@@ -204,6 +226,13 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
             logger.warning("%s", unknown)
         else:
             problems.append(unknown)
+    joined = joined_line_errors(properties, file)
+    reported = {str(e.key) for e in joined}
+    if joined:
+        if problems is None:
+            raise joined[0]
+        problems.extend(joined)  # each said once, here; read as missing from here on, so no message shows it
+        properties = without(properties, reported)
 
     def step(parse: Callable[[], Any], default: Any) -> Any:
         if problems is None:
@@ -211,12 +240,14 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         try:
             return parse()
         except ConfigError as exc:
-            problems.append(exc)
+            if exc.key not in reported:
+                problems.append(exc)
             return default
 
     ctype = step(lambda: _parse_type(properties, file), "")
+    allow_http = step(lambda: _parse_flag(properties, file, INSECURE_HTTP_KEY), False)
     regions_raw = properties.get("cache_client_region_id", "").strip()
-    endpoints = step(lambda: _parse_regions(regions_raw, file) if regions_raw else (), None)
+    endpoints = step(lambda: _parse_regions(regions_raw, file, allow_http) if regions_raw else (), None)
     dkms = step(lambda: _parse_dkms(properties, file), None)
     client_key = step(lambda: _parse_client_key(properties, file) if ctype == "client_key" else None, None)
     if endpoints == () and dkms == ():
@@ -234,10 +265,13 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (), ()
     )
     startup_timeout = step(lambda: _parse_startup_timeout(properties, file), DEFAULT_STARTUP_TIMEOUT)
+    warn_clear_text(endpoints or (), file)
+    kept = Properties()
+    kept.update(properties)
     return KmsConfig(
         file=file,
         credentials_type=ctype,
-        properties=dict(properties),
+        properties=kept,  # its repr hides the secrets (a traceback with locals, a debugger)
         endpoints=endpoints or (),
         dkms_instances=dkms or (),
         secret_names=names,

@@ -6,10 +6,10 @@ purpose, and the report of any other key (a typo goes unnoticed until the day it
 """
 
 import difflib
-import json
 from typing import Dict, List, Optional, Set, Tuple
 
 from .errors import ConfigError
+from .json_limits import loads
 
 #: Every key this library reads, in the order the README and the .example file document them. The one list: a
 #: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
@@ -32,6 +32,7 @@ KNOWN_KEYS: Tuple[str, ...] = (
     "client_key_password_from_file_path",
     "cache_client_region_id",
     "cache_client_dkms_config_info",
+    "allow_insecure_http",
     "secret_names",
     "startup_timeout_seconds",
 )
@@ -63,8 +64,8 @@ def _closest(key: str) -> Optional[str]:
 
 def _keys_named_by_dkms_items(properties: Dict[str, str]) -> Set[str]:
     try:
-        items = json.loads(properties.get("cache_client_dkms_config_info", "") or "[]")
-    except ValueError:
+        items = loads(properties.get("cache_client_dkms_config_info", "") or "[]")
+    except ValueError:  # JsonTooDeep too: parse_config reports it
         return set()
     if not isinstance(items, list):
         return set()

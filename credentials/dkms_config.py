@@ -4,7 +4,8 @@ Every item is validated and its client key opened here, while the properties
 file is read, so a wrong password, a missing or malformed client key file or a
 missing password source is a ConfigError naming the file and the key before any
 network call. The password is used to open the key and then dropped; no error
-message ever contains it.
+message ever contains it, and while it is held it is a ``Password`` (repr ``Password(****)``), so a traceback
+printed with its frames' locals does not show it either.
 
 The keys of an item are the upstream plugins': ``regionId``, ``endpoint``,
 ``clientKeyFile``, ``passwordFromFilePath`` or ``passwordFromEnvVariable``,
@@ -19,10 +20,12 @@ import binascii
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple, cast
+from typing import Any, Callable, Dict, NoReturn, Optional, Tuple, cast
 
 from .errors import ConfigError
+from .json_limits import JsonTooDeep, loads
 from .kms_endpoint import parse_endpoint
+from .password import Password
 
 KEY = "cache_client_dkms_config_info"
 Fail = Callable[..., ConfigError]  # builds the ConfigError for a message (and a key)
@@ -47,7 +50,7 @@ EXAMPLE = (
 
 @dataclass(frozen=True)
 class DkmsInstance:
-    """One instance gateway and its opened client key. The private key never shows in a repr."""
+    """One instance gateway and its opened client key. The private key never shows in a repr, nor is pickled."""
 
     region_id: str
     endpoint: str  # host[:port]; the gateway speaks https only
@@ -68,11 +71,16 @@ class DkmsInstance:
         """Where this instance is configured, for messages."""
         return f"item {self.item} of {KEY} in {self.file}"
 
+    def __reduce__(self) -> NoReturn:  # pickling a private key into a queue or a cache file is almost always a leak
+        raise TypeError("DkmsInstance is not picklable: it holds the client key's private key")
+
 
 def parse_dkms_instances(raw: str, properties: Dict[str, str], file: str) -> Tuple[DkmsInstance, ...]:
     """The validated instances, in the order given (tried in that order)."""
     try:
-        items = json.loads(raw)
+        items = loads(raw)
+    except JsonTooDeep as exc:
+        raise ConfigError(f"{exc}; expected e.g. {EXAMPLE}", file=file, key=KEY) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"not valid JSON ({exc.msg} at position {exc.pos}); expected e.g. {EXAMPLE}", file=file, key=KEY
@@ -93,7 +101,7 @@ def _parse_item(i: int, item: Any, properties: Dict[str, str], file: str) -> Dkm
         raise fail(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(ITEM_KEYS)}")
     region_id = cast(str, _string(item, "regionId", fail, required=True))
     endpoint_text = cast(str, _string(item, "endpoint", fail, required=True))
-    endpoint = parse_endpoint(endpoint_text, region_id, file, KEY)
+    endpoint = parse_endpoint(endpoint_text, region_id, file, KEY, allow_insecure_http=True)  # refused below
     if endpoint.protocol != "https":
         raise fail(f"endpoint {endpoint_text!r}: an instance gateway is reached over https only")
     key_file = cast(str, _string(item, "clientKeyFile", fail, required=True))
@@ -124,7 +132,7 @@ def _string(item: Dict[str, Any], name: str, fail: Fail, required: bool = False)
     return value.strip()
 
 
-def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> Tuple[str, str]:
+def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> Tuple[Password, str]:
     """(password, where it came from): the item's own source first (environment variable, then file, as
     upstream), else the top-level keys."""
     env_name = _string(item, "passwordFromEnvVariable", fail)
@@ -160,16 +168,17 @@ def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> T
 
 def _read_password(
     env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str, path_field: str
-) -> Tuple[str, str]:
+) -> Tuple[Password, str]:
+    """(password, where it came from): the environment variable ``env_name`` when set, else the file ``path``."""
     if env_name:
-        value = os.environ.get(env_name, "")
+        value = Password(os.environ.get(env_name, ""))
         if value:
             return value, f"the environment variable {env_name} ({env_field})"
         if not path:
             raise fail_env(f"the environment variable {env_name} holding the client key password is not set or empty")
     try:
         with open(str(path), encoding="utf-8") as handle:
-            value = handle.read().strip()
+            value = Password(handle.read().strip())
     except FileNotFoundError:
         raise fail_path(f"the client key password file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -180,7 +189,7 @@ def _read_password(
 
 
 def open_client_key(
-    path: str, password: str, source: str, fail: Fail, path_field: str = "clientKeyFile"
+    path: str, password: Password, source: str, fail: Fail, path_field: str = "clientKeyFile"
 ) -> Tuple[str, str]:
     """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
     is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
@@ -193,7 +202,9 @@ def open_client_key(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {path_field} {path}: {exc.__class__.__name__}") from None
     try:
-        document = json.loads(text)
+        document = loads(text)
+    except JsonTooDeep as exc:
+        raise fail(f"{path_field} {path} is {exc}; {expected}") from None
     except json.JSONDecodeError as exc:
         raise fail(f"{path_field} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
     if not isinstance(document, dict):
@@ -214,7 +225,7 @@ def open_client_key(
             "dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'"
         ) from None
     try:
-        key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encode("utf-8"))
+        key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encoded())
     except ValueError:
         raise fail(
             f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "

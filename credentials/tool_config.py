@@ -90,10 +90,10 @@ def _duration(spec: Mapping[str, Any]) -> Optional[int]:
 def _check_policy(spec: Mapping[str, Any]) -> None:
     policy = spec.get("policy")
     if policy:
-        import json
+        from .json_limits import loads  # depth-bounded: a nesting bomb is a ValueError, not a RecursionError
 
         try:
-            json.loads(policy)
+            loads(policy)
         except ValueError:
             raise ConfigError("not a JSON policy document", key="policy") from None
 

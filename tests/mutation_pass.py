@@ -76,6 +76,13 @@ MUTANTS = (
         "        self._shut_down = True\n        if self.session is not None:\n",
         ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",),
     ),
+    Mutant(
+        "password-file-first: with both client-key password sources set, the file wins over the variable",
+        "credentials/client_key.py",
+        "    if env_name and os.environ.get(env_name):\n",
+        "    if env_name and os.environ.get(env_name) and not path:\n",
+        ("tests/test_client_key.py::test_the_password_variable_wins_over_the_password_file",),
+    ),
 )
 
 

@@ -129,6 +129,32 @@ def test_password_sources(cloud, tmp_path, monkeypatch, source):
     assert json.loads(value["SecretData"])["AccessKeyId"] == cloud.current_key("app-key")[0]
 
 
+def test_the_password_variable_wins_over_the_password_file(cloud, tmp_path, monkeypatch):
+    """Upstream's order (FIELD_NOTES): the environment variable client_key_password_from_env_variable names, when
+    set, else client_key_password_from_file_path. With both set, the variable's password is the one used: right
+    variable + wrong file opens the key; wrong variable + right file is a ConfigError naming the variable."""
+    monkeypatch.delenv("client_key_password", raising=False)
+    cloud.create_secret("app-key")
+    path = cloud.write_client_key_properties(str(tmp_path / "m.properties"), password="file")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("client_key_password_from_env_variable=CK_PASSWORD_FIRST\n")
+    right = cloud.dkms.client_key.password
+    with open(cloud.dkms.client_key.password_file, "w", encoding="utf-8") as handle:
+        handle.write("WRONG-password-canary")
+    monkeypatch.setenv("CK_PASSWORD_FIRST", right)
+    config = read_config(path)
+    value = KmsClient(config.endpoints, config.client_key, attempts=1).get_secret_value("app-key")
+    assert json.loads(value["SecretData"])["AccessKeyId"] == cloud.current_key("app-key")[0]
+
+    with open(cloud.dkms.client_key.password_file, "w", encoding="utf-8") as handle:
+        handle.write(right)
+    monkeypatch.setenv("CK_PASSWORD_FIRST", "WRONG-password-canary")
+    with pytest.raises(ConfigError) as info:
+        read_config(path)
+    assert "the environment variable CK_PASSWORD_FIRST" in str(info.value) and "does not open" in str(info.value)
+    assert "WRONG-password-canary" not in str(info.value) and right not in str(info.value)
+
+
 # ---- configuration mistakes -----------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,12 @@ The standalone process (python -m tests.cloud) is tested in test_standalone_emul
 checked quickly, with the plain aliyunsdkcore AcsClient as the application whose calls the changes affect.
 """
 
+import http.client
 import json
+import os
+import shutil
+import stat
+import subprocess
 import urllib.error
 import urllib.request
 from typing import Callable, Iterator, Optional, Tuple
@@ -18,12 +23,18 @@ from tests.cloud import CloudEmulator, control
 from tests.helpers import wait_until
 
 TIMEOUT = 5
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def ask(cloud: CloudEmulator, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
-    """One control-plane request: (status, JSON answer)."""
+def ask(
+    cloud: CloudEmulator, method: str, path: str, body: Optional[dict] = None, headers: Optional[dict] = None
+) -> Tuple[int, dict]:
+    """One control-plane request: (status, JSON answer). A write says Content-Type: application/json, as the
+    control plane requires; `headers` adds or replaces headers."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(cloud.endpoint("control") + path, data=data, method=method)
+    sent = {"Content-Type": "application/json"} if method != "GET" else {}
+    sent.update(headers or {})
+    request = urllib.request.Request(cloud.endpoint("control") + path, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             return answer.status, json.loads(answer.read())
@@ -167,7 +178,131 @@ def test_request_log_pages_with_since_and_filters(plane: CloudEmulator) -> None:
 def test_unknown_routes_methods_and_bodies(plane: CloudEmulator) -> None:
     assert ask(plane, "GET", "/nothing")[0] == 404
     assert ask(plane, "PUT", "/secrets")[0] == 405
-    request = urllib.request.Request(plane.endpoint("control") + "/secrets", data=b"{not json", method="POST")
+    request = urllib.request.Request(
+        plane.endpoint("control") + "/secrets",
+        data=b"{not json",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=TIMEOUT)
     assert info.value.code == 400 and "not JSON" in json.loads(info.value.read())["error"]
+
+
+# ---- who may call it (issue 19 p): loopback Host and Origin, JSON writes --------------------------------------------
+
+
+def test_a_host_that_is_not_a_loopback_name_is_refused_and_changes_nothing(plane: CloudEmulator) -> None:
+    """DNS rebinding: a page's own name, pointed at 127.0.0.1, arrives as its Host."""
+    port = plane.endpoint("control").rsplit(":", 1)[1]
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "localhost.evil.example"):
+        status, answer = ask(plane, "POST", "/secrets", {"name": "app"}, headers={"Host": host})
+        assert status == 403 and "Host" in answer["error"], (host, answer)
+        assert ask(plane, "GET", "/calls", headers={"Host": host})[0] == 403  # nor read
+    assert ask(plane, "GET", "/")[1]["secrets"] == [] and plane.calls == []
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST", f"127.0.0.2:{port}"):
+        assert ask(plane, "GET", "/", headers={"Host": host})[0] == 200, host
+
+
+def test_a_request_without_a_host_is_refused(plane: CloudEmulator) -> None:
+    connection = http.client.HTTPConnection(plane.endpoint("control")[len("http://") :], timeout=TIMEOUT)
+    try:
+        connection.putrequest("GET", "/", skip_host=True)
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == 403 and "Host" in json.loads(answer.read())["error"]
+    finally:
+        connection.close()
+
+
+def test_an_origin_that_is_not_loopback_is_refused_and_changes_nothing(plane: CloudEmulator) -> None:
+    """Cross-site requests from a web page in the developer's browser carry its Origin."""
+    ask(plane, "POST", "/secrets", {"name": "app"})
+    key_id = ask(plane, "GET", "/secrets/app")[1]["access_key_id"]
+    for origin in ("https://evil.example", "http://evil.example:8700", "null", "http://127.0.0.1.evil.example"):
+        status, answer = ask(plane, "POST", "/secrets/app/rotate", {"mode": "revoke"}, headers={"Origin": origin})
+        assert status == 403 and "Origin" in answer["error"], (origin, answer)
+        assert ask(plane, "GET", "/calls", headers={"Origin": origin})[0] == 403
+    assert ask(plane, "GET", "/secrets/app")[1]["access_key_id"] == key_id  # not rotated
+    assert plane.count("RotateSecret") == 0
+    for origin in ("http://localhost:3000", "http://127.0.0.1:8700", "https://[::1]"):
+        assert ask(plane, "GET", "/", headers={"Origin": origin})[0] == 200, origin
+    status, _ = ask(plane, "POST", "/secrets/app/rotate", {"mode": "revoke"}, headers={"Origin": "http://localhost"})
+    assert status == 200 and plane.count("RotateSecret") == 1
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"],
+)
+def test_a_write_without_json_content_type_is_refused_and_changes_nothing(plane: CloudEmulator, content_type) -> None:
+    """What a page may send cross-site without a CORS preflight (text/plain, a form), and curl's -d default."""
+    ask(plane, "POST", "/secrets", {"name": "app"})
+    headers = {"Content-Type": content_type} if content_type else {}
+    writes = [
+        ("POST", "/secrets", {"name": "other"}),
+        ("POST", "/secrets/app/rotate", {"mode": "revoke"}),
+        ("POST", "/buckets", {"name": "uploads"}),
+        ("POST", "/faults/kms", {"fault": "refuse"}),
+        ("DELETE", "/faults", None),
+        ("DELETE", "/calls", None),
+    ]
+    for method, path, body in writes:
+        request = urllib.request.Request(
+            plane.endpoint("control") + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers=headers,
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=TIMEOUT)
+        assert info.value.code == 415 and "application/json" in json.loads(info.value.read())["error"], path
+    status, info = ask(plane, "GET", "/")
+    assert (info["secrets"], info["buckets"]) == (["app"], [])
+    assert [c.action for c in plane.calls] == ["CreateSecret"]  # not rotated, no fault, the log not emptied
+    key_of(plane, "app")  # KMS still answers
+    with_charset = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert ask(plane, "POST", "/buckets", {"name": "b"}, headers=with_charset)[0] == 201
+
+
+def test_the_readme_commands_drive_the_control_plane(plane: CloudEmulator) -> None:
+    """Every curl line of the README's rehearsal section, run as written (port 8700 -> this plane's), succeeds."""
+    if shutil.which("curl") is None or shutil.which("bash") is None:
+        pytest.skip("needs curl and bash")
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("## Rehearse a rotation against your application")[1].split("\n## ")[0]
+    lines = [line.strip() for line in section.splitlines() if line.startswith(("    curl ", "    JSON="))]
+    prelude, commands = lines[0], lines[1:]
+    assert prelude.startswith("JSON=") and len(commands) >= 10
+    ask(plane, "POST", "/secrets", {"name": "my-ram-secret"})
+    port = plane.endpoint("control").rsplit(":", 1)[1]
+    for command in commands:
+        command = command.split(" # ", 1)[0].replace(":8700", ":" + port)
+        done = subprocess.run(
+            ["bash", "-c", f"{prelude}\n{command} -w '\\n%{{http_code}}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        body, _, status = done.stdout.rpartition("\n")
+        assert done.returncode == 0 and status.startswith("2"), (command, done.stdout, done.stderr)
+        json.loads(body)
+
+
+def test_the_files_it_writes_with_a_secret_are_owner_only(plane: CloudEmulator, tmp_path) -> None:
+    """--write-properties and --write-dkms-properties (cloud.write_properties / write_dkms_properties) and the
+    client key files they issue: 0600 from creation, also over a file that was there with 0644."""
+    existing = tmp_path / "existing.properties"
+    existing.write_text("old\n")
+    os.chmod(existing, 0o644)
+    written = [
+        plane.write_properties(str(tmp_path / "m.properties"), ["app"]),
+        plane.write_properties(str(existing)),
+        plane.write_dkms_properties(str(tmp_path / "dkms.properties")),
+        plane.dkms.client_key.key_file,
+        plane.dkms.client_key.password_file,
+        plane.write_client_key_properties(str(tmp_path / "client-key.properties")),
+    ]
+    for path in written:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    assert plane.kms_access_key[1] in existing.read_text()

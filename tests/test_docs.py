@@ -63,11 +63,13 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
     section = read("README.md").split("## Rehearse a rotation against your application")[1].split("\n## ")[0]
     start = re.search(r"python -m tests.cloud (.*?) >", section.replace("\\\n", " "), re.S)
     _parser().parse_args(shlex.split(start.group(1)))  # SystemExit on an unknown flag
-    curls = re.findall(r"^ +curl -s (?:-X (\w+) )?'?[\d.]+:8700([^\s']*)", section, re.M)
+    assert "    JSON='Content-Type: application/json'\n" in section  # what a write must send (control.py)
+    curls = re.findall(r"^ +curl -s (?:-X (\w+) )?(-H \"\$JSON\" )?'?[\d.]+:8700([^\s']*)", section, re.M)
     assert len(curls) >= 10
-    for method, target in curls:
+    for method, header, target in curls:
         path = target.split("?")[0]
         assert any(m == (method or "GET") and p.match(path) for m, p, _ in control.ROUTES), (method, target)
+        assert bool(header) == (method not in ("", "GET")), (method, target)  # every write says Content-Type
 
 
 def test_which_calls_heal_oss_table_matches_the_conformance_matrix():

@@ -3,6 +3,7 @@ revoking rotation driven through its control plane while a ProxyAcsClient in thi
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -32,7 +33,8 @@ class Standalone:
 
     def ask(self, method: str, path: str, body: Optional[dict] = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.control + path, data=data, method=method)
+        headers = {"Content-Type": "application/json"} if method != "GET" else {}
+        request = urllib.request.Request(self.control + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             return json.loads(answer.read())
 
@@ -94,6 +96,7 @@ def test_json_line_names_the_endpoints_and_no_secret(standalone: Standalone, tmp
     assert set(info["endpoints"]) >= {"kms", "ecs", "oss", "cs", "control"}
     assert info["secrets"] == ["app-key"] and info["buckets"] == ["demo-bucket"]
     assert info["properties"] == str(tmp_path / "managed_credentials_providers.properties")
+    assert stat.S_IMODE(os.stat(info["properties"]).st_mode) == 0o600  # it holds the KMS caller's secret
     properties = Path(info["properties"]).read_text()
     assert "credentials_access_key_id=%s" % info["kms_access_key_id"] in properties
     assert info["endpoints"]["kms"] in properties

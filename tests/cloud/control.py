@@ -18,7 +18,10 @@ can rehearse a key rotation against a running application. `python -m tests.clou
 A record is {"service", "action", "access_key_id", "status", "code", "time"}; the control plane's own changes are
 logged too, as service "control" (action RotateSecret with the new key, RevokeKey when a grace period ends,
 InjectKmsFault, ClearFaults). No answer ever holds an AccessKeySecret: the application reads the key from KMS.
-Errors are {"error": "..."} with status 400, 404 or 405.
+Errors are {"error": "..."} with status 400, 403, 404, 405 or 415.
+
+Every request must carry a loopback Host and, if any, a loopback Origin (403 otherwise); a write (POST, DELETE)
+must say Content-Type: application/json (415 otherwise): control_access.py says why.
 """
 
 import json
@@ -28,6 +31,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
+from .control_access import ControlError, refuse_other_sites, require_json_content_type
 from .records import iso8601
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 
@@ -48,12 +52,6 @@ ROUTES = [  # (method, path pattern, ControlService method): the docstring above
     ("GET", re.compile(r"^/calls$"), "_calls"),
     ("DELETE", re.compile(r"^/calls$"), "_reset_calls"),
 ]
-
-
-class ControlError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 Handler = Callable[[Request, Dict[str, str], dict], Tuple[int, object]]
@@ -102,6 +100,7 @@ class ControlService:
 
     def handle(self, request: Request) -> Response:
         try:
+            refuse_other_sites(request)
             allowed = False
             for method, pattern, handler in self._routes:
                 match = pattern.match(request.path)
@@ -109,6 +108,8 @@ class ControlService:
                     continue
                 allowed = True
                 if method == request.method:
+                    if method != "GET":
+                        require_json_content_type(request)
                     status, body = handler(request, match.groupdict(), self._json_body(request))
                     return _json(status, body)
             raise ControlError(

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .kms import find_version, secret_value
-from .records import Fault, new_request_id, random_text, write_properties_file
+from .records import Fault, new_request_id, random_text, write_private_file, write_properties_file
 from .rpc import apply_injected_fault
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 from .state import CloudState
@@ -392,10 +392,8 @@ class DkmsGateways:
         os.makedirs(folder, exist_ok=True)
         key_file = os.path.join(folder, "clientKey_%s.json" % key_id)
         password_file = os.path.join(folder, "clientKey_%s_Password.txt" % key_id)
-        with open(key_file, "w", encoding="utf-8") as handle:
-            json.dump({"KeyId": key_id, "PrivateKeyData": base64.b64encode(data).decode("ascii")}, handle)
-        with open(password_file, "w", encoding="utf-8") as handle:
-            handle.write(password)
+        write_private_file(key_file, json.dumps({"KeyId": key_id, "PrivateKeyData": base64.b64encode(data).decode()}))
+        write_private_file(password_file, password)
         self.state.add_client_key(key_id, private_key.public_key())  # shared KMS accepts it too (rpc.py)
         return ClientKeyFiles(key_id, key_file, password_file, password)
 

@@ -1,11 +1,12 @@
 """Plain data held by the emulator's state: keys, secrets, objects, faults, call records."""
 
 import dataclasses
+import os
 import secrets as _random
 import string
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Union
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -146,10 +147,21 @@ class CallRecord:
 
 
 def write_properties_file(path: str, lines: List[str], secret_names=None) -> str:
-    """Write a properties file for the library under test: `lines`, then secret_names (a name or names) if given."""
+    """Write a properties file for the library under test: `lines`, then secret_names (a name or names) if given.
+    Owner-only (0600): it holds the KMS caller's secret or names a client key."""
     if secret_names:
         names = [secret_names] if isinstance(secret_names, str) else list(secret_names)
         lines = lines + ["secret_names=%s" % ",".join(names)]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    return write_private_file(path, "\n".join(lines) + "\n")
+
+
+def write_private_file(path: str, data: Union[str, bytes]) -> str:
+    """Write a file that holds a secret, readable by its owner only (0600) from the moment it exists: created with
+    that mode by os.open, never chmod-ed after the secret is in it. A file already there keeps its own mode through
+    O_CREAT, so it is narrowed while still empty (just truncated), before anything is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        if hasattr(os, "fchmod"):
+            os.fchmod(handle.fileno(), 0o600)
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
     return path

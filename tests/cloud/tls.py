@@ -20,6 +20,8 @@ import tempfile
 import threading
 from typing import Optional
 
+from .records import write_private_file
+
 
 class TestCA:
     __test__ = False  # not a pytest test class
@@ -88,8 +90,9 @@ class TestCA:
         pem = serialization.Encoding.PEM
         self.ca_file = self._write("ca.pem", ca_cert.public_bytes(pem))
         self.cert_file = self._write("server.pem", cert.public_bytes(pem))
-        self.key_file = self._write(
-            "server.key", key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        self.key_file = write_private_file(
+            os.path.join(self.folder, "server.key"),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         )
 
     def _write(self, name: str, data: bytes) -> str:
