@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 # Bodies sent as they are, any number of times.
 REPLAYABLE_VALUES = (bytes, bytearray, memoryview, str, type(None))
 # Other arguments that the SDK reads again on a re-issue and that read the same twice.
-_REUSABLE_ARGUMENTS = (str, bytes, int, float, type(None), Mapping, Sequence, Set)
+_REUSABLE_ARGUMENTS = (str, bytes, int, float, type(None), dict, list, tuple, Mapping, Sequence, Set)
 
 # unwrap(value) -> (the stream inside, a function that puts the wrapper's own state back), or None for no wrapper.
 Unwrap = Callable[[object], Optional[Tuple[object, Callable[[], None]]]]

@@ -9,9 +9,8 @@ adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 
 import functools
 import inspect
-import itertools
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import oss2
 
@@ -103,7 +102,6 @@ def _body_position(method: Callable[..., Any]) -> Optional[int]:
 def call_rewinder(position: Optional[int], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[Rewind]:
     """The call's body judged by the body rule (proxy/bodies.py), its other arguments by the argument rule (a key
     list given as a generator would build an empty request the second time). Noted before the first attempt."""
-    others: Iterable[Any]
     if position is None:
         body, others = None, args
     elif position < len(args):
@@ -111,7 +109,7 @@ def call_rewinder(position: Optional[int], args: Tuple[Any, ...], kwargs: Dict[s
     else:
         body, others = kwargs.get(_BODY), args
     if kwargs:
-        others = itertools.chain(others, (value for name, value in kwargs.items() if name != _BODY))
+        others += tuple(kwargs.values()) if _BODY not in kwargs else tuple(v for k, v in kwargs.items() if k != _BODY)
     return body_rewinder((body,), unwrap_sized_file_adapter, others)
 
 

@@ -76,6 +76,15 @@ MUTANTS = (
         "        self._shut_down = True\n        if self.session is not None:\n",
         ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",),
     ),
+    Mutant(
+        "iterable-replayed: a body with __iter__ but no __next__ is judged replayable (a 0-byte object is stored)",
+        "proxy/bodies.py",
+        "        if isinstance(body, REPLAYABLE_VALUES):\n            continue\n",
+        '        if isinstance(body, REPLAYABLE_VALUES) or not hasattr(body, "__next__"):\n            continue\n',
+        (
+            "tests/test_bodies.py::test_a_body_after_a_revocation_is_stored_as_the_plain_sdk_stores_it_or_not_sent_again",
+        ),
+    ),
 )
 
 
