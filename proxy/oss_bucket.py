@@ -8,7 +8,7 @@ adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
 """
 
 import functools
-import itertools
+import inspect
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -18,7 +18,7 @@ from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials
 
 from . import errors
-from .bodies import body_rewinder
+from .bodies import Rewind, body_rewinder
 from .handlers import AKExpireHandler, OssAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, check_secret_name, reset_http_after_fork
@@ -63,7 +63,8 @@ def unwrap_sized_file_adapter(value: object) -> Optional[Tuple[object, Callable[
     of `size` bytes of the caller's file from where it stands, with no seek). Its attributes file_object and
     offset are public; a re-issue seeks the file back and puts offset back, so the part is re-sent whole.
     (The other oss2 wrappers, the CRC and progress adapters, are made inside the methods we re-issue, from the
-    caller's own argument, so they never reach us.)"""
+    caller's own argument, so we judge the caller's object. One the caller made itself, with
+    oss2.make_progress_adapter, is the caller's body: it cannot seek, so it is not re-sent.)"""
     if isinstance(value, oss2.utils.SizedFileAdapter):
         offset = value.offset
 
@@ -87,19 +88,42 @@ _NOT_REISSUED = frozenset(
 )
 
 
+# The parameter that carries a request body as the caller gave it (put_object, append_object, upload_part): oss2
+# wraps it in its CRC and progress adapters inside the method, so here it is still the caller's own object.
+_BODY = "data"
+
+
+def _body_position(method: Callable[..., Any]) -> Optional[int]:
+    """Where ``data`` stands among the method's positional parameters (after self); None when it takes no body."""
+    names = list(inspect.signature(method).parameters)[1:]
+    return names.index(_BODY) if _BODY in names else None
+
+
+def call_rewinder(position: Optional[int], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[Rewind]:
+    """The call's body judged by the body rule (proxy/bodies.py), its other arguments by the argument rule (a key
+    list given as a generator would build an empty request the second time). Noted before the first attempt."""
+    if position is None:
+        body, others = None, args
+    elif position < len(args):
+        body, others = args[position], args[:position] + args[position + 1 :]
+    else:
+        body, others = kwargs.get(_BODY), args
+    if kwargs:
+        others += tuple(kwargs.values()) if _BODY not in kwargs else tuple(v for k, v in kwargs.items() if k != _BODY)
+    return body_rewinder((body,), unwrap_sized_file_adapter, others)
+
+
 def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a public oss2.Bucket method. Only the outermost call of a thread re-issues (put_object_from_file
     calls put_object: one budget per user call, not one per layer)."""
+    position = _body_position(method)
 
     @functools.wraps(method)
     def call(bucket: Any, *args: Any, **kwargs: Any) -> Any:
         local = bucket._call_depth
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
-        rewind = body_rewinder(
-            itertools.chain(args, kwargs.values()) if kwargs else args,  # before any read
-            unwrap_sized_file_adapter,
-        )
+        rewind = call_rewinder(position, args, kwargs)  # before any read
         local.active = True
         try:
             return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more

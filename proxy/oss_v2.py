@@ -38,7 +38,7 @@ from credentials import CredentialsError, CredentialsProvider
 
 from . import errors
 from ._oss_v2_compat import sdk_http_client
-from .bodies import body_rewinder
+from .bodies import REPLAYABLE_VALUES, Rewind, body_rewinder
 from .handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
 from .reissue import Reissuer
 from .source import reset_http_after_fork
@@ -77,14 +77,13 @@ def managed_provider_for(
     return ManagedOssCredentialsProvider(secret_name, credentials_provider=credentials_provider), True
 
 
-_PLAIN_BODIES = (bytes, bytearray, str, memoryview, type(None))  # sent as they are, any number of times
-
-
-def request_body_rewinder(args: Tuple[Any, ...], kwargs: dict) -> Optional[Callable[[], bool]]:
-    """The call's request bodies (``request.body``, ``op_input.body``), noted before the first attempt."""
+def request_body_rewinder(args: Tuple[Any, ...], kwargs: dict) -> Optional[Rewind]:
+    """The call's request bodies (``request.body``, ``op_input.body``) judged by the body rule (proxy/bodies.py),
+    noted before the first attempt. The SDK wraps a body (CRC, progress) only inside the call, so this is the
+    caller's own object; the uploader's parts are bytes, or a section of the caller's seekable reader."""
     if not kwargs and len(args) == 1:  # the usual call, client.put_object(request): no generator, no loop
         body = getattr(args[0], "body", None)
-        return None if isinstance(body, _PLAIN_BODIES) else body_rewinder((body,))
+        return None if isinstance(body, REPLAYABLE_VALUES) else body_rewinder((body,))
     values: Iterable[Any] = itertools.chain(args, kwargs.values()) if kwargs else args
     return body_rewinder(getattr(value, "body", None) for value in values)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
 
+from .bodies import why_not_replayable
 from .errors import explain, refresh_failed_note, same_key_note
 from .handlers import AKExpireHandler
 
@@ -159,9 +160,10 @@ class Reissuer:
             raise state.error
         if state.rewind is not None and not state.rewind():
             logger.warning(
-                "key %s was rejected and the request body cannot be sent again (a consumed, "
-                "non-seekable stream): raising the error; the next call uses key %s",
+                "key %s was rejected and the request body cannot be sent again (%s): raising the error; "
+                "the next call uses key %s",
                 mask(_key_id(state.stale)),
+                why_not_replayable(state.rewind),
                 mask(fresh.access_key_id),
             )
             state.final = True
