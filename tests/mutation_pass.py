@@ -82,6 +82,8 @@ MUTANTS = (
         "    if env_name and os.environ.get(env_name):\n",
         "    if env_name and os.environ.get(env_name) and not path:\n",
         ("tests/test_client_key.py::test_the_password_variable_wins_over_the_password_file",),
+    ),
+    Mutant(
         "iterable-replayed: a body with __iter__ but no __next__ is judged replayable (a 0-byte object is stored)",
         "proxy/bodies.py",
         "        if isinstance(body, REPLAYABLE_VALUES):\n            continue\n",
