@@ -5,7 +5,6 @@ We sign and send with the SDK but read the response ourselves: the SDK's
 which would put the secret into the application's log.
 """
 
-import json
 import logging
 import os
 import ssl
@@ -23,6 +22,7 @@ from aliyunsdkcore.request import RpcRequest
 from . import redaction
 from ._acs_compat import make_http_response
 from .acs_signer import ProviderSigner
+from .answer_json import JsonRejected, loads_bounded
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
@@ -254,13 +254,14 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
 
 def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint) -> Dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        document = None
+        document = loads_bounded(body)
+        problem = "" if isinstance(document, dict) else "is not a JSON object"
+    except JsonRejected as exc:  # never RecursionError: a nesting bomb is refused before it is parsed
+        document, problem = None, str(exc)
     if 200 <= status < 300:
-        if not isinstance(document, dict):
+        if problem:
             raise KmsRequestError(
-                f"KMS at {endpoint.url} returned a response that is not JSON",
+                f"KMS at {endpoint.url} returned an answer that cannot be read: it {problem}",
                 secret_name=secret_name,
                 code="MalformedResponse",
                 status=status,
