@@ -16,6 +16,9 @@ from .model import Credentials
 DEFAULT_REFRESH_INTERVAL = 6 * 3600.0  # when the secret carries no rotation schedule
 MIN_REFRESH_DELAY = 60.0  # never poll KMS faster than this when a rotation is overdue
 MAX_ROTATION_JITTER = 300.0  # a fleet spreads its fetches over at most 5 minutes after a rotation
+# A NextRotationDate that passed longer ago than this when a fetch returns it is stale (KMS kept an old date): the
+# periodic refresh applies, not minute-scale polling for a rotation that is not coming.
+STALE_ROTATION_AGE = 900.0
 MAX_FIELD_CHARS = 256  # an AccessKey id has 24 characters, its secret 30
 MAX_SECRET_DATA_CHARS = 1 << 16  # a managed RAM credential's SecretData is about 100 characters
 
@@ -72,16 +75,22 @@ def next_refresh_at(
     now: float,
     default_interval: float = DEFAULT_REFRESH_INTERVAL,
     rand: Optional[random.Random] = None,
+    *,
+    seen_passed: bool = False,
 ) -> float:
-    """When to fetch again: shortly after the next rotation, spread by jitter so a fleet does not stampede KMS,
-    and at the latest after a jittered default interval (a manual rotation has no schedule)."""
+    """When to fetch again (``now``: when ``value`` was fetched). At the latest after a jittered default interval
+    (a manual rotation has no schedule). With a NextRotationDate ahead: shortly after it, spread by jitter so that
+    a fleet does not stampede KMS. With one just passed (KMS rotates a little after the date, and reports the new
+    date once it has): one more look in a minute or a few. A date that an earlier fetch already found passed
+    (``seen_passed``), or that passed more than STALE_ROTATION_AGE ago, is stale: the periodic refresh only."""
     uniform = rand.uniform if rand is not None else random.uniform
     periodic = now + default_interval * uniform(0.5, 1.0)
-    if value.next_rotation is None:
+    rotation = value.next_rotation
+    if rotation is None or (rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE)):
         return periodic
     interval = value.rotation_interval or default_interval
     window = min(MAX_ROTATION_JITTER, interval * 0.1)
-    after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)
+    after_rotation = max(rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)
     return min(periodic, after_rotation)
 
 

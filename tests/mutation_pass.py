@@ -65,9 +65,27 @@ MUTANTS = (
     Mutant(
         "no-rotation-schedule: next_refresh_at ignores NextRotationDate",
         "credentials/secret.py",
-        "    if value.next_rotation is None:\n        return periodic\n",
+        "    if rotation is None or (rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE)):\n"
+        "        return periodic\n",
         "    return periodic\n",
         ("tests/test_managed_secret.py::test_refresh_is_scheduled_just_after_the_next_rotation_date",),
+    ),
+    Mutant(
+        "no-jitter: every process of a fleet fetches at the same moment after NextRotationDate",
+        "credentials/secret.py",
+        "    after_rotation = max(rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)\n",
+        "    after_rotation = max(rotation, now + MIN_REFRESH_DELAY)\n",
+        ("tests/test_managed_secret.py::test_a_fleet_spreads_its_fetches_after_a_rotation_over_the_jitter_window",),
+    ),
+    Mutant(
+        "stale-date-polled: a NextRotationDate still passed at a second look keeps a provider polling every minute",
+        "credentials/secret.py",
+        "(rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE))",
+        "(rotation <= now and False)",
+        (
+            "tests/test_managed_secret.py::test_a_stale_next_rotation_date_falls_back_to_the_periodic_refresh",
+            "tests/test_managed_secret.py::test_a_date_kms_keeps_after_it_passed_is_looked_at_once_more_then_treated_as_stale",
+        ),
     ),
     Mutant(
         "kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",
