@@ -64,10 +64,21 @@ def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Re
     its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
     if deadline is None:
         return retrying
-    left = max(0.0, deadline - time.monotonic())
     wait = retrying.wait
-    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), tenacity.stop_after_delay(left))
+    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))
     return retrying.copy(stop=stop, wait=lambda state: min(wait(state), remaining(deadline)))
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """No attempt starts at or after ``deadline`` (time.monotonic()), the wait before it included: an attempt that
+    timed out at the deadline is the last one, not the first of several with a millisecond's timeouts each."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
+        return time.monotonic() + upcoming >= self.deadline
 
 
 def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:

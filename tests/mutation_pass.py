@@ -88,6 +88,27 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        "until-without-stop: a call given a deadline keeps retrying after it, with 1 ms timeouts each",
+        "credentials/kms_client.py",
+        "    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))\n",
+        "    stop = retrying.stop\n",
+        ("tests/test_startup_timeout.py::test_the_kms_client_starts_no_attempt_after_the_deadline",),
+    ),
+    Mutant(
+        "dkms-past-deadline: the dedicated KMS client retries past the start-up deadline",
+        "credentials/dkms_client.py",
+        "        return until(self._retrying, deadline)(self.get_from_any_instance, secret_name, deadline)\n",
+        "        return self._retrying(self.get_from_any_instance, secret_name, deadline)\n",
+        ("tests/test_dkms.py::test_the_dkms_client_starts_no_attempt_after_the_deadline",),
+    ),
+    Mutant(
+        "tool-timeouts-whole: the Credentials tool's timeouts are held to the whole start-up timeout, not a third",
+        "credentials/kms_access.py",
+        "    third = max(1, int(config.startup_timeout * 1000 / 3))\n",
+        "    third = max(1, int(config.startup_timeout * 1000))\n",
+        ("tests/test_startup_timeout.py::test_the_credentials_tool_is_given_a_third_of_the_startup_timeout",),
+    ),
+    Mutant(
         "kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",
         "proxy/acs_client.py",
         "        self._shut_down = True\n        self._source.release()\n        if self.session is not None:\n",
