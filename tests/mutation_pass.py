@@ -38,10 +38,10 @@ MUTANTS = (
     Mutant(
         "same-key: a refresh that returned the rejected key is re-sent anyway",
         "proxy/reissue.py",
-        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n'
+        "            self._log_same_key(fresh)\n"
         "            self._explain_same_key(state)\n"
         "            raise state.error\n",
-        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n',
+        "            self._log_same_key(fresh)\n",
         (
             "tests/test_proxy_acs_client.py::test_rejected_key_that_kms_keeps_returning_fails_bounded",
             "tests/test_reliability.py::test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm",
