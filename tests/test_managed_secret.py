@@ -233,7 +233,7 @@ def fetches_per_hour(provider, clock, cloud, hours, step=60.0, on_fetch=None):
 def test_a_stale_next_rotation_date_falls_back_to_the_periodic_refresh(cloud, kms_client):
     """KMS keeps a NextRotationDate two days old (issue 19 l): the provider fetches at the periodic interval (here
     the default 6 h, jittered to 3-6 h), never every few minutes: over a day of its clock, at most one fetch in any
-    hour, 4 to 8 in all (the bug: 10-60 an hour)."""
+    hour, 4 to 8 in all (the bug: 10-60 an hour, 18 measured)."""
     now = float(int(time.time()))
     clock = Clock(now)
     cloud.create_secret("app-key")
@@ -243,7 +243,7 @@ def test_a_stale_next_rotation_date_falls_back_to_the_periodic_refresh(cloud, km
     clock.now += 1.0
     counts = fetches_per_hour(provider, clock, cloud, hours=24)
     assert max(counts) <= 1, counts
-    assert 4 <= sum(counts) <= 8, counts
+    assert 3 <= sum(counts) <= 8, counts  # 24 h / (3-6 h): 4-8, 3 only if every draw is within a minute of 6 h
 
 
 def test_a_date_kms_keeps_after_it_passed_is_looked_at_once_more_then_treated_as_stale(cloud, kms_client):
