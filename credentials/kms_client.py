@@ -5,7 +5,6 @@ We sign and send with the SDK but read the response ourselves: the SDK's
 which would put the secret into the application's log.
 """
 
-import json
 import logging
 import os
 import ssl
@@ -23,6 +22,7 @@ from aliyunsdkcore.request import RpcRequest
 from . import redaction
 from ._acs_compat import make_http_response
 from .acs_signer import ProviderSigner
+from .answer_json import JsonRejected, loads_bounded
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
@@ -64,10 +64,21 @@ def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Re
     its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
     if deadline is None:
         return retrying
-    left = max(0.0, deadline - time.monotonic())
     wait = retrying.wait
-    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), tenacity.stop_after_delay(left))
+    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))
     return retrying.copy(stop=stop, wait=lambda state: min(wait(state), remaining(deadline)))
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """No attempt starts at or after ``deadline`` (time.monotonic()), the wait before it included: an attempt that
+    timed out at the deadline is the last one, not the first of several with a millisecond's timeouts each."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
+        return time.monotonic() + upcoming >= self.deadline
 
 
 def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
@@ -254,13 +265,14 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
 
 def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint) -> Dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        document = None
+        document = loads_bounded(body)
+        problem = "" if isinstance(document, dict) else "is not a JSON object"
+    except JsonRejected as exc:  # never RecursionError: a nesting bomb is refused before it is parsed
+        document, problem = None, str(exc)
     if 200 <= status < 300:
-        if not isinstance(document, dict):
+        if problem:
             raise KmsRequestError(
-                f"KMS at {endpoint.url} returned a response that is not JSON",
+                f"KMS at {endpoint.url} returned an answer that cannot be read: it {problem}",
                 secret_name=secret_name,
                 code="MalformedResponse",
                 status=status,

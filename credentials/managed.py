@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional
 from .config import DEFAULT_STARTUP_TIMEOUT  # seconds: the longest a fetch of the first key takes, retries included
 from .errors import CredentialsError
 from .provider import Fetched, RefreshingProvider
-from .secret import DEFAULT_REFRESH_INTERVAL, next_refresh_at, parse_secret_value
+from .secret import DEFAULT_REFRESH_INTERVAL, SecretValue, next_refresh_at, parse_secret_value
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -53,6 +53,7 @@ class ManagedSecretProvider(RefreshingProvider):
         self._startup_timeout = startup_timeout
         self._kms_takes_deadline = _takes_deadline(kms_client)
         self.version_id: Optional[str] = None
+        self._passed_rotation: Optional[float] = None  # a NextRotationDate the latest fetch found already passed
         if fetch_now:
             self._initial_fetch()
 
@@ -83,7 +84,16 @@ class ManagedSecretProvider(RefreshingProvider):
         value = parse_secret_value(document, self.secret_name)
         self.version_id = value.version_id
         logger.debug("%s: fetched version %s", self.secret_name, value.version_id)
-        return Fetched(value.credentials, next_refresh_at(value, self._clock(), self._refresh_interval))
+        return Fetched(value.credentials, self._next_refresh_at(value))
+
+    def _next_refresh_at(self, value: SecretValue) -> float:
+        """When to fetch again; a NextRotationDate that is still passed at the fetch after the one that found it
+        passed is stale (KMS kept an old date), so only the periodic refresh applies (secret.next_refresh_at)."""
+        now = self._clock()
+        rotation = value.next_rotation
+        seen_passed = rotation is not None and rotation == self._passed_rotation
+        self._passed_rotation = rotation if rotation is not None and rotation <= now else None
+        return next_refresh_at(value, now, self._refresh_interval, seen_passed=seen_passed)
 
     def _get_secret_value(self) -> Dict[str, Any]:
         """GetSecretValue; while there is no key yet, bounded by the start-up timeout (every caller is waiting)."""

@@ -19,7 +19,7 @@ import weakref
 from typing import Callable, Optional
 
 from .errors import CredentialsError
-from .model import _EMPTY, Credentials, Fetched, _Slot
+from .model import _EMPTY, Credentials, Fetched, _Slot, mask
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -179,7 +179,7 @@ class RefreshingProvider(CredentialsProvider):
             except Exception as exc:  # noqa: BLE001 - any failure of a source is a CredentialsError to callers
                 if not isinstance(exc, CredentialsError):
                     exc = _unexpected(exc, self.name)
-                self._record_failure(exc)
+                self._record_failure(exc, rejected=previous if stale is not None and previous == stale else None)
                 if previous is not None and stale is not None and self._clock() < self._slot.must_refresh_at:
                     return previous
                 raise exc
@@ -213,7 +213,9 @@ class RefreshingProvider(CredentialsProvider):
             self._streak = 0
             self._not_before = 0.0
 
-    def _record_failure(self, exc: CredentialsError) -> None:
+    def _record_failure(self, exc: CredentialsError, rejected: Optional[Credentials] = None) -> None:
+        """``rejected``: the key held, which the caller of ``refresh(stale=...)`` reported stale (the proxies do when
+        the service rejected it): not to be called good."""
         self._last_error = exc
         self._streak += 1
         now = self._clock()
@@ -223,12 +225,22 @@ class RefreshingProvider(CredentialsProvider):
         usable = slot.credentials is not None and now < slot.must_refresh_at
         if slot.credentials is not None:  # keep the good key; try again in the background later
             self._slot = _Slot(slot.credentials, min(slot.must_refresh_at, now + delay), slot.must_refresh_at)
-        self._report_failure(exc, usable)
+        self._report_failure(exc, usable, rejected)
 
-    def _report_failure(self, exc: CredentialsError, usable: bool) -> None:
+    def _report_failure(self, exc: CredentialsError, usable: bool, rejected: Optional[Credentials] = None) -> None:
         """One line per outage, and only where nobody else reports it: without a usable key the failure is raised
-        to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here."""
-        if self._streak == 1 and usable:
+        to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here. A key
+        a caller reported stale (rejected by the service) is not called good."""
+        if self._streak == 1 and usable and rejected is not None:
+            logger.log(
+                failure_level(exc),
+                "%s: cannot refresh credentials (%s); key %s, reported stale by a caller, stays the only key until a "
+                "fetch succeeds (retrying with backoff)",
+                self.name,
+                exc,
+                mask(rejected.access_key_id),
+            )
+        elif self._streak == 1 and usable:
             logger.log(
                 failure_level(exc),
                 "%s: cannot refresh credentials (%s); keeping the last good key and retrying with backoff",

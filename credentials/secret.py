@@ -3,19 +3,24 @@
 Errors here name the secret and the missing field, never a value.
 """
 
-import json
 import random
 from calendar import timegm
 from dataclasses import dataclass
 from time import strptime
 from typing import Any, Dict, Optional
 
+from .answer_json import JsonRejected, loads_bounded
 from .errors import CredentialsError
 from .model import Credentials
 
 DEFAULT_REFRESH_INTERVAL = 6 * 3600.0  # when the secret carries no rotation schedule
 MIN_REFRESH_DELAY = 60.0  # never poll KMS faster than this when a rotation is overdue
 MAX_ROTATION_JITTER = 300.0  # a fleet spreads its fetches over at most 5 minutes after a rotation
+# A NextRotationDate that passed longer ago than this when a fetch returns it is stale (KMS kept an old date): the
+# periodic refresh applies, not minute-scale polling for a rotation that is not coming.
+STALE_ROTATION_AGE = 900.0
+MAX_FIELD_CHARS = 256  # an AccessKey id has 24 characters, its secret 30
+MAX_SECRET_DATA_CHARS = 1 << 16  # a managed RAM credential's SecretData is about 100 characters
 
 
 @dataclass(frozen=True)
@@ -27,19 +32,7 @@ class SecretValue:
 
 
 def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValue:
-    raw = document.get("SecretData")
-    if not isinstance(raw, str) or not raw.strip():
-        raise CredentialsError("SecretData is empty", secret_name=secret_name, code="MalformedSecretData")
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise CredentialsError(
-            'SecretData is not JSON; expected {"AccessKeyId": ..., "AccessKeySecret": ...}',
-            secret_name=secret_name,
-            code="MalformedSecretData",
-        ) from None
-    if not isinstance(data, dict):
-        raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name, code="MalformedSecretData")
+    data = _secret_data(document, secret_name)
     for field in ("AccessKeyId", "AccessKeySecret"):
         problem = _field_problem(data, field)
         if problem:
@@ -55,21 +48,49 @@ def parse_secret_value(document: Dict[str, Any], secret_name: str) -> SecretValu
     )
 
 
+def _secret_data(document: Dict[str, Any], secret_name: str) -> Dict[str, Any]:
+    """The JSON object inside SecretData; what is wrong with it said in words that never show a value."""
+    raw: Any = document.get("SecretData")
+    if "SecretData" not in document:
+        problem = "is missing from the GetSecretValue answer"
+    else:
+        problem = _kind_problem(raw) or ("is empty" if not raw.strip() else "")
+    if problem:
+        raise CredentialsError(f"SecretData {problem}", secret_name=secret_name, code="MalformedSecretData")
+    try:
+        data = loads_bounded(raw, max_chars=MAX_SECRET_DATA_CHARS)
+    except JsonRejected as exc:
+        raise CredentialsError(
+            f'SecretData {exc}; expected {{"AccessKeyId": ..., "AccessKeySecret": ...}}',
+            secret_name=secret_name,
+            code="MalformedSecretData",
+        ) from None
+    if not isinstance(data, dict):
+        raise CredentialsError("SecretData is not a JSON object", secret_name=secret_name, code="MalformedSecretData")
+    return data
+
+
 def next_refresh_at(
     value: SecretValue,
     now: float,
     default_interval: float = DEFAULT_REFRESH_INTERVAL,
     rand: Optional[random.Random] = None,
+    *,
+    seen_passed: bool = False,
 ) -> float:
-    """When to fetch again: shortly after the next rotation, spread by jitter so a fleet does not stampede KMS,
-    and at the latest after a jittered default interval (a manual rotation has no schedule)."""
+    """When to fetch again (``now``: when ``value`` was fetched). At the latest after a jittered default interval
+    (a manual rotation has no schedule). With a NextRotationDate ahead: shortly after it, spread by jitter so that
+    a fleet does not stampede KMS. With one just passed (KMS rotates a little after the date, and reports the new
+    date once it has): one more look in a minute or a few. A date that an earlier fetch already found passed
+    (``seen_passed``), or that passed more than STALE_ROTATION_AGE ago, is stale: the periodic refresh only."""
     uniform = rand.uniform if rand is not None else random.uniform
     periodic = now + default_interval * uniform(0.5, 1.0)
-    if value.next_rotation is None:
+    rotation = value.next_rotation
+    if rotation is None or (rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE)):
         return periodic
     interval = value.rotation_interval or default_interval
     window = min(MAX_ROTATION_JITTER, interval * 0.1)
-    after_rotation = max(value.next_rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)
+    after_rotation = max(rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)
     return min(periodic, after_rotation)
 
 
@@ -87,12 +108,22 @@ def _field_problem(data: Dict[str, Any], field: str) -> Optional[str]:
     if field not in data:
         return "is missing"
     value = data[field]
-    if not isinstance(value, str):
-        kind = next((name for types, name in _JSON_TYPES if isinstance(value, types)), type(value).__name__)
-        return f"is not a string (it is {kind})"
+    problem = _kind_problem(value)
+    if problem:
+        return problem
     if not value.strip():
         return "is empty"
+    if len(value) > MAX_FIELD_CHARS:
+        return f"is {len(value)} characters long (an AccessKey has fewer than {MAX_FIELD_CHARS})"
     return None
+
+
+def _kind_problem(value: Any) -> Optional[str]:
+    """ "is not a string (it is a JSON object)" for a value that is not a string, else None."""
+    if isinstance(value, str):
+        return None
+    kind = next((name for types, name in _JSON_TYPES if isinstance(value, types)), type(value).__name__)
+    return f"is not a string (it is {kind})"
 
 
 def _str_or_none(value: Any) -> Optional[str]:

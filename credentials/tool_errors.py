@@ -1,5 +1,6 @@
 """The CredentialsError a failed CredentialsToolProvider fetch raises: every source's failure, secrets masked."""
 
+import json
 import re
 from typing import List, Tuple
 
@@ -25,6 +26,8 @@ def _fetch_error(name: str, failures: List[Tuple[str, BaseException]], tried_all
     if not isinstance(code, str):
         match = _CODE.search(text) or _HTTP.search(text)
         code = (match.group(1) if match.re is _CODE else f"HTTP{match.group(1)}") if match else None
+    if code is None and isinstance(last, (RecursionError, json.JSONDecodeError)):
+        code = "MalformedResponse"  # the tool's json.loads of the answer: not JSON, or a nesting bomb
     if tried_all and len(failures) > 1:
         message = "no source of the default chain gave credentials: " + "; ".join(described)
     else:

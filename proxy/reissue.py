@@ -147,7 +147,9 @@ class Reissuer:
         try:
             return self.provider.refresh(stale=state.stale)
         except CredentialsError as exc:  # the provider logged the failure; the SDK error says it to the caller
-            logger.debug("key %s was rejected and no new key could be fetched: %s", mask(_key_id(state.stale)), exc)
+            logger.debug(
+                "key %s was rejected and no new key could be fetched (%s): not re-sent", mask(_key_id(state.stale)), exc
+            )
             state.final = True
             raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc
 
@@ -155,7 +157,7 @@ class Reissuer:
         """Raise the SDK error instead when re-sending cannot help or could harm."""
         state.same_key = fresh == state.stale
         if state.same_key:
-            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))
+            self._log_same_key(fresh)
             self._explain_same_key(state)
             raise state.error
         if state.rewind is not None and not state.rewind():
@@ -174,6 +176,20 @@ class Reissuer:
             _describe(state.error),
             mask(fresh.access_key_id),
         )
+
+    def _log_same_key(self, fresh: Credentials) -> None:
+        """Why the rejected key came back, as it is: the provider's latest fetch failed and it kept that key (or is
+        backing off after that failure), or a fetch brought the very same key."""
+        last_error = getattr(self.provider, "last_error", None)
+        cause = last_error() if callable(last_error) else None
+        if cause is not None:
+            logger.debug(
+                "key %s was rejected and no new key could be fetched (%s): not re-sent",
+                mask(fresh.access_key_id),
+                cause,
+            )
+        else:
+            logger.debug("refresh returned the rejected key %s again: not re-sent", mask(fresh.access_key_id))
 
     def _explain_same_key(self, state: _Call) -> None:
         """Say why the rejected key is all there is: the provider's last fetch failed (it kept the old key), or the
@@ -204,7 +220,7 @@ class Reissuer:
         if exc is None or state.final:
             return False
         keep_going = self.is_expired_key_error(exc)
-        if keep_going:
+        if keep_going and not state.same_key:  # a same-key attempt sent nothing: _log_same_key said why
             logger.debug(
                 "attempt %d/%d failed with an expired key", retry_state.attempt_number + 1, self.max_refreshes + 1
             )

@@ -1,6 +1,7 @@
 """Small helpers shared by the tests: building SDK requests for the emulator, and bounded waiting."""
 
 import json
+import socket
 import threading
 import time
 
@@ -106,3 +107,33 @@ def heal_acs_and_oss_through_a_revoking_rotation(cloud, secret_name, key_id, buc
         client.shutdown()
         bucket.shutdown()
     return new_id, new_secret
+
+
+class SilentPort:
+    """A port that accepts TCP connections and never reads or answers them (they wait in the listen backlog): a
+    server that hangs. ``connections()`` counts the connections made so far, one per attempt of a client, without
+    a thread: every connection a client completed is in the backlog, taken here."""
+
+    def __init__(self, backlog: int = 64):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.sock.setblocking(False)
+        self._taken = []
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def connections(self) -> int:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return len(self._taken)
+            self._taken.append(conn)
+
+    def close(self) -> None:
+        for conn in self._taken:
+            conn.close()
+        self.sock.close()

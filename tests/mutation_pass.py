@@ -38,10 +38,10 @@ MUTANTS = (
     Mutant(
         "same-key: a refresh that returned the rejected key is re-sent anyway",
         "proxy/reissue.py",
-        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n'
+        "            self._log_same_key(fresh)\n"
         "            self._explain_same_key(state)\n"
         "            raise state.error\n",
-        '            logger.debug("refresh returned the rejected key %s again", mask(fresh.access_key_id))\n',
+        "            self._log_same_key(fresh)\n",
         (
             "tests/test_proxy_acs_client.py::test_rejected_key_that_kms_keeps_returning_fails_bounded",
             "tests/test_reliability.py::test_a_key_kms_keeps_returning_is_not_refetched_in_a_storm",
@@ -65,9 +65,48 @@ MUTANTS = (
     Mutant(
         "no-rotation-schedule: next_refresh_at ignores NextRotationDate",
         "credentials/secret.py",
-        "    if value.next_rotation is None:\n        return periodic\n",
+        "    if rotation is None or (rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE)):\n"
+        "        return periodic\n",
         "    return periodic\n",
         ("tests/test_managed_secret.py::test_refresh_is_scheduled_just_after_the_next_rotation_date",),
+    ),
+    Mutant(
+        "no-jitter: every process of a fleet fetches at the same moment after NextRotationDate",
+        "credentials/secret.py",
+        "    after_rotation = max(rotation, now + MIN_REFRESH_DELAY) + uniform(0.0, window)\n",
+        "    after_rotation = max(rotation, now + MIN_REFRESH_DELAY)\n",
+        ("tests/test_managed_secret.py::test_a_fleet_spreads_its_fetches_after_a_rotation_over_the_jitter_window",),
+    ),
+    Mutant(
+        "stale-date-polled: a NextRotationDate still passed at a second look keeps a provider polling every minute",
+        "credentials/secret.py",
+        "(rotation <= now and (seen_passed or now - rotation > STALE_ROTATION_AGE))",
+        "(rotation <= now and False)",
+        (
+            "tests/test_managed_secret.py::test_a_stale_next_rotation_date_falls_back_to_the_periodic_refresh",
+            "tests/test_managed_secret.py::test_a_date_kms_keeps_after_it_passed_is_looked_at_once_more_then_treated_as_stale",
+        ),
+    ),
+    Mutant(
+        "until-without-stop: a call given a deadline keeps retrying after it, with 1 ms timeouts each",
+        "credentials/kms_client.py",
+        "    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))\n",
+        "    stop = retrying.stop\n",
+        ("tests/test_startup_timeout.py::test_the_kms_client_starts_no_attempt_after_the_deadline",),
+    ),
+    Mutant(
+        "dkms-past-deadline: the dedicated KMS client retries past the start-up deadline",
+        "credentials/dkms_client.py",
+        "        return until(self._retrying, deadline)(self.get_from_any_instance, secret_name, deadline)\n",
+        "        return self._retrying(self.get_from_any_instance, secret_name, deadline)\n",
+        ("tests/test_dkms.py::test_the_dkms_client_starts_no_attempt_after_the_deadline",),
+    ),
+    Mutant(
+        "tool-timeouts-whole: the Credentials tool's timeouts are held to the whole start-up timeout, not a third",
+        "credentials/kms_access.py",
+        "    third = max(1, int(config.startup_timeout * 1000 / 3))\n",
+        "    third = max(1, int(config.startup_timeout * 1000))\n",
+        ("tests/test_startup_timeout.py::test_the_credentials_tool_is_given_a_third_of_the_startup_timeout",),
     ),
     Mutant(
         "kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",

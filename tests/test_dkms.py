@@ -2,6 +2,7 @@
 emulator's instance gateways (tests/cloud/dkms.py), failover with a cooldown, and every configuration mistake named
 without the password. tests/wire/dkms_fidelity.py checks the wire against the official alibabacloud-dkms-gcs SDK."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from tests.cloud.dkms import decode_message, encode_message
 from tests.cloud.tls import TestCA
 from tests.helpers import (
     DEADLINE,
+    SilentPort,
     heal_acs_and_oss_through_a_revoking_rotation,
 )
 
@@ -362,6 +364,22 @@ def test_the_dkms_client_deadline_covers_retries_and_every_attempt(cloud, tmp_pa
     assert info.value.retryable
     cloud.clear_faults()
     assert client.get_secret_value("app-key", deadline=time.monotonic() + 5.0)["SecretName"] == "app-key"
+
+
+def test_the_dkms_client_starts_no_attempt_after_the_deadline(cloud, tmp_path):
+    """The start-up deadline ends the dedicated KMS client's retries too: an instance that accepts connections and
+    never answers (the TLS handshake waits), 10 attempts allowed, gets one connection, the one that waited until
+    the deadline (the bug: 9 more after it, each with 1 ms timeouts)."""
+    [instance] = read_config(properties(cloud, tmp_path)).dkms_instances
+    port = SilentPort()
+    try:
+        client = DkmsClient([dataclasses.replace(instance, endpoint=port.host)], wait=FAST, attempts=10)
+        with pytest.raises(KmsRequestError) as info:
+            client.get_secret_value("app-key", deadline=time.monotonic() + 0.3)
+        assert info.value.retryable and info.value.code == "SDK.HttpError"
+        assert port.connections() == 1
+    finally:
+        port.close()
 
 
 def test_final_errors_do_not_fail_over(cloud, tmp_path):

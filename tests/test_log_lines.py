@@ -5,6 +5,7 @@ last good key" when there is none, no retry message for a secret that is never r
 reported as such.
 """
 
+import json
 import logging
 
 import pytest
@@ -12,6 +13,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 
 from credentials import CredentialsError
 from credentials.managed import ManagedSecretProvider
+from credentials.model import mask
 from proxy import ProxyAcsClient
 from tests.helpers import describe_regions
 
@@ -85,8 +87,10 @@ def test_an_outage_with_a_good_key_is_one_warning_and_one_recovery_line(cloud, k
     provider = ManagedSecretProvider(SECRET, kms_client, background=False)
     good = provider.get_credentials()
     cloud.kms_fault(status=503)
-    for _ in range(3):  # the first fails; the next two are within the backoff (no fetch), then the same outage
-        assert provider.refresh(stale=good) is good
+    with pytest.raises(CredentialsError):  # a refresh that nobody asked for with a stale key, as a background one
+        provider.refresh()
+    for _ in range(2):  # within the backoff: no fetch, the good key
+        assert provider.refresh() is good
     [(level, message)] = lines()
     assert level == "WARNING"
     assert message.startswith(f"{SECRET}: cannot refresh credentials (secret {SECRET!r}: KMS at ")
@@ -105,7 +109,9 @@ def test_a_malformed_secret_with_a_good_key_is_one_error_line(cloud, kms_client,
     provider = ManagedSecretProvider(SECRET, kms_client)
     good = provider.get_credentials()
     cloud.set_secret_data(SECRET, '{"AccessKeyId": "LTAI5tOnlyTheId"}')
-    assert provider.refresh(stale=good) is good
+    with pytest.raises(CredentialsError):
+        provider.refresh()
+    assert provider.get_credentials() is good
     assert lines() == [
         (
             "ERROR",
@@ -128,5 +134,107 @@ def test_a_reissue_given_up_adds_no_line_of_its_own(cloud, kms_client, lines):
         with pytest.raises(ServerException):
             client.do_action_with_exception(describe_regions(cloud))
     [(level, message)] = lines()
-    assert level == "WARNING" and "keeping the last good key and retrying with backoff" in message
+    assert level == "WARNING" and message.endswith(
+        "reported stale by a caller, stays the only key until a fetch succeeds (retrying with backoff)"
+    )
     client.shutdown()
+
+
+# ---- issue 19 m: lines that said something false -------------------------------------------------------------------
+
+
+def proxy_debug_lines(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "managed_credentials.proxy"]
+
+
+def test_a_refresh_that_failed_after_the_key_was_rejected_is_said_as_such(cloud, kms_client, caplog, lines):
+    """KMS answers 503 and the service rejects the key: the provider's one warning no longer calls that key "the
+    last good key"; the proxy's DEBUG lines say the refresh failed and why (they said "refresh returned the
+    rejected key ... again", 48 times in the review's run, while every refresh had failed with 503), and no line
+    claims an attempt that was never sent."""
+    cloud.create_secret(SECRET)
+    provider = ManagedSecretProvider(SECRET, kms_client, background=False)
+    client = ProxyAcsClient(credentials_provider=provider, timeout=5)
+    key = provider.get_credentials()
+    cloud.kms_fault(status=503)
+    cloud.revoke_key(key.access_key_id)
+    caplog.clear()
+    for _ in range(3):
+        with pytest.raises(ServerException):
+            client.do_action_with_exception(describe_regions(cloud))
+    error = provider.last_error()
+    masked = mask(key.access_key_id)
+    assert lines() == [
+        (
+            "WARNING",
+            f"{SECRET}: cannot refresh credentials ({error}); key {masked}, reported stale by a caller, stays the "
+            "only key until a fetch succeeds (retrying with backoff)",
+        )
+    ]
+    assert (
+        proxy_debug_lines(caplog)
+        == [f"key {masked} was rejected and no new key could be fetched ({error}): not re-sent"] * 6
+    )  # 3 calls x 2 refreshes, each ended by the failed (then backing-off) fetch
+    client.shutdown()
+
+
+def test_a_refresh_that_brought_back_the_rejected_key_is_said_as_such(cloud, kms_client, caplog, lines):
+    """KMS keeps the key the service rejects: the proxy's lines say the refresh returned it again, not re-sent;
+    no warning (no fetch failed)."""
+    cloud.create_secret(SECRET)
+    provider = ManagedSecretProvider(SECRET, kms_client, background=False)
+    client = ProxyAcsClient(credentials_provider=provider, timeout=5)
+    key = provider.get_credentials()
+    cloud.revoke_key(key.access_key_id)
+    caplog.clear()
+    with pytest.raises(ServerException):
+        client.do_action_with_exception(describe_regions(cloud))
+    assert (
+        proxy_debug_lines(caplog)
+        == [f"refresh returned the rejected key {mask(key.access_key_id)} again: not re-sent"] * 2
+    )
+    assert lines() == []
+    client.shutdown()
+
+
+NOT_A_STRING = {
+    "object": (
+        {"AccessKeyId": "LTAI5tObjectNotString", "AccessKeySecret": "x"},
+        "is not a string (it is a JSON object)",
+    ),
+    "array": (["LTAI5tInAList"], "is not a string (it is a JSON array)"),
+    "null": (None, "is not a string (it is null)"),
+    "number": (12, "is not a string (it is a JSON number)"),
+    "empty": ("  ", "is empty"),
+}
+
+
+@pytest.mark.parametrize("secret_data, reason", NOT_A_STRING.values(), ids=NOT_A_STRING.keys())
+def test_secret_data_that_is_not_a_string_is_said_as_such(cloud, kms_client, lines, secret_data, reason):
+    """A SecretData that is a JSON object (or array, null, number) instead of a string was reported as
+    "SecretData is empty"; each now says what it is, never its value."""
+    cloud.create_secret(SECRET)
+    answer = {"RequestId": "r", "SecretName": SECRET, "VersionId": "v1", "SecretData": secret_data}
+    cloud.set_kms_answer(SECRET, json.dumps(answer).encode())
+    ManagedSecretProvider(SECRET, kms_client)
+    assert lines() == [
+        (
+            "ERROR",
+            f"secret {SECRET!r}: SecretData {reason} (error code MalformedSecretData); no key yet: calls fail until "
+            "a fetch succeeds (tried again at a call, after a backoff)",
+        )
+    ]
+
+
+def test_an_answer_without_secret_data_is_said_as_such(cloud, kms_client, lines):
+    cloud.create_secret(SECRET)
+    cloud.set_kms_answer(SECRET, json.dumps({"RequestId": "r", "SecretName": SECRET}).encode())
+    ManagedSecretProvider(SECRET, kms_client)
+    assert lines() == [
+        (
+            "ERROR",
+            f"secret {SECRET!r}: SecretData is missing from the GetSecretValue answer (error code "
+            "MalformedSecretData); no key yet: calls fail until a fetch succeeds (tried again at a call, after a "
+            "backoff)",
+        )
+    ]

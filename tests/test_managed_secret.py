@@ -1,13 +1,16 @@
 """ManagedSecretProvider against the emulator's KMS over HTTP: fetch, parse, rotate, retry, fail well, leak nothing."""
 
 import logging
+import random
 import threading
 import time
+from collections import Counter
 
 import pytest
 
-from credentials import CredentialsError, get_secret_provider
+from credentials import Credentials, CredentialsError, get_secret_provider
 from credentials.managed import ManagedSecretProvider
+from credentials.secret import SecretValue, next_refresh_at
 
 DEADLINE = 10.0
 
@@ -204,3 +207,89 @@ def test_without_a_rotation_date_the_secret_is_fetched_at_the_periodic_interval(
     fetched_at = first_fetch_between(provider, clock, cloud, now, now + 1001, step=1.0)
     assert fetched_at is not None and now + 500 <= fetched_at <= now + 1001
     assert provider.get_credentials().access_key_id == new_id
+
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def fetches_per_hour(provider, clock, cloud, hours, step=60.0, on_fetch=None):
+    """Move the provider's clock forward `hours` hours by `step`, reading the key at each tick; the number of
+    GetSecretValue made in each hour. ``on_fetch(clock_reading)`` runs after each fetch (KMS acting on it)."""
+    start, counts = clock.now, [0] * hours
+    seen = cloud.count("GetSecretValue")
+    while clock.now < start + hours * HOUR:
+        provider.get_credentials()
+        now_seen = cloud.count("GetSecretValue")
+        if now_seen > seen:
+            counts[int((clock.now - start) // HOUR)] += now_seen - seen
+            seen = now_seen
+            if on_fetch is not None:
+                on_fetch(clock.now)
+        clock.now += step
+    return counts
+
+
+def test_a_stale_next_rotation_date_falls_back_to_the_periodic_refresh(cloud, kms_client):
+    """KMS keeps a NextRotationDate two days old (issue 19 l): the provider fetches at the periodic interval (here
+    the default 6 h, jittered to 3-6 h), never every few minutes: over a day of its clock, at most one fetch in any
+    hour, 4 to 8 in all (the bug: 10-60 an hour, 18 measured)."""
+    now = float(int(time.time()))
+    clock = Clock(now)
+    cloud.create_secret("app-key")
+    cloud.set_next_rotation_date("app-key", now - 2 * DAY)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=clock, background=False)
+    assert cloud.count("GetSecretValue") == 1
+    clock.now += 1.0
+    counts = fetches_per_hour(provider, clock, cloud, hours=24)
+    assert max(counts) <= 1, counts
+    assert 3 <= sum(counts) <= 8, counts  # 24 h / (3-6 h): 4-8, 3 only if every draw is within a minute of 6 h
+
+
+def test_a_date_kms_keeps_after_it_passed_is_looked_at_once_more_then_treated_as_stale(cloud, kms_client):
+    """The rotation is due in an hour and KMS never moves the date on: one fetch just after it (as for any
+    rotation), one more look a minute or a few later (KMS may rotate a little late), then the periodic refresh:
+    2 fetches in the hour after the date, at most one in any later hour."""
+    now = float(int(time.time()))
+    clock = Clock(now)
+    cloud.create_secret("app-key")  # RotationInterval 7 days
+    cloud.set_next_rotation_date("app-key", now + HOUR)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=clock, background=False)
+    counts = fetches_per_hour(provider, clock, cloud, hours=25)
+    assert counts[0] == 0 and counts[1] == 2, counts
+    assert max(counts[2:]) <= 1 and sum(counts[2:]) <= 8, counts
+
+
+def test_a_rotation_kms_makes_a_little_after_the_date_is_picked_up_at_the_second_look(cloud, kms_client):
+    """The normal case stays as it was: KMS rotates a few minutes after NextRotationDate, so the fetch just after
+    the date still finds the old key and the old date; the second look, 1-6 minutes later, finds the new key and
+    the next date, and the schedule follows that date."""
+    now = float(int(time.time()))
+    clock = Clock(now)
+    cloud.create_secret("app-key")
+    cloud.set_next_rotation_date("app-key", now + HOUR)
+    provider = ManagedSecretProvider("app-key", kms_client, clock=clock, background=False)
+    rotated = {}
+
+    def rotate_late(fetched_at):
+        if not rotated and fetched_at >= now + HOUR:  # the fetch just after the date saw the old one: rotate now
+            rotated["at"] = fetched_at
+            rotated["key"], _ = cloud.rotate_secret("app-key", mode="grace")
+            cloud.set_next_rotation_date("app-key", now + HOUR + 7 * DAY)
+
+    counts = fetches_per_hour(provider, clock, cloud, hours=4, on_fetch=rotate_late)
+    assert counts == [0, 2, 0, 0], counts
+    assert provider.get_credentials().access_key_id == rotated["key"]
+
+
+def test_a_fleet_spreads_its_fetches_after_a_rotation_over_the_jitter_window():
+    """1,000 processes that read the same NextRotationDate (a seeded random for each draw): their fetches spread
+    over the 5-minute window after it, every 30 s slice of it taken by at least 50 of them; none before the date.
+    Without the jitter every process of a fleet would fetch in the same second."""
+    fetched, rotation = 1_000_000.0, 1_000_000.0 + HOUR
+    value = SecretValue(Credentials("LTAI5tFleetKeyId", "s"), "v1", 7 * DAY, rotation)
+    rand = random.Random(19)
+    offsets = [next_refresh_at(value, fetched, rand=rand) - rotation for _ in range(1000)]
+    assert min(offsets) >= 0 and max(offsets) <= 300
+    slices = Counter(int(offset // 30) for offset in offsets)
+    assert all(slices[i] >= 50 for i in range(10)), sorted(slices.items())

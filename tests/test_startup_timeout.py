@@ -10,6 +10,7 @@ import socket
 import time
 
 import pytest
+import tenacity
 from aliyunsdkcore.acs_exception.exceptions import ClientException
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, StaticCredentialsProvider, registry
@@ -18,7 +19,7 @@ from credentials.kms_client import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file
-from tests.helpers import describe_regions, wait_until
+from tests.helpers import SilentPort, describe_regions, wait_until
 
 SECRET = "app-key"
 HANG = 60.0  # seconds the emulator holds each KMS request: "never answers", as far as a test can tell
@@ -178,3 +179,58 @@ def test_an_sts_endpoint_that_never_answers_is_bounded_by_the_startup_timeout_to
         silent.close()
         registry.reset()
         ConfigLoader.set_config_name(None)
+
+
+def test_the_kms_client_starts_no_attempt_after_the_deadline():
+    """until(): against a KMS that accepts connections and never answers, with 10 attempts allowed, the attempt that
+    waited until the deadline is the last one. Counted as connections: 1 (the bug: 9 more after the deadline, each
+    with 1 ms timeouts, which no elapsed-time bound notices)."""
+    port = SilentPort()
+    try:
+        kms = KmsClient(
+            [KmsEndpoint("cn-hangzhou", port.host, "http")],
+            StaticCredentialsProvider("LTAI5tSilentPortKeyId", "not-a-secret"),
+            attempts=10,
+            wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.05),
+        )
+        with pytest.raises(KmsRequestError) as info:
+            kms.get_secret_value(SECRET, deadline=time.monotonic() + 0.3)
+        assert info.value.code == "SDK.HttpError"
+        assert port.connections() == 1
+    finally:
+        port.close()
+
+
+@pytest.mark.parametrize(
+    "startup_timeout, expected_ms",
+    [("1.2", (400, 400)), ("60", (5000, 10000))],
+    ids=["a-third-of-the-startup-timeout", "the-tools-own-when-shorter"],
+)
+def test_the_credentials_tool_is_given_a_third_of_the_startup_timeout(
+    cloud, tmp_path, monkeypatch, startup_timeout, expected_ms
+):
+    """credentials_type=ram_role: the connect and read timeouts the Credentials tool hands its HTTP layer for the
+    AssumeRole are each min(its own, a third of startup_timeout_seconds), in ms, read where the tool passes them
+    (TeaCore.do_action's runtime options); the call itself reaches the emulator's STS."""
+    from Tea.core import TeaCore
+
+    from credentials.kms_access import kms_access_provider
+    from tests.test_tool_provider import kms_properties
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_FILE", cloud.sts.ca_file)
+    seen = []
+    do_action = TeaCore.do_action
+
+    def recording(request, runtime=None):
+        seen.append((runtime["connectTimeout"], runtime["readTimeout"]))
+        return do_action(request, runtime)
+
+    monkeypatch.setattr(TeaCore, "do_action", staticmethod(recording))
+    path = kms_properties("ram_role", cloud, tmp_path)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"startup_timeout_seconds={startup_timeout}\n")
+    provider = kms_access_provider(read_config(path))
+    assert provider.get_credentials().security_token
+    assert seen == [expected_ms]
+    assert cloud.count("AssumeRole", code="OK") == 1

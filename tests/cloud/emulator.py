@@ -176,6 +176,11 @@ class CloudEmulator:
         """Override the NextRotationDate reported (None: back to last rotation + interval)."""
         self.state.set_next_rotation(name, epoch_seconds)
 
+    def set_kms_answer(self, name: str, body: Optional[bytes]) -> None:
+        """GetSecretValue of this secret (signed and authorised as usual) answers HTTP 200 with exactly `body`, a
+        hostile or broken answer that KMS itself never sends (None: the real answer again)."""
+        self.state.set_answer(name, body)
+
     def revoke_key(self, access_key_id: str) -> None:
         """Delete the key: RPC -> InvalidAccessKeyId.NotFound, OSS -> InvalidAccessKeyId."""
         self.state.set_key_status(access_key_id, "Deleted")

@@ -13,6 +13,7 @@ from typing import Iterable, List, Optional, Union
 
 from .records import iso8601, write_properties_file
 from .rpc import RpcCall, RpcError, RpcService
+from .server import Response
 from .state import CURRENT
 
 
@@ -34,7 +35,7 @@ class KmsService(RpcService):
                 403, "Forbidden.NoPermission", "This operation for this resource is forbidden by permission system."
             )
 
-    def action_GetSecretValue(self, call: RpcCall) -> dict:
+    def action_GetSecretValue(self, call: RpcCall) -> Union[dict, Response]:
         name = self.require(call, "SecretName")
         stage = call.param("VersionStage") or CURRENT
         version_id = call.param("VersionId")
@@ -44,6 +45,8 @@ class KmsService(RpcService):
         version = find_version(secret, version_id, stage)
         if version is None:
             raise RpcError(404, "Forbidden.ResourceNotFound", "The resource not exists.")
+        if secret.answer_override is not None:
+            return Response(200, secret.answer_override, [("Content-Type", "application/json;charset=utf-8")])
         result = secret_value(secret, version, extended)
         result["VersionStages"] = {"VersionStage": sorted(version.stages)}
         return result

@@ -78,6 +78,7 @@ class Secret:
     create_time: float
     last_rotation: Optional[float] = None
     next_rotation_override: Optional[float] = None
+    answer_override: Optional[bytes] = None  # GetSecretValue answers HTTP 200 with exactly these bytes
     versions: List[SecretVersion] = field(default_factory=list)
     key_ids: List[str] = field(default_factory=list)  # keys this secret generated that still exist, oldest first
 

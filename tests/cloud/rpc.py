@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 from urllib.parse import parse_qsl
 
 from . import signing
@@ -168,6 +168,8 @@ class RpcService:
             self._authenticate(call)
             self.authorize(call)
             result = action(call)
+            if isinstance(result, Response):  # an answer the test set byte for byte
+                return result
             return self._json(200, dict({"RequestId": request_id}, **result), request_id)
         except RpcError as err:
             status, code = err.status, err.code
@@ -204,7 +206,7 @@ class RpcService:
         if failure:
             raise RpcError(*failure)
 
-    def _resolve(self, call: RpcCall) -> Callable[[RpcCall], dict]:
+    def _resolve(self, call: RpcCall) -> Callable[[RpcCall], Union[dict, Response]]:
         if not call.action:
             raise RpcError(
                 400,

@@ -181,6 +181,10 @@ class CloudState:
         with self.lock:
             self._secret(name).next_rotation_override = epoch
 
+    def set_answer(self, name: str, body: Optional[bytes]) -> None:
+        with self.lock:
+            self._secret(name).answer_override = body
+
     def current_key(self, name: str) -> AccessKey:
         with self.lock:
             secret = self._secret(name)
