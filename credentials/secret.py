@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from time import strptime
 from typing import Any, Dict, Optional
 
-from .answer_json import JsonRejected, loads_bounded
+from .json_limits import JsonRejected, loads_bounded
 from .errors import CredentialsError
 from .model import Credentials
 

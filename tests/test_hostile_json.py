@@ -15,7 +15,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 from credentials import CredentialsError
-from credentials.answer_json import JsonRejected, loads_bounded
+from credentials.json_limits import JsonRejected, loads_bounded
 from credentials.config import read_config
 from credentials.dkms_client import DkmsClient
 from credentials.kms_client import exception_chain
