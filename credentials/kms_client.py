@@ -22,10 +22,10 @@ from aliyunsdkcore.request import RpcRequest
 from . import redaction
 from ._acs_compat import make_http_response
 from .acs_signer import ProviderSigner
-from .json_limits import JsonRejected, loads_bounded
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
+from .json_limits import JsonRejected, loads_bounded
 from .provider import CredentialsProvider
 
 logger = logging.getLogger("managed_credentials.credentials")

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from time import strptime
 from typing import Any, Dict, Optional
 
-from .json_limits import JsonRejected, loads_bounded
 from .errors import CredentialsError
+from .json_limits import JsonRejected, loads_bounded
 from .model import Credentials
 
 DEFAULT_REFRESH_INTERVAL = 6 * 3600.0  # when the secret carries no rotation schedule

@@ -15,9 +15,9 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 from credentials import CredentialsError
-from credentials.json_limits import JsonRejected, loads_bounded
 from credentials.config import read_config
 from credentials.dkms_client import DkmsClient
+from credentials.json_limits import JsonRejected, loads_bounded
 from credentials.kms_client import exception_chain
 from credentials.managed import ManagedSecretProvider
 from credentials.tool_provider import CredentialsToolProvider
