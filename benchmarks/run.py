@@ -27,6 +27,7 @@ from . import (  # noqa: E402
     report,
     rotation,
     startup,
+    waiting,
 )
 from .cloud import Cloud, cloud_process  # noqa: E402
 from .figures import MISSED, Figure  # noqa: E402
@@ -58,6 +59,7 @@ GROUPS: Dict[str, Group] = {
     "provider": _provider,
     "clients": lambda cloud, s, _: many_clients.measure(cloud, s),
     "startup": lambda cloud, s, _: startup.measure(cloud, s),
+    "waiting": lambda cloud, s, _: waiting.measure(s),  # its own emulator: KMS held at a gate it opens
     "rotation": lambda cloud, s, _: rotation.measure(cloud, s),
     "fleet": lambda cloud, s, _: fleet.measure(s),
     "dkms": lambda cloud, s, _: dkms_cpu.measure(s),  # its own emulator: the gateway needs a client key

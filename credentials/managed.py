@@ -60,7 +60,7 @@ class ManagedSecretProvider(RefreshingProvider):
     def _initial_fetch(self) -> None:
         started = time.monotonic()
         try:
-            self.refresh()
+            self.get_credentials()  # not refresh(): a key another caller fetched meanwhile is not fetched again
         except CredentialsError as exc:
             from .kms_client import KmsRequestError
 

@@ -3,9 +3,13 @@
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
 (alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
+
+An adapter whose SDK comes with an extra that is not installed still has its names here (so ``from proxy import *``
+and ``help(proxy)`` work on the base install): each is a placeholder class whose construction raises ImportError
+saying what to install.
 """
 
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from .handlers import (
     AKExpireHandler,
@@ -15,22 +19,7 @@ from .handlers import (
     TeaAKExpireHandler,
 )
 
-__all__ = [
-    "ProxyAcsClient",
-    "ProxyBucket",
-    "ProxyService",
-    "AKExpireHandler",
-    "SdkCoreAKExpireHandler",
-    "OssAKExpireHandler",
-    "TeaAKExpireHandler",
-    "ManagedCredentialsClient",
-    "ProxyOpenApiClient",
-    "OssV2AKExpireHandler",
-    "ManagedOssCredentialsProvider",
-    "ProxyOssClient",
-    "ProxyAsyncOssClient",
-]
-
+# Every client, and the module that defines it (imported at first use).
 _LAZY = {
     "ProxyAcsClient": ".acs_client",
     "ProxyBucket": ".oss_bucket",
@@ -42,6 +31,21 @@ _LAZY = {
     "ProxyAsyncOssClient": ".oss_v2_async",
 }
 
+# One entry per adapter whose SDK is an optional extra: the extra's name -> (the SDK's import name, the names the
+# adapter exports). Without that SDK, the names are placeholders that say which extra to install.
+_EXTRAS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "oss-v2": ("alibabacloud_oss_v2", ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient")),
+}
+
+__all__ = [
+    "AKExpireHandler",
+    "SdkCoreAKExpireHandler",
+    "OssAKExpireHandler",
+    "TeaAKExpireHandler",
+    "OssV2AKExpireHandler",
+    *_LAZY,
+]
+
 
 def __getattr__(name: str) -> Any:  # PEP 562
     module = _LAZY.get(name)
@@ -49,10 +53,42 @@ def __getattr__(name: str) -> Any:  # PEP 562
         raise AttributeError(f"module 'proxy' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(module, __name__), name)
+    try:
+        value = getattr(import_module(module, __name__), name)
+    except ImportError:
+        extra = _extra_of(name)
+        if extra is None or _installed(_EXTRAS[extra][0]):
+            raise  # the SDK is there: a real error, not a missing extra
+        value = _needs_extra(name, extra)
     globals()[name] = value
     return value
 
 
 def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _extra_of(name: str) -> Optional[str]:
+    return next((extra for extra, (_, names) in _EXTRAS.items() if name in names), None)
+
+
+def _installed(sdk: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(sdk) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module entry set to None
+        return False
+
+
+def _needs_extra(name: str, extra: str) -> type:
+    """A class standing for ``name`` whose construction says what to install."""
+    message = (
+        f"proxy.{name} needs {_EXTRAS[extra][0]}, which is not installed: "
+        f"pip install 'managed-credentials-sdk-proxy[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+    )
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        raise ImportError(message, name=_EXTRAS[extra][0])
+
+    return type(name, (), {"__new__": __new__, "__doc__": f"Not installed. {message}", "__module__": __name__})

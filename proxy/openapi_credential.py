@@ -62,13 +62,15 @@ class ManagedCredentialsClient:
         ManagedCredentialsClient(secret_name="my-ram-secret")      # or ManagedCredentialsClient("my-ram-secret")
         ManagedCredentialsClient(credentials_provider=provider)
 
-    Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
+    Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider. Constructed
+    inside a running event loop (ProxyOpenApiClient's too), it does not wait for KMS: the secret's first fetch runs in
+    a worker thread, awaited by the first ``get_credential_async()`` (a synchronous getter waits for it instead).
     """
 
     def __init__(
         self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
     ):
-        self._source = KeySource(secret_name, credentials_provider, type(self).__name__)
+        self._source = KeySource(secret_name, credentials_provider, type(self).__name__, defer_in_event_loop=True)
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
@@ -115,6 +117,7 @@ class ManagedCredentialsClient:
 
     async def _credentials_async(self) -> Credentials:
         try:
+            await self._source.first_fetch_async()  # at once unless a constructor on the loop left it to us
             return await _current(self._source.provider)
         except CredentialsError as exc:
             raise errors.for_tea(exc) from exc  # __cause__: the CredentialsError

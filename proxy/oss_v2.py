@@ -55,7 +55,11 @@ ACTIVE: "contextvars.ContextVar[Optional[object]]" = contextvars.ContextVar(
 
 
 def managed_provider_for(
-    config: Any, secret_name: Optional[str], credentials_provider: Optional[Any], client_name: str
+    config: Any,
+    secret_name: Optional[str],
+    credentials_provider: Optional[Any],
+    client_name: str,
+    defer_in_event_loop: bool = False,
 ) -> Tuple[ManagedOssCredentialsProvider, bool]:
     """The provider a proxy client signs with, and whether the client owns it (and releases it at shutdown)."""
     given = getattr(config, "credentials_provider", None)
@@ -74,7 +78,12 @@ def managed_provider_for(
         )
     if secret_name is None and isinstance(credentials_provider, ManagedOssCredentialsProvider):
         return credentials_provider, False
-    return ManagedOssCredentialsProvider(secret_name, credentials_provider=credentials_provider), True
+    return (
+        ManagedOssCredentialsProvider(
+            secret_name, credentials_provider=credentials_provider, defer_in_event_loop=defer_in_event_loop
+        ),
+        True,
+    )
 
 
 def request_body_rewinder(args: Tuple[Any, ...], kwargs: dict) -> Optional[Rewind]:
@@ -116,6 +125,7 @@ class ManagedOssClientMixin:
 
     _managed: ManagedOssCredentialsProvider
     _owns_provider: bool
+    _defer_in_event_loop = False  # the asyncio client: no first fetch in a constructor run on the loop
     _reissuer: Reissuer
     _shut_down: bool
 
@@ -127,7 +137,7 @@ class ManagedOssClientMixin:
         ak_expire_handler: Optional[AKExpireHandler],
     ) -> ManagedOssCredentialsProvider:
         self._managed, self._owns_provider = managed_provider_for(
-            config, secret_name, credentials_provider, type(self).__name__
+            config, secret_name, credentials_provider, type(self).__name__, self._defer_in_event_loop
         )
         self._reissuer = Reissuer(
             self._managed.credentials_provider, ak_expire_handler or OssV2AKExpireHandler(), self._managed.last_signed

@@ -2,6 +2,9 @@
 
 The same rule as ProxyOssClient (proxy/oss_v2.py), on coroutines, and the event loop is never made to wait for KMS:
 
+* Constructed inside a running event loop with ``secret_name=``, the client does not fetch the secret in its
+  constructor (the synchronous clients do): the first fetch starts in a worker thread (the loop's default executor)
+  and is awaited by ``async with`` or the first call. Constructed outside a loop, it fetches as ProxyOssClient does.
 * The SDK calls the credentials provider synchronously, on the loop. On a warm cache that is a read. Before each
   call, when ``credentials_without_waiting()`` says the provider might have to fetch (a cold cache, or an STS key
   in its mandatory refresh window), the client awaits ``get_credentials()`` in a worker thread first, so the
@@ -44,6 +47,9 @@ async def warm(provider: ManagedOssCredentialsProvider) -> None:
     if provider.credentials_without_waiting() is not None:
         return
     try:
+        await provider.first_fetch_async()  # deferred by a constructor run on the loop: one fetch for all callers
+        if provider.credentials_without_waiting() is not None:
+            return
         await asyncio.get_running_loop().run_in_executor(None, provider.credentials_provider.get_credentials)
     except Exception as exc:  # noqa: BLE001 - the SDK's own call reports it, in the SDK's error type
         logger.debug("fetching credentials before an OSS call failed (%s); the call reports it", type(exc).__name__)
@@ -76,9 +82,14 @@ class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
         async with ProxyAsyncOssClient(config, secret_name="my-ram-secret") as client:
             await client.put_object(oss.PutObjectRequest(bucket="b", key="k", body=b"..."))
 
-    Constructed like ProxyOssClient. ``await client.close()`` (or ``async with``) closes the SDK's connections and
-    releases the key; ``shutdown()`` releases only the key.
+    Constructed like ProxyOssClient, but inside a running event loop the constructor does not wait for KMS: the
+    secret's first fetch runs in a worker thread and ``async with`` (or the first call) awaits it; ``async with``
+    raises what ProxyOssClient's constructor would (an unknown secret, KMS access denied). ``await client.close()``
+    (or leaving ``async with``) closes the SDK's connections and releases the key; ``shutdown()`` releases only the
+    key.
     """
+
+    _defer_in_event_loop = True
 
     def __init__(
         self,
@@ -95,6 +106,14 @@ class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
         except BaseException:
             self.shutdown()
             raise
+
+    async def __aenter__(self) -> "ProxyAsyncOssClient":
+        try:
+            await self._managed.first_fetch_async()
+        except BaseException:
+            await self.close()  # no __aexit__ follows a failed __aenter__
+            raise
+        return self
 
     async def close(self) -> None:
         try:

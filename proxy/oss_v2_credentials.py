@@ -67,12 +67,18 @@ class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
         ManagedOssCredentialsProvider(credentials_provider=provider)   # e.g. CredentialsToolProvider(config)
 
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
+    ``defer_in_event_loop=True`` (ProxyAsyncOssClient): constructed inside a running event loop, the secret's first
+    fetch runs in a worker thread, awaited by ``first_fetch_async()``, instead of in the constructor.
     """
 
     def __init__(
-        self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
+        self,
+        secret_name: Optional[str] = None,
+        *,
+        credentials_provider: Optional[CredentialsProvider] = None,
+        defer_in_event_loop: bool = False,
     ) -> None:
-        self._source = KeySource(secret_name, credentials_provider)
+        self._source = KeySource(secret_name, credentials_provider, defer_in_event_loop=defer_in_event_loop)
         self._converted: Optional[Tuple[Credentials, ManagedOssCredentials]] = None
 
     @property
@@ -87,6 +93,10 @@ class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
         if converted is None or converted[0] is not credentials:
             converted = self._converted = (credentials, to_oss_credentials(credentials))
         return converted[1]
+
+    async def first_fetch_async(self) -> None:
+        """Awaits the first fetch when it was deferred (see the class); at once otherwise."""
+        await self._source.first_fetch_async()
 
     def credentials_without_waiting(self) -> Optional[Credentials]:
         """Our snapshot if ``get_credentials()`` would return it at once, None if it might wait for a fetch."""

@@ -4,10 +4,11 @@ Also the checks that turn a migration mistake (the plain SDK's arguments given t
 says what to write instead; they never show an argument's value, which may be a secret.
 """
 
+import asyncio
 import os
 import re
 import weakref
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from credentials import CredentialsProvider, registry
 from credentials.redaction import install_sdk_log_redaction
@@ -65,13 +66,21 @@ def check_region_id(value: Any, client: str) -> None:
 
 
 class KeySource:
-    """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one."""
+    """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one.
+
+    ``defer_in_event_loop=True`` (the asyncio clients): constructed inside a running event loop, a shared secret's
+    first fetch is not made here but started in a worker thread (the loop's default executor), and awaited by
+    ``first_fetch_async()`` at first use; the loop never waits for KMS. Elsewhere, and for every synchronous client,
+    the constructor makes the first fetch (bounded by the start-up timeout) as it always did.
+    """
 
     def __init__(
         self,
         secret_name: Optional[str],
         credentials_provider: Optional[CredentialsProvider],
         client: str = "the client",
+        *,
+        defer_in_event_loop: bool = False,
     ) -> None:
         install_sdk_log_redaction()  # first construction: the SDKs' own log records never show a token
         check_secret_name(secret_name, client)
@@ -80,26 +89,67 @@ class KeySource:
                 "give exactly one of secret_name= (a KMS managed RAM credential) or "
                 "credentials_provider= (a credentials.CredentialsProvider)"
             )
+        self._hold: Optional[registry.Hold] = None
+        self._first_fetch: Optional["asyncio.Future[None]"] = None
         if credentials_provider is not None:
             if not callable(getattr(credentials_provider, "get_credentials", None)):
                 raise ValueError("credentials_provider must have get_credentials() (a credentials.CredentialsProvider)")
-            self.provider = credentials_provider
+            self.provider: CredentialsProvider = credentials_provider
         else:
             if not isinstance(secret_name, str) or not secret_name.strip():
                 raise ValueError("secret_name must be a non-empty string")
-            self.provider = registry.acquire(secret_name)
+            loop = _running_loop() if defer_in_event_loop else None
+            self._hold = registry.hold(secret_name, wait=loop is None)
+            self.provider = self._hold.provider
+            if loop is not None:
+                self._first_fetch = _in_worker_thread(loop, self._hold.wait)
+        self._fetched = self._first_fetch is None  # False: first_fetch_async() awaits it
         self.secret_name = secret_name
         self._released = False
+
+    async def first_fetch_async(self) -> None:
+        """Awaits the shared secret's first fetch (in a worker thread) if it is not made yet; raises what the
+        constructor would have raised (an unknown secret, KMS access denied). At once on a made fetch."""
+        hold = self._hold
+        if self._fetched or hold is None:
+            return
+        if not hold.fetched:
+            loop = asyncio.get_running_loop()
+            future = self._first_fetch
+            if future is None or future.cancelled() or future.get_loop() is not loop:
+                future = self._first_fetch = _in_worker_thread(loop, hold.wait)
+            await asyncio.shield(future)  # a cancelled caller leaves the fetch running for the next one
+        if hold.fetched:
+            hold.wait()  # returns, or raises the first fetch's error, at once
+            self._fetched = True
 
     def release(self) -> None:
         if self._released:
             return
         self._released = True
-        if self.secret_name is not None:
-            registry.release(self.secret_name)
+        if self._hold is not None:
+            self._hold.release()
 
     def describe(self) -> str:
         return f"secret {self.secret_name!r}" if self.secret_name else repr(self.provider)
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _in_worker_thread(loop: asyncio.AbstractEventLoop, wait: Callable[[], None]) -> "asyncio.Future[None]":
+    future = loop.run_in_executor(None, wait)
+    future.add_done_callback(_retrieve)  # its error is raised where it is awaited, never "never retrieved"
+    return future
+
+
+def _retrieve(future: "asyncio.Future[None]") -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 _forkable: "weakref.WeakSet[Any]" = weakref.WeakSet()

@@ -1,5 +1,6 @@
 """Small helpers shared by the tests: building SDK requests for the emulator, and bounded waiting."""
 
+import asyncio
 import json
 import socket
 import threading
@@ -137,3 +138,53 @@ class SilentPort:
         for conn in self._taken:
             conn.close()
         self.sock.close()
+
+
+class LoopTicker:
+    """KMS held (``cloud.kms_hold``) until a 10 ms ticker on the event loop has ticked `enough` times while a request
+    was held: a loop blocked by the fetch gets no tick in, and then only the fallback timer (DEADLINE) lets KMS
+    answer, so the test fails instead of hanging. Also keeps the largest gap between ticks (a figure, not asserted).
+
+        with LoopTicker(cloud) as ticker:
+            async def main():
+                ticker.start()          # inside the loop
+                ...                     # code that must not block the loop while KMS holds its fetch
+                await ticker.finish()
+            asyncio.run(main())
+        assert ticker.ticks_while_held >= 20
+    """
+
+    def __init__(self, cloud, enough=20):
+        self.cloud, self.enough = cloud, enough
+        self.gate = cloud.kms_hold(times=1)
+        self._fallback = threading.Timer(DEADLINE, self.gate.set)
+        self.ticks_while_held = 0
+        self.largest_gap = 0.0
+        self._stop = self._task = None
+
+    def __enter__(self):
+        self._fallback.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._fallback.cancel()
+        self.gate.set()
+
+    def start(self):
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def finish(self):
+        self._stop.set()
+        await asyncio.wait_for(self._task, DEADLINE)
+
+    async def _run(self):
+        last = time.monotonic()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            self.largest_gap, last = max(self.largest_gap, now - last), now
+            if self.cloud.kms_held():
+                self.ticks_while_held += 1
+                if self.ticks_while_held >= self.enough:
+                    self.gate.set()

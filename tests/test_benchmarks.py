@@ -26,6 +26,8 @@ EXPECTED = {
     "oss_v2_get",
     "cpu_oss_v2_put",
     "cpu_oss_v2_get",
+    "constructor_beside_a_held_fetch",
+    "event_loop_gap_async_construction",
 }
 
 

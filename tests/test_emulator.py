@@ -328,6 +328,26 @@ def test_kms_fault_delay(cloud_emulator):
     assert cloud.count("GetSecretValue", code="OK") == 2
 
 
+def test_kms_hold_keeps_requests_unanswered_until_the_test_releases_them(cloud_emulator):
+    """The plain SDK's GetSecretValue waits at the gate (counted as held, not answered) until it is set."""
+    cloud = cloud_emulator
+    cloud.create_secret("s1")
+    gate = cloud.kms_hold(times=1)
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(get_secret(cloud, "s1")["SecretName"]), daemon=True)
+    caller.start()
+    try:
+        assert wait_until(lambda: cloud.kms_held() == 1)
+        assert answers == [] and cloud.count("GetSecretValue") == 0
+    finally:
+        gate.set()
+        caller.join(TIMEOUT)
+    assert answers == ["s1"] and cloud.kms_held() == 0
+    assert cloud.state.pending_fault("kms") is None  # times=1: the next request is not held
+    assert get_secret(cloud, "s1")["SecretName"] == "s1"
+    assert cloud.count("GetSecretValue", code="OK") == 2
+
+
 def test_kms_down_and_up_on_the_same_port(cloud_emulator):
     cloud = cloud_emulator
     cloud.create_secret("s1")

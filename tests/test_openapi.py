@@ -19,7 +19,7 @@ except ImportError:  # tea-openapi 0.3.x, the oldest setup.py allows (.ci/oldest
 from credentials import StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
 from proxy import ManagedCredentialsClient, ProxyOpenApiClient, TeaAKExpireHandler
-from tests.helpers import call_through_rotation
+from tests.helpers import LoopTicker, call_through_rotation
 
 SECRET = "app-key"
 EcsProxy = ProxyOpenApiClient.for_product(EcsClient)
@@ -210,3 +210,32 @@ def test_async_calls_on_a_warm_cache_take_the_key_without_a_thread_hop(cloud, co
 
     assert "cn-hangzhou" in region_ids(asyncio.run(call()))
     ecs.shutdown()
+
+
+def test_clients_built_on_the_loop_never_block_it_while_kms_holds_the_first_fetch(cloud, configured):
+    """Row "async construction", tea-openapi: a product client (ProxyOpenApiClient) and a ManagedCredentialsClient
+    built inside a running loop return before KMS answers; the loop keeps ticking while the one fetch they share is
+    held; their async calls then sign with the fetched key."""
+    key_id, _ = cloud.create_secret(SECRET)
+
+    async def main(ticker):
+        ticker.start()
+        ecs = EcsProxy(config(cloud), secret_name=SECRET)
+        credential = ManagedCredentialsClient(SECRET)
+        answered_at_construction = cloud.count("GetSecretValue")
+        response, model = await asyncio.gather(
+            ecs.describe_regions_with_options_async(ecs_models.DescribeRegionsRequest(), RuntimeOptions()),
+            credential.get_credential_async(),
+        )
+        await ticker.finish()
+        ecs.shutdown()
+        credential.shutdown()
+        return answered_at_construction, response, model
+
+    with LoopTicker(cloud) as ticker:
+        answered_at_construction, response, model = asyncio.run(main(ticker))
+    assert answered_at_construction == 0  # the constructors did not wait for KMS
+    assert ticker.ticks_while_held >= 20  # the loop ran while the fetch was held
+    assert "cn-hangzhou" in region_ids(response) and model.access_key_id == key_id
+    assert cloud.count("GetSecretValue") == 1
+    assert cloud.count("DescribeRegions", access_key_id=key_id, code="OK") == 1

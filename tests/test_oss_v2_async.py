@@ -11,6 +11,7 @@ from alibabacloud_oss_v2.credentials import StaticCredentialsProvider as OssStat
 
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAsyncOssClient
+from tests.helpers import LoopTicker
 from tests.oss_v2_helpers import BUCKET, SECRET, v2_config
 
 DEADLINE = 10.0
@@ -189,3 +190,54 @@ def test_async_calls_on_a_warm_cache_take_the_key_without_a_thread_hop(cloud, km
             return await get(client, "k")
 
     assert asyncio.run(main()) == b"v"
+
+
+def test_constructing_on_the_loop_never_blocks_it_and_eight_coroutines_then_heal_with_one_fetch(cloud, configured):
+    """Row "async construction": ProxyAsyncOssClient(secret_name=...) built inside a running loop while KMS holds
+    the first fetch returns before KMS answers; the loop keeps ticking during the fetch (KMS answers only after 20
+    ticks counted while it held the request), ``async with`` awaits the fetch; then 8 coroutines heal a revocation
+    with one GetSecretValue."""
+    cloud.create_secret(SECRET)
+    cloud.create_bucket(BUCKET)
+
+    async def main(ticker):
+        ticker.start()
+        client = ProxyAsyncOssClient(v2_config(cloud), secret_name=SECRET)
+        answered_at_construction = cloud.count("GetSecretValue")
+        async with client:
+            await put(client, "k", b"v")
+            await ticker.finish()
+            cloud.reset_counts()
+            new_id, _ = cloud.rotate_secret(SECRET, mode="revoke")
+            results = await asyncio.wait_for(
+                asyncio.gather(*(put(client, "k%d" % i, b"after") for i in range(8)), return_exceptions=True), DEADLINE
+            )
+        return answered_at_construction, results, new_id
+
+    with LoopTicker(cloud) as ticker:
+        answered_at_construction, results, new_id = asyncio.run(main(ticker))
+    assert answered_at_construction == 0  # the constructor did not wait for KMS
+    assert ticker.ticks_while_held >= 20  # the loop ran while the fetch was held (0 when the fetch blocks it)
+    assert [type(r).__name__ for r in results if isinstance(r, BaseException)] == []
+    assert cloud.count("GetSecretValue") == 1
+    assert cloud.count("PutObject", code="InvalidAccessKeyId") >= 1  # the revoked key was sent, then healed
+    assert cloud.count("PutObject", access_key_id=new_id, code="OK") == 8
+    assert all(cloud.oss_object(BUCKET, "k%d" % i) == b"after" for i in range(8))
+
+
+def test_async_with_raises_what_the_constructor_would_for_an_unknown_secret(cloud, configured):
+    """Built on the loop, the client fetches later; ``async with`` then raises the KMS error the synchronous
+    constructor raises (naming the secret and the code) and releases the client's hold."""
+    from credentials import CredentialsError, registry
+
+    async def main():
+        client = ProxyAsyncOssClient(v2_config(cloud), secret_name="no-such-secret")
+        try:
+            async with client:
+                raise AssertionError("async with did not raise")
+        except CredentialsError as exc:
+            return exc, client
+
+    error, client = asyncio.run(main())
+    assert error.code == "Forbidden.ResourceNotFound" and "no-such-secret" in str(error)
+    assert client.credentials_provider.closed and "no-such-secret" not in registry._providers

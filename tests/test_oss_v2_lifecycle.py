@@ -92,9 +92,9 @@ def test_without_the_extra_the_import_says_what_to_install_and_other_proxies_wor
     script = (
         "import sys\n"
         "sys.modules['alibabacloud_oss_v2'] = None  # as if the extra were not installed\n"
-        "from proxy import ProxyBucket, ProxyOpenApiClient\n"
+        "from proxy import ProxyBucket, ProxyOpenApiClient, ProxyOssClient  # a placeholder, said when used\n"
         "try:\n"
-        "    from proxy import ProxyOssClient\n"
+        "    ProxyOssClient(None, secret_name='my-ram-secret')\n"
         "except ImportError as exc:\n"
         "    print('ImportError:', exc)\n"
     )

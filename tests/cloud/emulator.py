@@ -244,6 +244,18 @@ class CloudEmulator:
             code = "ServiceUnavailable" if status == 503 else None
         self.state.set_fault("kms", Fault(status=status, code=code, message=message, delay=delay, remaining=times))
 
+    def kms_hold(self, times: Optional[int] = None, limit: float = 60.0) -> threading.Event:
+        """The next `times` KMS requests (None: until clear_faults) are held unanswered until the returned event is
+        set (or the emulator stops, or `limit` seconds pass), then answered as usual: a KMS that takes exactly as
+        long as the test wants. `kms_held()` counts the requests being held now."""
+        gate = threading.Event()
+        self.state.set_fault("kms", Fault(delay=limit, remaining=times, gate=gate))
+        return gate
+
+    def kms_held(self) -> int:
+        """How many KMS requests are held at a kms_hold() gate now (arrived, not yet answered)."""
+        return self.state.held("kms")
+
     def kms_down(self) -> None:
         self.service_down("kms")
 

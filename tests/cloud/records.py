@@ -4,6 +4,7 @@ import dataclasses
 import os
 import secrets as _random
 import string
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Union
@@ -124,6 +125,7 @@ class Fault:
     message: Optional[str] = None
     delay: Optional[float] = None
     remaining: Optional[int] = None
+    gate: Optional[threading.Event] = None  # held unanswered until set (at most `delay`, default 60 s)
 
 
 @dataclass(frozen=True)

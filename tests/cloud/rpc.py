@@ -18,6 +18,7 @@ import calendar
 import hashlib
 import json
 import re
+import threading
 import time
 from typing import Callable, Dict, Optional, Tuple, Union
 from urllib.parse import parse_qsl
@@ -79,7 +80,9 @@ def apply_injected_fault(state: CloudState, service: str, request: Request) -> O
     fault = state.take_fault(service)
     if fault is None:
         return None
-    if fault.delay:
+    if fault.gate is not None:
+        hold_at_gate(state, service, request, fault.gate, fault.delay or 60.0)
+    elif fault.delay:
         request.wait(fault.delay)
     if not fault.status:
         return None
@@ -88,6 +91,17 @@ def apply_injected_fault(state: CloudState, service: str, request: Request) -> O
         fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
         fault.message or "The request has failed due to a temporary failure of the server (injected fault).",
     )
+
+
+def hold_at_gate(state: CloudState, service: str, request: Request, gate: threading.Event, limit: float) -> None:
+    """Keep the request unanswered until the test sets `gate`, the listener stops, or `limit` seconds pass."""
+    state.count_held(service, +1)
+    try:
+        end = time.monotonic() + limit
+        while not gate.wait(0.01) and request.wait(0) and time.monotonic() < end:
+            pass
+    finally:
+        state.count_held(service, -1)
 
 
 def error_document(err: "RpcError", request: Request, request_id: str, product: str) -> Dict[str, str]:

@@ -46,6 +46,7 @@ class CloudState:
         self._buckets: Dict[str, Bucket] = {}
         self._calls: List[CallRecord] = []
         self._faults: Dict[str, Fault] = {}
+        self._held: Dict[str, int] = {}  # requests held at a fault's gate now, per service
         self._client_keys: Dict[str, object] = {}  # client key id -> RSA public key (revoked keys removed)
 
     # ---- access keys -------------------------------------------------------------------------------------------
@@ -351,6 +352,15 @@ class CloudState:
         with self.lock:
             fault = self._faults.get(service)
             return copy.copy(fault) if fault is not None else None
+
+    def held(self, service: str) -> int:
+        """How many of the service's requests are held at a fault's gate now (arrived, not answered)."""
+        with self.lock:
+            return self._held.get(service, 0)
+
+    def count_held(self, service: str, change: int) -> None:
+        with self.lock:
+            self._held[service] = self._held.get(service, 0) + change
 
     def take_fault(self, service: str) -> Optional[Fault]:
         """The fault for this request (a copy), counting it against `remaining`."""
