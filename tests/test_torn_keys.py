@@ -237,11 +237,11 @@ def test_a_getter_read_again_or_after_the_window_starts_a_round_on_the_current_k
 
 
 def test_two_clients_read_in_turn_each_get_their_own_pair(changing_ak, changing):
-    """One thread reads two clients' getters interleaved (key A, key B, secret A, secret B): each pair matches."""
+    """One thread reads two clients' getters interleaved (key A, key B, secret B, secret A, token B): each matches."""
     acs = ProxyAcsClient(credentials_provider=changing_ak)
     tool = ManagedCredentialsClient(credentials_provider=changing)
     a_id, t_id = acs.get_access_key(), tool.get_access_key_id()
-    a_secret, t_secret, t_token = acs.get_access_secret(), tool.get_access_key_secret(), tool.get_security_token()
+    t_secret, a_secret, t_token = tool.get_access_key_secret(), acs.get_access_secret(), tool.get_security_token()
     assert (a_id, a_secret) in {(c.access_key_id, c.access_key_secret) for c in changing_ak.handed_out}
     assert (t_id, t_secret, t_token) in {
         (c.access_key_id, c.access_key_secret, c.security_token) for c in changing.handed_out
