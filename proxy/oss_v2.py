@@ -100,8 +100,9 @@ def credentials_unavailable(exc: BaseException) -> Optional[BaseException]:
     return None
 
 
-# aiohttp sessions a forked child inherited: kept referenced, so that no finalizer of the child touches the parent's
-# connections or event loop; never used again.
+# aiohttp sessions a forked child let go of (empty in any process that did not fork after using an async client):
+# kept referenced, never used again, so that no finalizer in the child logs an "unclosed session" error or closes
+# transports registered with the parent's event loop.
 _INHERITED: List[Any] = []
 
 
