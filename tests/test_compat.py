@@ -2,7 +2,8 @@
 names the dependency's version, what it no longer has, and the compat module to fix.
 
 The reaches live in credentials/_acs_compat.py (aliyun-python-sdk-core), credentials/_credentials_tool_compat.py
-(alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi); oss2 needs none. These tests read
+(alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi and the cores it sends through,
+darabonba-core and alibabacloud-tea); oss2 needs none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
