@@ -161,8 +161,8 @@ def add_trace_header(request):
 
 @pytest.mark.parametrize("proxy_class", [ProxyBucket, ProxyService])
 def test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections(cloud, proxy_class):
-    """ProxyBucket(..., session=s) with a private CA pinned in s, a header, an auth hook, a mounted adapter with its
-    own retries and pool sizes: the child still verifies against the pinned CA only (a server certificate from
+    """ProxyBucket(..., session=s) with a private CA pinned in s, a header, an auth hook, proxies, a client
+    certificate, trust_env off, a mounted adapter with its own retries and pool sizes: the child still verifies against the pinned CA only (a server certificate from
     another CA fails there as in the parent), sends the header and the hook's header, keeps the adapter's settings,
     and sends on a connection of its own (another port), while the parent's connection stays its own."""
     pinned_ca, other_ca = TestCA(), TestCA()
@@ -178,6 +178,7 @@ def test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections(clo
     user_session.auth = add_trace_header
     user_session.proxies = {"ftp": "http://127.0.0.1:9"}  # a scheme never used here: only kept
     user_session.trust_env = False
+    user_session.cert = (pinned_ca.cert_file, pinned_ca.key_file)  # a client certificate, offered if asked for
     retries = Retry(total=2, backoff_factor=0)
     adapter = requests.adapters.HTTPAdapter(pool_connections=3, pool_maxsize=7, max_retries=retries)
     user_session.mount("https://", adapter)
@@ -230,6 +231,7 @@ def test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections(clo
             "auth kept": kept.auth is add_trace_header,
             "proxies": kept.proxies,
             "trust_env": kept.trust_env,
+            "cert": list(kept.cert),
             "same adapter": mounted is adapter,
             "retries": mounted.max_retries.total,
             "pool sizes": [mounted.__getstate__()[k] for k in ("_pool_connections", "_pool_maxsize")],
@@ -244,6 +246,7 @@ def test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections(clo
         "auth kept": True,
         "proxies": {"ftp": "http://127.0.0.1:9"},
         "trust_env": False,
+        "cert": [pinned_ca.cert_file, pinned_ca.key_file],
         "same adapter": True,
         "retries": 2,
         "pool sizes": [3, 7],
