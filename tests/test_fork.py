@@ -162,9 +162,10 @@ def add_trace_header(request):
 @pytest.mark.parametrize("proxy_class", [ProxyBucket, ProxyService])
 def test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections(cloud, proxy_class):
     """ProxyBucket(..., session=s) with a private CA pinned in s, a header, an auth hook, proxies, a client
-    certificate, trust_env off, a mounted adapter with its own retries and pool sizes: the child still verifies against the pinned CA only (a server certificate from
-    another CA fails there as in the parent), sends the header and the hook's header, keeps the adapter's settings,
-    and sends on a connection of its own (another port), while the parent's connection stays its own."""
+    certificate, trust_env off, a mounted adapter with its own retries and pool sizes: the child still verifies
+    against the pinned CA only (a server certificate from another CA fails there as in the parent), sends the header
+    and the hook's header, keeps every setting, and sends on a connection of its own (another port), while the
+    parent's connection stays its own."""
     pinned_ca, other_ca = TestCA(), TestCA()
     pinned = serve_recorded(cloud, "oss-pinned", OssService(cloud.state, cloud.region_id), pinned_ca)
     serve_recorded(cloud, "oss-other-ca", OssService(cloud.state, cloud.region_id), other_ca)
