@@ -2,6 +2,7 @@
 records it emits during one of our fetches are dropped (our layer reports that fetch's outcome itself)."""
 
 import logging
+import os
 import threading
 
 from . import redaction
@@ -46,6 +47,15 @@ class _ToolLogFilter(logging.Filter):
 
 _tool_lock = threading.Lock()
 _tool_ready = False
+
+
+def _reset_lock_after_fork() -> None:
+    global _tool_lock
+    _tool_lock = threading.Lock()  # a parent's thread may have held it at the fork (importing the tool)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
 def tame_tool_logging() -> None:

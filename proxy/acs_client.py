@@ -2,9 +2,7 @@
 
 from typing import Any, Optional, Tuple
 
-from aliyunsdkcore.client import DEFAULT_POOL_CONNECTIONS, AcsClient
-from aliyunsdkcore.vendored.requests import Session
-from aliyunsdkcore.vendored.requests.adapters import HTTPAdapter
+from aliyunsdkcore.client import AcsClient
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials._acs_compat import (
@@ -18,10 +16,13 @@ from credentials.model import Credentials
 
 from . import errors
 from .endpoints import SharedTablesEndpointResolver
+from .fresh_connections import renew_connections
 from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
+from .pinned_snapshot import PinnedFields
 from .reissue import Reissuer
 from .source import KeySource, check_region_id, reset_http_after_fork
 
+_ACS_FIELDS = frozenset({"access_key_id", "access_key_secret"})  # what get_access_key / get_access_secret read
 _sdk_init = sdk_init_without_endpoint_tables()  # the SDK's constructor, minus the per-client endpoint tables
 
 
@@ -60,7 +61,7 @@ class ProxyAcsClient(AcsClient):
                 )
         check_region_id(region_id, "ProxyAcsClient")
         self._source = KeySource(secret_name, credentials_provider, "ProxyAcsClient")
-        self._pool_size = pool_size
+        self._pinned = PinnedFields(_ACS_FIELDS)
         try:
             _sdk_init(self, ak="managed", secret="managed", region_id=region_id, pool_size=pool_size, **kwargs)
         except BaseException:
@@ -81,10 +82,16 @@ class ProxyAcsClient(AcsClient):
         return self._source.provider
 
     def get_access_key(self) -> str:
-        return self._credentials().access_key_id
+        """The key id, for code written for AcsClient. Paired with ``get_access_secret()``: called one after the
+        other in one thread (either order, within 5 s), the two return the same version of the key even when a
+        refresh lands in between (proxy/pinned_snapshot.py). To read the whole key at once, which is always safe:
+        ``client.credentials_provider.get_credentials()`` (key id, secret and token of one version)."""
+        return self._pinned.read("access_key_id", self._credentials).access_key_id
 
     def get_access_secret(self) -> str:
-        return self._credentials().access_key_secret
+        """The secret of the key ``get_access_key()`` returned in this thread (see there); the whole key at once:
+        ``client.credentials_provider.get_credentials()``."""
+        return self._pinned.read("access_key_secret", self._credentials).access_key_secret
 
     def _credentials(self) -> Credentials:
         try:
@@ -139,10 +146,9 @@ class ProxyAcsClient(AcsClient):
         self.shutdown()
 
     def _after_fork_in_child(self) -> None:
-        self.session = Session()
-        adapter_args = (DEFAULT_POOL_CONNECTIONS, self._pool_size)
-        self.session.mount("https://", HTTPAdapter(*adapter_args))
-        self.session.mount("http://", HTTPAdapter(*adapter_args))
+        """New connections in a forked child; the session keeps its settings (pool size, anything set on it)."""
+        if self.session is not None:
+            renew_connections(self.session)
 
     def __repr__(self) -> str:
         return f"ProxyAcsClient({self._source.describe()}, region_id={self.get_region_id()!r})"

@@ -26,6 +26,7 @@ Each SDK's classes are made at first need, so importing ``proxy`` imports neithe
 """
 
 import functools
+import os
 import threading
 from typing import Any, Dict, Optional, Type
 
@@ -195,6 +196,15 @@ NOTE_ATTRIBUTE = "managed_credentials_note"
 
 _noted_lock = threading.Lock()
 _noted: Dict[Type[BaseException], type] = {}
+
+
+def _reset_lock_after_fork() -> None:
+    global _noted_lock
+    _noted_lock = threading.Lock()  # a parent's thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
 def _noted_class(base: Type[BaseException]) -> type:

@@ -22,6 +22,7 @@ Server-sent-event calls (``call_sseapi``) stream their answer and are not re-iss
 """
 
 import copy
+import os
 import threading
 from typing import Any, Callable, Dict, Optional, Type
 
@@ -166,6 +167,13 @@ class ProxyOpenApiClient(OpenApiClient):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._managed_credential._source.describe()}, endpoint={endpoint_of(self)!r})"
 
+
+def _reset_lock_after_fork() -> None:
+    ProxyOpenApiClient._product_lock = threading.Lock()  # a parent's thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 for _name in _SYNC_METHODS:
     setattr(ProxyOpenApiClient, _name, _reissuing(_name))

@@ -8,6 +8,7 @@ task (``last_signed()``), for ProxyOpenApiClient's re-issue (proxy/openapi.py).
 import asyncio
 import contextvars
 import functools
+import os
 from typing import Any, Callable, NoReturn, Optional, Tuple
 
 from alibabacloud_credentials.models import CredentialModel
@@ -17,9 +18,13 @@ from credentials.model import Credentials, mask
 from credentials.tool_provider import tame_tool_logging
 
 from . import errors
+from ._tea_compat import pooled_sessions
+from .fresh_connections import renew_connections
+from .pinned_snapshot import PinnedFields
 from .source import KeySource
 
 PROVIDER_NAME = "managed_credentials"  # sent by tea-openapi as x-acs-credentials-provider
+_TOOL_FIELDS = frozenset({"access_key_id", "access_key_secret", "security_token"})  # one round of the getters
 
 # Which snapshot signed the latest request of this thread (sync) or task (asyncio), per credential client.
 _SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(
@@ -71,39 +76,54 @@ class ManagedCredentialsClient:
         self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
     ):
         self._source = KeySource(secret_name, credentials_provider, type(self).__name__, defer_in_event_loop=True)
+        self._pinned = PinnedFields(_TOOL_FIELDS)
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
         return self._source.provider
 
-    # --- what tea-openapi calls (older versions call the getters one by one) -------------------------------------
+    # --- what tea-openapi calls ----------------------------------------------------------------------------------
     # Without a key they raise tea's own client-side exception, which is a CredentialsError too (proxy/errors.py).
     def get_credential(self) -> ManagedCredentialModel:
+        """The whole key, one snapshot (key id, secret and token of one version): what tea-openapi signs with, and
+        the getter to use in your own code."""
         return _model(self._snapshot(self._credentials()))
 
     async def get_credential_async(self) -> ManagedCredentialModel:
+        """``get_credential()`` without blocking the event loop."""
         return _model(self._snapshot(await self._credentials_async()))
 
+    # The one-field getters the Credentials tool's Client has, which generated clients' ``*_advance`` methods (file
+    # uploads) and older code call one after the other. A round of them (key id, secret, token, in any order, in one
+    # thread or task, within 5 s) reads one snapshot even when a refresh lands in between (proxy/pinned_snapshot.py).
     def get_access_key_id(self) -> str:
-        return self._credentials().access_key_id
+        """The key id; with the ``get_access_key_secret()`` / ``get_security_token()`` calls that follow it in this
+        thread, of one version of the key. The whole key at once: ``get_credential()``."""
+        return self._pinned.read("access_key_id", self._credentials).access_key_id
 
     def get_access_key_secret(self) -> str:
-        return self._credentials().access_key_secret
+        """The secret of the key ``get_access_key_id()`` returned in this thread (see there)."""
+        return self._pinned.read("access_key_secret", self._credentials).access_key_secret
 
     def get_security_token(self) -> Optional[str]:
-        return self._credentials().security_token
+        """The token of the key ``get_access_key_id()`` returned in this thread (see there); None for an AccessKey."""
+        return self._pinned.read("security_token", self._credentials).security_token
 
     async def get_access_key_id_async(self) -> str:
-        return (await self._credentials_async()).access_key_id
+        """As ``get_access_key_id()``, per asyncio task."""
+        return (await self._pinned.read_async("access_key_id", self._credentials_async)).access_key_id
 
     async def get_access_key_secret_async(self) -> str:
-        return (await self._credentials_async()).access_key_secret
+        """As ``get_access_key_secret()``, per asyncio task."""
+        return (await self._pinned.read_async("access_key_secret", self._credentials_async)).access_key_secret
 
     async def get_security_token_async(self) -> Optional[str]:
-        return (await self._credentials_async()).security_token
+        """As ``get_security_token()``, per asyncio task."""
+        return (await self._pinned.read_async("security_token", self._credentials_async)).security_token
 
     def get_type(self) -> str:
-        return "sts" if self._credentials().security_token else "access_key"
+        """``sts`` or ``access_key``: of the key the open round of getters reads, else of the current key."""
+        return "sts" if self._pinned.peek(self._credentials).security_token else "access_key"
 
     def get_bearer_token(self) -> None:
         return None
@@ -156,3 +176,15 @@ async def _current(provider: CredentialsProvider) -> Credentials:
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     """Run a provider call (it may wait for a fetch) without blocking the event loop."""
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
+
+
+def _renew_tea_connections_after_fork() -> None:
+    """Every tea-openapi client of the process shares darabonba's (and Tea's) pooled sessions: in a forked child
+    they get new connections, keeping their settings, so that parent and child never read each other's answers.
+    This covers ProxyOpenApiClient, and any V2 client signing with a ManagedCredentialsClient."""
+    for session in pooled_sessions():
+        renew_connections(session)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_tea_connections_after_fork)

@@ -19,6 +19,7 @@ from credentials.model import Credentials
 
 from . import errors
 from .bodies import Rewind, body_rewinder
+from .fresh_connections import renew_connections
 from .handlers import AKExpireHandler, OssAKExpireHandler
 from .reissue import Reissuer
 from .source import KeySource, check_secret_name, reset_http_after_fork
@@ -142,6 +143,8 @@ class _ManagedOssClient:
     """What ProxyBucket and ProxyService share: the key source, oss2's provider auth over it, the re-issue rule,
     and the lifecycle (shutdown, context manager, fresh connections after fork)."""
 
+    session: Any  # oss2's http.Session, set by oss2's constructor (the one you passed as session=, or its own)
+
     def _connect(
         self,
         init: Callable[[Any], None],
@@ -191,7 +194,9 @@ class _ManagedOssClient:
         self.shutdown()
 
     def _after_fork_in_child(self) -> None:
-        self.session = oss2.Session()
+        """New connections in a forked child, on the session you gave (or oss2 made): its CA bundle (``verify``),
+        headers, proxies, auth, cert, trust_env and mounted adapters stay as they were (proxy/fresh_connections.py)."""
+        renew_connections(getattr(self.session, "session", None))
         self._call_depth = threading.local()
 
 

@@ -27,7 +27,7 @@ uploader, downloader and copier read the client's CRC settings only from a clien
 import contextvars
 import functools
 import itertools
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 # isort: off
 from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
@@ -39,6 +39,7 @@ from credentials import CredentialsError, CredentialsProvider
 from . import errors
 from ._oss_v2_compat import sdk_http_client
 from .bodies import REPLAYABLE_VALUES, Rewind, body_rewinder
+from .fresh_connections import renew_adapter, renew_connections
 from .handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
 from .reissue import Reissuer
 from .source import reset_http_after_fork
@@ -107,6 +108,27 @@ def credentials_unavailable(exc: BaseException) -> Optional[BaseException]:
     return None
 
 
+# aiohttp sessions a forked child let go of (empty in any process that did not fork after using an async client):
+# kept referenced, never used again, so that no finalizer in the child logs an "unclosed session" error or closes
+# transports registered with the parent's event loop.
+_INHERITED: List[Any] = []
+
+
+def renew_sdk_connections(http: Any) -> None:
+    """In a forked child: the V2 SDK's HTTP client on connections of its own. requests (sync): the session (yours,
+    or the one the SDK made) gets new pools, keeping its settings. aiohttp (async): a session the SDK made belongs
+    to the parent's event loop; it is let go, and the child's first call opens a new one on the child's loop (a
+    session you made and passed in is yours: it is left as it is)."""
+    if isinstance(http, oss.transport.RequestsHttpClient):
+        if http.session is not None:
+            renew_connections(http.session)
+        if http.adapter is not None:
+            renew_adapter(http.adapter)
+    elif getattr(http, "session_owner", False) and getattr(http, "session", None) is not None:
+        _INHERITED.append(http.session)
+        http.session, http.session_owner = None, False
+
+
 def public_request_methods(cls: type) -> Iterable[Tuple[str, Callable[..., Any]]]:
     for name in dir(cls):
         attr = getattr(cls, name)
@@ -163,6 +185,10 @@ class ManagedOssClientMixin:
         if self._owns_provider:
             self._managed.shutdown()
 
+    def _after_fork_in_child(self) -> None:
+        """A forked child must not share the parent's pooled keep-alive connections (answers would cross)."""
+        renew_sdk_connections(sdk_http_client(self))
+
 
 def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
@@ -217,13 +243,6 @@ class ProxyOssClient(ManagedOssClientMixin, oss.Client):
             self.shutdown()
             raise
         reset_http_after_fork(self)
-
-    def _after_fork_in_child(self) -> None:
-        """A forked child must not share the parent's pooled keep-alive connections (answers would cross)."""
-        http = sdk_http_client(self)
-        if isinstance(http, oss.transport.RequestsHttpClient):
-            http.close()  # drops the pools of the session the SDK made (a session you passed in stays yours);
-            # the next request opens a new session on new connections
 
     def __enter__(self) -> "ProxyOssClient":
         return self

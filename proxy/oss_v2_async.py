@@ -38,6 +38,7 @@ from alibabacloud_oss_v2.exceptions import OperationError
 from credentials import CredentialsProvider
 
 from .handlers import AKExpireHandler
+from .source import reset_http_after_fork
 
 logger = logging.getLogger("managed_credentials.proxy")
 
@@ -106,6 +107,7 @@ class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
         except BaseException:
             self.shutdown()
             raise
+        reset_http_after_fork(self)
 
     async def __aenter__(self) -> "ProxyAsyncOssClient":
         try:

@@ -131,6 +131,34 @@ MUTANTS = (
             "tests/test_bodies.py::test_a_body_after_a_revocation_is_stored_as_the_plain_sdk_stores_it_or_not_sent_again",
         ),
     ),
+    Mutant(
+        "fork-default-session: a forked child's ProxyBucket gets a default session instead of the one you gave",
+        "proxy/oss_bucket.py",
+        '        renew_connections(getattr(self.session, "session", None))\n',
+        "        self.session = oss2.Session()\n",
+        ("tests/test_fork.py::test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections",),
+    ),
+    Mutant(
+        "fork-shared-tea-socket: tea's pooled sessions are not renewed in a forked child",
+        "proxy/openapi_credential.py",
+        "    for session in pooled_sessions():\n        renew_connections(session)\n",
+        "    pass\n",
+        ("tests/test_fork.py::test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child",),
+    ),
+    Mutant(
+        "fork-held-lock: errors._noted_lock is not reset in a forked child",
+        "proxy/errors.py",
+        "    _noted_lock = threading.Lock()  # a parent's thread may have held it at the fork\n",
+        "    pass\n",
+        ("tests/test_fork.py::test_every_module_and_class_lock_of_ours_is_free_in_a_forked_child",),
+    ),
+    Mutant(
+        "torn-getters: ProxyAcsClient.get_access_secret() reads the provider again",
+        "proxy/acs_client.py",
+        '        return self._pinned.read("access_key_secret", self._credentials).access_key_secret\n',
+        "        return self._credentials().access_key_secret\n",
+        ("tests/test_torn_keys.py::test_acs_key_getters_called_in_turn_return_one_version_from_25_threads",),
+    ),
 )
 
 

@@ -2,7 +2,8 @@
 names the dependency's version, what it no longer has, and the compat module to fix.
 
 The reaches live in credentials/_acs_compat.py (aliyun-python-sdk-core), credentials/_credentials_tool_compat.py
-(alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi); oss2 needs none. These tests read
+(alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi and the cores it sends through,
+darabonba-core and alibabacloud-tea); oss2 needs none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
@@ -248,3 +249,41 @@ def test_tea_client_keeps_its_endpoint():
     assert endpoint_of(Client(Config(endpoint="ecs.example.test"))) == "ecs.example.test", gone(
         TEA, "Client._endpoint (shown by ProxyOpenApiClient's repr)"
     )
+
+
+def _pooled_sessions_are_where_the_fork_hook_looks(core: Any, dependency: tuple) -> None:
+    from proxy._tea_compat import pooled_sessions
+
+    where = f"{core.__module__}.{core.__name__}"
+    held = getattr(core, "_sessions", None)
+    assert isinstance(held, dict), gone(dependency, f"{where}._sessions (its pooled sessions, renewed after a fork)")
+    getter = getattr(core, "_get_session", None)
+    sends_through_it = callable(getter) and "_get_session" in names_used(core.do_action)
+    assert sends_through_it and "_sessions" in names_used(getter), gone(
+        dependency, f"{where}.do_action sending through the sessions kept in {where}._sessions"
+    )
+    sentinel = object()
+    held["managed-credentials-compat-test"] = sentinel
+    try:
+        assert any(session is sentinel for session in pooled_sessions()), gone(dependency, f"{where}._sessions")
+    finally:
+        held.pop("managed-credentials-compat-test", None)
+
+
+def test_tea_keeps_its_pooled_sessions_where_a_forked_child_renews_them():
+    """proxy/openapi_credential.py gives a forked child new connections on the sessions pooled_sessions() finds:
+    those of the core tea-openapi sends through (darabonba-core's DaraCore for 0.4, Tea's TeaCore for 0.3)."""
+    import alibabacloud_tea_openapi.client as tea_client
+
+    if hasattr(tea_client, "DaraCore"):
+        _pooled_sessions_are_where_the_fork_hook_looks(tea_client.DaraCore, ("darabonba-core", TEA[1]))
+    else:
+        assert hasattr(tea_client, "TeaCore"), gone(TEA, "a DaraCore or TeaCore that its Client sends through")
+        _pooled_sessions_are_where_the_fork_hook_looks(tea_client.TeaCore, ("alibabacloud-tea", TEA[1]))
+
+
+def test_tea_core_of_the_credentials_tool_keeps_its_pooled_sessions_too():
+    """The Credentials tool (and tea-openapi 0.3) send through Tea's TeaCore: its sessions are renewed too."""
+    from Tea.core import TeaCore
+
+    _pooled_sessions_are_where_the_fork_hook_looks(TeaCore, ("alibabacloud-tea", TEA[1]))
