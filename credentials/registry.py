@@ -14,6 +14,7 @@ import atexit
 import logging
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import default_kms
@@ -38,6 +39,7 @@ class _Entry:
         self.holders = 0  # guarded by default_kms.lock
         self.error: Optional[Exception] = None  # what the first fetch raised (an unknown secret, access denied)
         self._reset_fetch_state()
+        _live_entries.add(self)  # every entry, also one already dropped from the table that a Hold still waits on
 
     def _reset_fetch_state(self) -> None:
         self._cond = threading.Condition()
@@ -113,6 +115,7 @@ class Hold:
 
 
 _providers: Dict[str, _Entry] = {}
+_live_entries: "weakref.WeakSet[_Entry]" = weakref.WeakSet()
 _preloaded = False
 
 
@@ -247,7 +250,7 @@ def _close_all() -> None:
 
 
 def _after_fork_in_child() -> None:
-    for entry in _entries():
+    for entry in list(_live_entries):
         entry._after_fork_in_child()
 
 

@@ -539,14 +539,16 @@ def classes_that_make_locks():
 
 def test_every_object_lock_of_ours_is_free_in_a_forked_child(cloud, tmp_path):
     """The locks each provider and KMS client owns (the provider's refresh locks, the KMS clients' session locks,
-    the dedicated-KMS cooldown and fallback locks), held by a parent's thread at the fork: the child can take each."""
+    the dedicated-KMS cooldown and fallback locks, a registry entry's first-fetch condition), held by a parent's thread at the fork: the child can take each."""
     from credentials.managed import ManagedSecretProvider
     from tests.test_dkms_fallback import both, fallback_client
 
     cloud.create_secret("app-key")
     kms = fallback_client(cloud, both(cloud, tmp_path), time.monotonic)
+    from credentials.registry import _Entry
+
     provider = ManagedSecretProvider("app-key", kms)
-    objects = [provider, kms, kms.instances, kms.regions]
+    objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider)]  # _Entry: a registry entry
     covered = {(cls.__module__, cls.__name__) for obj in objects for cls in type(obj).__mro__}
     missing = classes_that_make_locks() - covered
     assert not missing, f"classes that make a lock, not checked here after a fork (add an instance): {missing}"
