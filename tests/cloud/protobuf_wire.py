@@ -8,6 +8,7 @@ which is enough for the DKMS gateway's messages and Log Service's LogGroup.
 
 from typing import Dict, Iterable, List, Tuple, Union
 
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while True:

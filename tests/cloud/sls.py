@@ -91,7 +91,7 @@ class SlsService:
         return resp
 
     def _project(self, host: str) -> str:
-        """"my-project.127.0.0.1:PORT" -> "my-project" ("" when the Host names no project)."""
+        """ "my-project.127.0.0.1:PORT" -> "my-project" ("" when the Host names no project)."""
         name, suffix = host.rsplit(":", 1)[0], "." + self.host
         return name[: -len(suffix)] if name.endswith(suffix) else ""
 

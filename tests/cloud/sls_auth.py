@@ -151,8 +151,9 @@ class SlsAuthenticator:
             timestamp = headers.get("x-log-date", "")
             self._check_date(timestamp, lambda text: calendar.timegm(time.strptime(text, "%Y%m%dT%H%M%SZ")))
             if auth["date"] != timestamp[:8] or auth["region"] != self.region_id:
-                raise BodyError(401, "SignatureNotMatch", "signature scope %s/%s is not valid here" % (
-                    auth["date"], auth["region"]))
+                raise BodyError(
+                    401, "SignatureNotMatch", "signature scope %s/%s is not valid here" % (auth["date"], auth["region"])
+                )
             if headers.get("x-log-content-sha256") != hashlib.sha256(body).hexdigest():
                 raise BodyError(400, "PostBodyInvalid", "x-log-content-sha256 does not match the body.")
             canonical = v4_canonical_request(method, headers, resource, query)
@@ -171,5 +172,8 @@ class SlsAuthenticator:
         except (TypeError, ValueError):
             raise BodyError(400, "InvalidDateFormat", "Date %s must follow RFC822." % text) from None
         if abs(time.time() - when) > MAX_SKEW:
-            raise BodyError(400, "RequestTimeExpired", "Request time has been expired while server time is %s." % (
-                email.utils.formatdate(usegmt=True)))
+            raise BodyError(
+                400,
+                "RequestTimeExpired",
+                "Request time has been expired while server time is %s." % (email.utils.formatdate(usegmt=True)),
+            )

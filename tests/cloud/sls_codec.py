@@ -99,7 +99,9 @@ def decompress(body: bytes, compress_type: str, raw_size: str) -> bytes:
         raise BodyError(400, "InvalidCompressType", "x-log-compresstype %s is unsupported." % compress_type)
     if not raw_size:
         if compress_type:
-            raise BodyError(400, "MissingBodyRawSize", "x-log-bodyrawsize does not exist in header when it is necessary.")
+            raise BodyError(
+                400, "MissingBodyRawSize", "x-log-bodyrawsize does not exist in header when it is necessary."
+            )
         return body
     try:
         size = int(raw_size)
