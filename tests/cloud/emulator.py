@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, cs, dkms, metadata, sts
+from . import credentials_uri, cs, dkms, metadata, mns, ots, sls, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -49,6 +49,9 @@ class CloudEmulator:
         credentials_uri.add_to(self)
         dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
         cs.add_to(self)  # a ROA API (Container Service clusters): cloud.cs, cloud.cs_host
+        sls.add_to(self)  # Log Service: cloud.sls, cloud.sls_endpoint (its project names need loopback_names.py)
+        mns.add_to(self)  # Message Service: cloud.mns, cloud.mns_endpoint
+        ots.add_to(self)  # Tablestore: cloud.ots, cloud.ots_endpoint
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -145,6 +148,9 @@ class CloudEmulator:
     oss_host = property(lambda self: self.host_of("oss"))
     cs_endpoint = property(lambda self: self.endpoint("cs"))
     cs_host = property(lambda self: self.host_of("cs"))
+    sls_endpoint = property(lambda self: self.host_of("sls"))  # LogClient takes host:port (http)
+    mns_endpoint = property(lambda self: self.endpoint("mns"))
+    ots_endpoint = property(lambda self: self.endpoint("ots"))
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 
@@ -233,11 +239,24 @@ class CloudEmulator:
         """The next `times` KMS requests (None: until clear_faults) are delayed by `delay` seconds and/or answered
         with HTTP `status` and an RPC error body with `code`. With neither status nor delay: 503
         ServiceUnavailable. One fault at a time: a new call replaces the previous one."""
+        self.service_fault("kms", status, code, times, delay, message)
+
+    def service_fault(
+        self,
+        service: str,
+        status: Optional[int] = None,
+        code: Optional[str] = None,
+        times: Optional[int] = None,
+        delay: Optional[float] = None,
+        message: Optional[str] = None,
+    ) -> None:
+        """kms_fault() for any service that takes injected faults (kms, ecs, cs, sls, mns, ots): each answers with
+        its own error document."""
         if status is None and delay is None:
             status = 503
         if status is not None and code is None:
             code = "ServiceUnavailable" if status == 503 else None
-        self.state.set_fault("kms", Fault(status=status, code=code, message=message, delay=delay, remaining=times))
+        self.state.set_fault(service, Fault(status=status, code=code, message=message, delay=delay, remaining=times))
 
     def kms_down(self) -> None:
         self.service_down("kms")
