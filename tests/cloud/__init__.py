@@ -6,7 +6,8 @@ Service, Message Service and Tablestore on 127.0.0.1.
         cloud.create_secret("my-ram-secret")
         cloud.write_properties("managed_credentials_providers.properties", ["my-ram-secret"])
 
-Standard library only (Tablestore's bodies use the tablestore package, imported on its first request). `python -m tests.cloud --help`: a standalone server with an HTTP control plane (control.py).
+Standard library only (Tablestore's bodies use the tablestore package, imported on its first request). `python -m
+tests.cloud --help`: a standalone server with an HTTP control plane (control.py).
 """
 
 from .emulator import CloudEmulator

@@ -2,9 +2,10 @@
 or SIGTERM.
 
 Standard output gets ONE JSON line once everything listens: {"endpoints": {"kms", "ecs", "oss", "cs", "sts", "sls",
-"mns", "ots", "control"}, "region", "secrets", "buckets", "kms_access_key_id", "properties"?, "dkms_properties"?} (never a
-secret: point an application at it with --write-properties). A human summary goes to standard error. The control
-plane (tests/cloud/control.py) creates secrets and buckets, rotates, injects KMS faults and serves the request log.
+"mns", "ots", "control"}, "region", "secrets", "buckets", "kms_access_key_id", "properties"?, "dkms_properties"?}
+(never a secret: point an application at it with --write-properties). A human summary goes to standard error. The
+control plane (tests/cloud/control.py) creates secrets and buckets, rotates, injects KMS faults and serves the
+request log.
 """
 
 import argparse
