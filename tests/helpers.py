@@ -3,6 +3,9 @@
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
+from typing import Optional, Tuple
 
 from aliyunsdkcore.request import CommonRequest
 
@@ -106,3 +109,32 @@ def heal_acs_and_oss_through_a_revoking_rotation(cloud, secret_name, key_id, buc
         client.shutdown()
         bucket.shutdown()
     return new_id, new_secret
+
+
+def control_request(cloud, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
+    """One request to the emulator's HTTP control plane (tests/cloud/control.py): (status, JSON answer)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(cloud.endpoint("control") + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def managed_key(cloud, name: str) -> Tuple[str, str]:
+    """A managed secret created through the control plane (added to `cloud` if missing), and the key it holds."""
+    from tests.cloud import control
+
+    if not hasattr(cloud, "control"):
+        control.add_to(cloud)
+    assert control_request(cloud, "POST", "/secrets", {"name": name})[0] == 201
+    return cloud.current_key(name)
+
+
+def revoke_through_control_plane(cloud, name: str) -> str:
+    """A revoking rotation of the secret through the control plane, as an operator rehearses it: the key id that the
+    application still holds and that now fails everywhere."""
+    status, answer = control_request(cloud, "POST", "/secrets/%s/rotate" % name, {"mode": "revoke"})
+    assert status == 200, answer
+    return answer["previous_access_key_id"]

@@ -7,7 +7,7 @@ checked quickly, with the plain aliyunsdkcore AcsClient as the application whose
 import json
 import urllib.error
 import urllib.request
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Iterator, Tuple
 
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
@@ -15,20 +15,10 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 from tests.cloud import CloudEmulator, control
+from tests.helpers import control_request as ask
 from tests.helpers import wait_until
 
 TIMEOUT = 5
-
-
-def ask(cloud: CloudEmulator, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
-    """One control-plane request: (status, JSON answer)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(cloud.endpoint("control") + path, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ class MnsStore:
         self.lock = threading.Condition()
         self._queues: Dict[str, Queue] = {}
         self._topics: Dict[str, Dict[str, str]] = {}  # topic -> subscription name -> endpoint
+        self.waiting = 0  # receives blocked in long polling right now (a test waits for it instead of sleeping)
 
     # ---- queues ------------------------------------------------------------------------------------------------
 
@@ -110,7 +111,11 @@ class MnsStore:
     def wait_for_message(self, queue: str, timeout: float) -> None:
         """Block until the queue may have a visible message or `timeout` seconds pass (long polling)."""
         with self.lock:
-            self.lock.wait(timeout)
+            self.waiting += 1
+            try:
+                self.lock.wait(timeout)
+            finally:
+                self.waiting -= 1
 
     def delete(self, queue: str, receipt_handle: str) -> None:
         with self.lock:
