@@ -138,3 +138,25 @@ def revoke_through_control_plane(cloud, name: str) -> str:
     status, answer = control_request(cloud, "POST", "/secrets/%s/rotate" % name, {"mode": "revoke"})
     assert status == 200, answer
     return answer["previous_access_key_id"]
+
+
+REFUSED_KEYS = ("unknown key", "disabled key", "wrong secret", "expired token", "token of another key")
+
+
+def refused_key(cloud, case: str) -> Tuple[Tuple[str, str], Optional[str]]:
+    """(key pair, security token or None) that every emulated service refuses, one per REFUSED_KEYS case."""
+    key = cloud.add_access_key()
+    if case == "unknown key":
+        return ("LTAI5tUnknownKey000000", "secret"), None
+    if case == "disabled key":
+        cloud.disable_key(key[0])
+        return key, None
+    if case == "wrong secret":
+        return (key[0], "not-the-secret"), None
+    if case == "expired token":
+        expired = cloud.add_access_key(security_token=True, expires_at=time.time() - 1)
+        return expired, cloud.security_token_of(expired[0])
+    if case == "token of another key":
+        other = cloud.add_access_key(security_token=True)
+        return cloud.add_access_key(security_token=True), cloud.security_token_of(other[0])
+    raise ValueError("no such case %r; one of %s" % (case, ", ".join(REFUSED_KEYS)))

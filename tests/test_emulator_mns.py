@@ -7,7 +7,6 @@ it accepts anything: a send with a revoked key leaves no message behind.
 """
 
 import threading
-import time
 from typing import List, Optional, Tuple
 
 import pytest
@@ -19,7 +18,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import TopicMessage, TopicMeta
 
 from tests.cloud import CloudEmulator
-from tests.helpers import managed_key, revoke_through_control_plane, wait_until
+from tests.helpers import managed_key, refused_key, revoke_through_control_plane, wait_until
 
 QUEUE = "orders"
 
@@ -114,19 +113,7 @@ def test_refusals_come_back_as_the_sdk_raises_them_and_send_nothing(
 ) -> None:
     good = cloud.add_access_key()
     queue(cloud, good)
-    key, token = cloud.add_access_key(), None
-    if case == "unknown key":
-        key = ("LTAI5tUnknownKey000000", "secret")
-    elif case == "disabled key":
-        cloud.disable_key(key[0])
-    elif case == "wrong secret":
-        key = (key[0], "not-the-secret")
-    elif case == "expired token":
-        key = cloud.add_access_key(security_token=True, expires_at=time.time() - 1)
-        token = cloud.security_token_of(key[0])
-    else:
-        key = cloud.add_access_key(security_token=True)
-        token = cloud.security_token_of(cloud.add_access_key(security_token=True)[0])
+    key, token = refused_key(cloud, case)
     err = refused(account(cloud, key, token).get_queue(QUEUE))
     assert (err.type, err.message[: len(message)]) == (code, message)
     assert err.request_id and err.host_id == "http://" + cloud.host_of("mns")

@@ -7,7 +7,6 @@ id). OTSAuthFailed covers a bad key *and* things a new key does not fix (an unkn
 to the instance): only the message tells them apart.
 """
 
-import time
 from typing import Optional, Tuple
 
 import pytest
@@ -25,7 +24,7 @@ from tablestore import (
 from tablestore.retry import NoRetryPolicy
 
 from tests.cloud import CloudEmulator
-from tests.helpers import managed_key, revoke_through_control_plane
+from tests.helpers import REFUSED_KEYS, managed_key, refused_key, revoke_through_control_plane
 
 INSTANCE, TABLE = "my-instance", "orders"
 PK = [("id", "order-1"), ("part", 7)]
@@ -109,18 +108,10 @@ def test_refusals_are_otsauthfailed_told_apart_by_message_and_store_nothing(
     owner = client(ots, ots.add_access_key())
     create_table(owner)
     key, token, region, instance = ots.add_access_key(), None, None, INSTANCE
-    if case == "unknown key":
-        key = ("LTAI5tUnknownKey000000", "secret")
-    elif case == "disabled key":
-        ots.disable_key(key[0])
-    elif case.startswith("wrong secret"):
-        key, region = (key[0], "not-the-secret"), ("cn-hangzhou" if case.endswith("v4") else None)
-    elif case == "expired token":
-        key = ots.add_access_key(security_token=True, expires_at=time.time() - 1)
-        token = ots.security_token_of(key[0])
-    elif case == "token of another key":
-        key = ots.add_access_key(security_token=True)
-        token = ots.security_token_of(ots.add_access_key(security_token=True)[0])
+    if case in REFUSED_KEYS:
+        key, token = refused_key(ots, case)
+    elif case == "wrong secret v4":
+        key, region = (key[0], "not-the-secret"), "cn-hangzhou"
     elif case == "unknown instance":
         instance = "nowhere"
     else:

@@ -20,7 +20,7 @@ from aliyun.log.logger_hanlder import SimpleLogHandler
 from aliyun.log.proto import LogGroupRaw
 
 from tests.cloud import CloudEmulator
-from tests.helpers import managed_key, revoke_through_control_plane, wait_until
+from tests.helpers import managed_key, refused_key, revoke_through_control_plane, wait_until
 
 PROJECT, LOGSTORE = "my-project", "app-log"
 pytestmark = pytest.mark.usefixtures("loopback_names")
@@ -124,20 +124,7 @@ def refused(log_client: LogClient) -> LogException:
 def test_refusals_come_back_as_the_sdk_raises_them_and_store_nothing(
     sls: CloudEmulator, case: str, status: int, code: str, message: str
 ) -> None:
-    key = sls.add_access_key()
-    token = None
-    if case == "unknown key":
-        key = ("LTAI5tUnknownKey000000", "secret")
-    elif case == "disabled key":
-        sls.disable_key(key[0])
-    elif case == "wrong secret":
-        key = (key[0], "not-the-secret")
-    elif case == "expired token":
-        key = sls.add_access_key(security_token=True, expires_at=time.time() - 1)
-        token = sls.security_token_of(key[0])
-    else:
-        key = sls.add_access_key(security_token=True)
-        token = sls.security_token_of(sls.add_access_key(security_token=True)[0])
+    key, token = refused_key(sls, case)
     err = refused(client(sls, key, token))
     assert (err.resp_status, err.get_error_code()) == (status, code)
     assert err.get_error_message().startswith(message.format(id=key[0]))
@@ -178,24 +165,24 @@ def test_unknown_project_and_logstore(sls: CloudEmulator) -> None:
 # ---- the logging handlers, with a pasted key --------------------------------------------------------------------
 
 
-def shipping_logger(handler: logging.Handler) -> logging.Logger:
+def ship(handler: logging.Handler, numbers: range) -> None:
+    """Log one record per number (its "n" an extra field) through a logger that has only `handler`, then flush()."""
     logger = logging.getLogger("tests.sls.%d" % id(handler))
     logger.propagate = False
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
-    return logger
+    try:
+        for n in numbers:
+            logger.info("record", extra={"n": n})
+    finally:
+        logger.removeHandler(handler)
+        handler.flush()
 
 
 def test_queued_log_handler_ships_numbered_records_once(sls: CloudEmulator) -> None:
     key = sls.add_access_key()
     handler = QueuedLogHandler(sls.sls_endpoint, key[0], key[1], PROJECT, LOGSTORE, put_wait=0.2, close_wait=5)
-    logger = shipping_logger(handler)
-    try:
-        for n in range(200):
-            logger.info("record", extra={"n": n})
-    finally:
-        logger.removeHandler(handler)
-        handler.flush()  # the SDK's flush() sends what is queued and stops the sender thread for good
+    ship(handler, range(200))  # then flush(): the SDK sends what is queued and stops its sender thread for good
     assert not handler.worker.is_alive()
     assert sorted(int(n) for n in stored(sls)) == list(range(200))
 
@@ -208,13 +195,7 @@ def test_queued_log_handler_drops_a_batch_the_service_refuses(sls: CloudEmulator
     handler = QueuedLogHandler(sls.sls_endpoint, key[0], key[1], PROJECT, LOGSTORE, put_wait=0.2, close_wait=5)
     dropped: List[logging.LogRecord] = []
     handler.handleError = dropped.append  # type: ignore[method-assign]  # logging's hook for a failed emit
-    logger = shipping_logger(handler)
-    try:
-        for n in range(5):
-            logger.info("record", extra={"n": n})
-    finally:
-        logger.removeHandler(handler)
-        handler.flush()
+    ship(handler, range(5))
     assert stored(sls) == [] and len(dropped) == 1
     assert sls.count("PutLogs", code="Unauthorized") == 1
 
@@ -222,11 +203,6 @@ def test_queued_log_handler_drops_a_batch_the_service_refuses(sls: CloudEmulator
 def test_simple_log_handler_sends_each_record(sls: CloudEmulator) -> None:
     key = sls.add_access_key()
     handler = SimpleLogHandler(sls.sls_endpoint, key[0], key[1], PROJECT, LOGSTORE)
-    logger = shipping_logger(handler)
-    try:
-        for n in range(3):
-            logger.info("record", extra={"n": n})
-    finally:
-        logger.removeHandler(handler)
+    ship(handler, range(3))
     assert wait_until(lambda: stored(sls) == ["0", "1", "2"])
     assert sls.count("PutLogs", code="OK") == 3

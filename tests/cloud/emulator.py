@@ -10,6 +10,7 @@ More services plug in with add_service(name, handler): any object with `name` an
 
 import threading
 import time
+from functools import partialmethod
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from . import credentials_uri, cs, dkms, metadata, mns, ots, sls, sts
@@ -228,19 +229,6 @@ class CloudEmulator:
 
     # ---- faults (KMS) ------------------------------------------------------------------------------------------
 
-    def kms_fault(
-        self,
-        status: Optional[int] = None,
-        code: Optional[str] = None,
-        times: Optional[int] = None,
-        delay: Optional[float] = None,
-        message: Optional[str] = None,
-    ) -> None:
-        """The next `times` KMS requests (None: until clear_faults) are delayed by `delay` seconds and/or answered
-        with HTTP `status` and an RPC error body with `code`. With neither status nor delay: 503
-        ServiceUnavailable. One fault at a time: a new call replaces the previous one."""
-        self.service_fault("kms", status, code, times, delay, message)
-
     def service_fault(
         self,
         service: str,
@@ -250,13 +238,17 @@ class CloudEmulator:
         delay: Optional[float] = None,
         message: Optional[str] = None,
     ) -> None:
-        """kms_fault() for any service that takes injected faults (kms, ecs, cs, sls, mns, ots): each answers with
-        its own error document."""
+        """The next `times` requests to `service` (None: until clear_faults) are delayed by `delay` seconds and/or
+        answered with HTTP `status` and the service's own error document with `code`. With neither status nor delay:
+        503 ServiceUnavailable. One fault per service at a time: a new call replaces the previous one. Services that
+        take faults: kms (also as kms_fault(...)), ecs, cs, sls, mns, ots."""
         if status is None and delay is None:
             status = 503
         if status is not None and code is None:
             code = "ServiceUnavailable" if status == 503 else None
         self.state.set_fault(service, Fault(status=status, code=code, message=message, delay=delay, remaining=times))
+
+    kms_fault = partialmethod(service_fault, "kms")
 
     def kms_down(self) -> None:
         self.service_down("kms")

@@ -28,20 +28,12 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from . import signing
+from . import state as reasons
 from .mns_store import MnsError, MnsStore
 from .records import new_oss_request_id
 from .rpc import apply_injected_fault
-from .server import BodyTooLarge, IncompleteBody, Request, Response
-from .state import (
-    KEY_INACTIVE,
-    KEY_NOT_FOUND,
-    TOKEN_EXPIRED,
-    TOKEN_MALFORMED,
-    TOKEN_MISMATCH,
-    TOKEN_MISSING,
-    TOKEN_UNEXPECTED,
-    CloudState,
-)
+from .server import Request, Response, read_body_or_raise
+from .state import CloudState
 
 if TYPE_CHECKING:
     from .emulator import CloudEmulator
@@ -49,17 +41,18 @@ if TYPE_CHECKING:
 XMLNS = "http://mns.aliyuncs.com/doc/v1/"
 API_VERSION = "2015-06-06"
 MAX_SKEW = 15 * 60
+MAX_BODY = 4 * 1024 * 1024
 _NO_SUCH_KEY = (403, "InvalidAccessKeyId", "The access Id you provided does not exist.")
 _BAD_TOKEN = (403, "InvalidSecurityToken", "The security token you provided is invalid.")
 # check_key() reasons -> (HTTP status, code, message)
 KEY_ERRORS = {
-    KEY_NOT_FOUND: _NO_SUCH_KEY,
-    KEY_INACTIVE: (403, "InvalidAccessKeyId", "The access Id you provided is disabled."),
-    TOKEN_MISSING: _NO_SUCH_KEY,
-    TOKEN_UNEXPECTED: _BAD_TOKEN,
-    TOKEN_MISMATCH: _BAD_TOKEN,
-    TOKEN_MALFORMED: _BAD_TOKEN,
-    TOKEN_EXPIRED: (403, "SecurityTokenExpired", "The security token you provided has expired."),
+    reasons.KEY_NOT_FOUND: _NO_SUCH_KEY,
+    reasons.KEY_INACTIVE: (403, "InvalidAccessKeyId", "The access Id you provided is disabled."),
+    reasons.TOKEN_MISSING: _NO_SUCH_KEY,
+    reasons.TOKEN_UNEXPECTED: _BAD_TOKEN,
+    reasons.TOKEN_MISMATCH: _BAD_TOKEN,
+    reasons.TOKEN_MALFORMED: _BAD_TOKEN,
+    reasons.TOKEN_EXPIRED: (403, "SecurityTokenExpired", "The security token you provided has expired."),
 }
 
 
@@ -120,7 +113,7 @@ class MnsService:
             failure = apply_injected_fault(self.state, self.name, req)
             if failure:
                 raise MnsError(*failure)
-            body = self._body(req)
+            body = read_body_or_raise(req, MAX_BODY, MnsError, "InvalidArgument", (400, "InvalidArgument"))
             self._authenticate(req, headers, key_id, body)
             if action == "Unsupported":
                 raise MnsError(400, "InvalidRequestURL", "Http request URL format invalid.")
@@ -163,15 +156,6 @@ class MnsService:
         scheme, _, rest = authorization.partition(" ")
         return rest.rpartition(":")[0] or None if scheme == "MNS" else None
 
-    @staticmethod
-    def _body(req: Request) -> bytes:
-        try:
-            return req.read_body(max_bytes=4 * 1024 * 1024)
-        except IncompleteBody as exc:
-            raise MnsError(400, "InvalidArgument", "The request body is incomplete: %s" % exc) from None
-        except BodyTooLarge:
-            raise MnsError(400, "InvalidArgument", "The request body is too large.") from None
-
     def _authenticate(self, req: Request, headers: Dict[str, str], key_id: Optional[str], body: bytes) -> None:
         authorization = headers.get("authorization")
         if not authorization:
@@ -186,7 +170,7 @@ class MnsService:
             raise MnsError(403, "TimeExpired", "The http request you sent is expired.")
         key, problem = self.state.check_key(key_id, headers.get("security-token"))
         if problem is not None or key is None:
-            raise MnsError(*KEY_ERRORS[problem or KEY_NOT_FOUND])
+            raise MnsError(*KEY_ERRORS[problem or reasons.KEY_NOT_FOUND])
         target = req.path + ("?" + req.query_string if req.query_string else "")
         expected = signature(string_to_sign(req.method, headers, target), key.access_key_secret)
         if not signing.constant_time_equal(authorization.rpartition(":")[2], expected):

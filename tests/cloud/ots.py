@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from .ots_auth import AUTH_FAILED, OtsAuthenticator, OtsError, response_authorization
 from .rpc import apply_injected_fault
-from .server import BodyTooLarge, IncompleteBody, Request, Response
+from .server import Request, Response, read_body_or_raise
 from .state import CloudState
 
 if TYPE_CHECKING:
     from .emulator import CloudEmulator
 
+MAX_BODY = 8 * 1024 * 1024
 ACTIONS = ("CreateTable", "ListTable", "DescribeTable", "DeleteTable", "PutRow", "GetRow")
 Key = Tuple[Tuple[str, Any], ...]
 
@@ -40,15 +41,17 @@ def _pb() -> Any:
     return pb
 
 
-def _read_row(data: bytes) -> Tuple[list, list]:
+def _read_row(data: bytes) -> Tuple[Key, list]:
+    """(primary key as a hashable tuple of (name, value), attribute columns) of a PlainBuffer row."""
     from tablestore.error import OTSClientError
     from tablestore.plainbuffer.plain_buffer_coded_stream import PlainBufferCodedInputStream
     from tablestore.plainbuffer.plain_buffer_stream import PlainBufferInputStream
 
     try:
-        return PlainBufferCodedInputStream(PlainBufferInputStream(data)).read_row()
+        primary_key, columns = PlainBufferCodedInputStream(PlainBufferInputStream(data)).read_row()
     except (OTSClientError, ValueError, IndexError, TypeError, struct.error) as exc:
         raise OtsError(400, "OTSParameterInvalid", "The row is not a valid PlainBuffer: %s" % exc) from None
+    return tuple((name, value) for name, value in primary_key), columns
 
 
 def _write_row(primary_key: list, columns: list) -> bytes:
@@ -102,7 +105,7 @@ class OtsService:
                 raise OtsError(*failure)
             if req.method != "POST" or action not in ACTIONS:
                 raise OtsError(404, "OTSUnsupportOperation", "Unsupported operation: '%s'." % action)
-            body = self._body(req)
+            body = read_body_or_raise(req, MAX_BODY, OtsError, "OTSParameterInvalid", (413, "OTSRequestBodyTooLarge"))
             key, signing_key = self.auth.authenticate(headers, req.path, body)
             tables = self._tables(headers.get("x-ots-instancename", ""), key.access_key_id)
             data = getattr(self, "_" + action)(tables, body)
@@ -114,15 +117,6 @@ class OtsService:
         finally:
             self.state.log_call(self.name, action, headers.get("x-ots-accesskeyid"), status, code, req.path)
         return resp
-
-    @staticmethod
-    def _body(req: Request) -> bytes:
-        try:
-            return req.read_body(max_bytes=8 * 1024 * 1024)
-        except IncompleteBody as exc:
-            raise OtsError(400, "OTSParameterInvalid", "The request body is incomplete: %s" % exc) from None
-        except BodyTooLarge:
-            raise OtsError(413, "OTSRequestBodyTooLarge", "The size of POST data is too large.") from None
 
     def _tables(self, instance: str, access_key_id: str) -> Dict[str, Table]:
         with self._lock:
@@ -194,8 +188,7 @@ class OtsService:
     def _PutRow(self, tables: Dict[str, Table], body: bytes) -> bytes:
         pb = _pb()
         request = _parse(pb.PutRowRequest, body)
-        primary_key, columns = _read_row(request.row)
-        key: Key = tuple((name, value) for name, value in primary_key)
+        key, columns = _read_row(request.row)
         with self._lock:
             table = self._table(tables, request.table_name)
             expectation = request.condition.row_existence
@@ -211,8 +204,7 @@ class OtsService:
     def _GetRow(self, tables: Dict[str, Table], body: bytes) -> bytes:
         pb = _pb()
         request = _parse(pb.GetRowRequest, body)
-        primary_key, _ = _read_row(request.primary_key)
-        key: Key = tuple((name, value) for name, value in primary_key)
+        key, _ = _read_row(request.primary_key)
         with self._lock:
             columns = self._table(tables, request.table_name).rows.get(key)
         response = pb.GetRowResponse()

@@ -25,17 +25,9 @@ import time
 from typing import Dict, Optional, Tuple
 
 from . import signing
+from . import state as reasons
 from .records import AccessKey
-from .state import (
-    KEY_INACTIVE,
-    KEY_NOT_FOUND,
-    TOKEN_EXPIRED,
-    TOKEN_MALFORMED,
-    TOKEN_MISMATCH,
-    TOKEN_MISSING,
-    TOKEN_UNEXPECTED,
-    CloudState,
-)
+from .state import CloudState
 
 MAX_SKEW = 15 * 60
 AUTH_FAILED = "OTSAuthFailed"
@@ -44,13 +36,13 @@ _NO_SUCH_KEY = "The AccessKeyID does not exist."
 _BAD_TOKEN = "The StsToken is invalid."
 # check_key() reasons -> OTSAuthFailed message
 KEY_MESSAGES = {
-    KEY_NOT_FOUND: _NO_SUCH_KEY,
-    KEY_INACTIVE: "The AccessKeyID is disabled.",
-    TOKEN_MISSING: _NO_SUCH_KEY,
-    TOKEN_UNEXPECTED: _BAD_TOKEN,
-    TOKEN_MISMATCH: _BAD_TOKEN,
-    TOKEN_MALFORMED: _BAD_TOKEN,
-    TOKEN_EXPIRED: "The StsToken has expired.",
+    reasons.KEY_NOT_FOUND: _NO_SUCH_KEY,
+    reasons.KEY_INACTIVE: "The AccessKeyID is disabled.",
+    reasons.TOKEN_MISSING: _NO_SUCH_KEY,
+    reasons.TOKEN_UNEXPECTED: _BAD_TOKEN,
+    reasons.TOKEN_MISMATCH: _BAD_TOKEN,
+    reasons.TOKEN_MALFORMED: _BAD_TOKEN,
+    reasons.TOKEN_EXPIRED: "The StsToken has expired.",
 }
 
 
@@ -93,7 +85,7 @@ class OtsAuthenticator:
         self._check_date(headers.get("x-ots-date", ""))
         key, problem = self.state.check_key(key_id, headers.get("x-ots-ststoken"))
         if problem is not None or key is None:
-            raise OtsError(403, AUTH_FAILED, KEY_MESSAGES[problem or KEY_NOT_FOUND])
+            raise OtsError(403, AUTH_FAILED, KEY_MESSAGES[problem or reasons.KEY_NOT_FOUND])
         signed = {k: v for k, v in headers.items() if k not in SIGNATURE_HEADERS}
         to_sign = uri + "\nPOST\n\n" + headers_string(signed) + "\n"
         provided: Optional[str] = headers.get("x-ots-signature")

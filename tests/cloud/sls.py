@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from .records import new_oss_request_id
 from .rpc import apply_injected_fault
-from .server import BodyTooLarge, IncompleteBody, Request, Response
+from .server import Request, Response, read_body_or_raise
 from .sls_auth import SlsAuthenticator, parse_authorization
 from .sls_codec import BodyError, LogRecord, decode_log_group, decompress, encode_log_group_list
 from .state import CloudState
@@ -77,7 +77,7 @@ class SlsService:
             failure = apply_injected_fault(self.state, self.name, req)
             if failure:
                 raise BodyError(*failure)
-            body = self._body(req)
+            body = read_body_or_raise(req, MAX_BODY, BodyError, "InvalidContentLength", (413, "PostBodyTooLarge"))
             headers = req.lower_headers()
             self.auth.authenticate(req.method, headers, path, query, body)
             resp = handler(project, names, dict(query), headers, body)
@@ -107,15 +107,6 @@ class SlsService:
             if method == "GET" and params.get("type") == "log":
                 return "PullLogs", self._pull_logs, [parts[1], parts[3]]
         raise BodyError(404, "InvalidMethod", "The emulator does not serve %s %s." % (method, path))
-
-    @staticmethod
-    def _body(req: Request) -> bytes:
-        try:
-            return req.read_body(max_bytes=MAX_BODY)
-        except IncompleteBody as exc:
-            raise BodyError(400, "InvalidContentLength", "The request body is incomplete: %s" % exc) from None
-        except BodyTooLarge:
-            raise BodyError(413, "PostBodyTooLarge", "The request body is too large.") from None
 
     def _groups(self, project: str, logstore: str) -> List[Tuple[float, bytes]]:
         """The logstore's stored groups (the caller holds the lock)."""

@@ -25,31 +25,23 @@ from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 from . import signing
+from . import state as reasons
 from .records import AccessKey
 from .sls_codec import BodyError
-from .state import (
-    KEY_INACTIVE,
-    KEY_NOT_FOUND,
-    TOKEN_EXPIRED,
-    TOKEN_MALFORMED,
-    TOKEN_MISMATCH,
-    TOKEN_MISSING,
-    TOKEN_UNEXPECTED,
-    CloudState,
-)
+from .state import CloudState
 
 MAX_SKEW = 15 * 60
 V4_ALGORITHM = "SLS4-HMAC-SHA256"
 _BAD_TOKEN = "The security token you provided is invalid."
 # check_key() reasons -> (HTTP status, code, message); "%s" is the AccessKeyId.
 KEY_ERRORS = {
-    KEY_NOT_FOUND: (401, "Unauthorized", "AccessKeyId not found: %s"),
-    KEY_INACTIVE: (401, "Unauthorized", "AccessKeyId is disabled: %s"),
-    TOKEN_MISSING: (401, "Unauthorized", "AccessKeyId not found: %s"),
-    TOKEN_UNEXPECTED: (401, "Unauthorized", _BAD_TOKEN),
-    TOKEN_MISMATCH: (401, "Unauthorized", _BAD_TOKEN),
-    TOKEN_MALFORMED: (401, "Unauthorized", _BAD_TOKEN),
-    TOKEN_EXPIRED: (401, "SecurityTokenExpired", "The security token you provided has expired."),
+    reasons.KEY_NOT_FOUND: (401, "Unauthorized", "AccessKeyId not found: %s"),
+    reasons.KEY_INACTIVE: (401, "Unauthorized", "AccessKeyId is disabled: %s"),
+    reasons.TOKEN_MISSING: (401, "Unauthorized", "AccessKeyId not found: %s"),
+    reasons.TOKEN_UNEXPECTED: (401, "Unauthorized", _BAD_TOKEN),
+    reasons.TOKEN_MISMATCH: (401, "Unauthorized", _BAD_TOKEN),
+    reasons.TOKEN_MALFORMED: (401, "Unauthorized", _BAD_TOKEN),
+    reasons.TOKEN_EXPIRED: (401, "SecurityTokenExpired", "The security token you provided has expired."),
 }
 
 
@@ -142,7 +134,7 @@ class SlsAuthenticator:
             raise BodyError(401, "Unauthorized", "The Authorization header is missing or malformed.")
         key, problem = self.state.check_key(auth["access_key_id"], headers.get("x-acs-security-token"))
         if problem is not None or key is None:
-            status, code, message = KEY_ERRORS[problem or KEY_NOT_FOUND]
+            status, code, message = KEY_ERRORS[problem or reasons.KEY_NOT_FOUND]
             raise BodyError(status, code, message % auth["access_key_id"] if "%s" in message else message)
         if auth["version"] == "v1":
             self._check_date(headers.get("date", ""), lambda text: email.utils.parsedate_to_datetime(text).timestamp())
