@@ -3,10 +3,11 @@ handlers with a pasted key, never our proxies.
 
 Each operation succeeds with a static and an STS key, signed v1 and v4; each refusal comes back as the LogException an
 application catches (code, message, HTTP status, request id); a refused PutLogs stores nothing. The client reaches
-"<project>.127.0.0.1:PORT" through the `loopback_names` fixture.
+"<project>.127.0.0.1:PORT" through the `loopback_names` fixture (the `sls` fixture asks for it).
 """
 
 import logging
+import socket
 import time
 import zlib
 from typing import List, Optional, Tuple
@@ -20,14 +21,15 @@ from aliyun.log.logger_hanlder import SimpleLogHandler
 from aliyun.log.proto import LogGroupRaw
 
 from tests.cloud import CloudEmulator
+from tests.cloud import loopback_names as _names
 from tests.helpers import managed_key, refused_key, revoke_through_control_plane, wait_until
 
 PROJECT, LOGSTORE = "my-project", "app-log"
-pytestmark = pytest.mark.usefixtures("loopback_names")
 
 
 @pytest.fixture
-def sls(cloud: CloudEmulator) -> CloudEmulator:
+def sls(cloud: CloudEmulator, loopback_names: None) -> CloudEmulator:
+    """The emulator with one logstore, its project names resolving to 127.0.0.1 (loopback_names.py)."""
     cloud.sls.create_logstore(PROJECT, LOGSTORE)
     return cloud
 
@@ -206,3 +208,14 @@ def test_simple_log_handler_sends_each_record(sls: CloudEmulator) -> None:
     ship(handler, range(3))
     assert wait_until(lambda: stored(sls) == ["0", "1", "2"])
     assert sls.count("PutLogs", code="OK") == 3
+
+
+def test_loopback_names_answer_project_names_in_process_and_are_undone() -> None:
+    """Both ways a Python process resolves a name (getaddrinfo, and connect() with a host name, which the SDK's
+    source-address probe uses) answer 127.0.0.1 for "<project>.127.0.0.1" inside the context, and only there."""
+    with _names.loopback_names():
+        assert socket.getaddrinfo("my-project.127.0.0.1", 80, socket.AF_INET)[0][4] == ("127.0.0.1", 80)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("my-project.127.0.0.1", 80))
+            assert probe.getsockname()[0] == "127.0.0.1"
+    assert "connect" not in vars(socket.socket) and socket.getaddrinfo is _names._originals["getaddrinfo"]
