@@ -39,7 +39,9 @@ def client(cloud: CloudEmulator, key: Tuple[str, str], token: Optional[str] = No
 
 
 def put(log_client: LogClient, numbers: range, compress: bool = True):
-    items = [LogItem(int(time.time()), [("n", str(n)), ("message", "record %d" % n)]) for n in numbers]
+    items = [
+        LogItem(timestamp=int(time.time()), contents=[("n", str(n)), ("message", "record %d" % n)]) for n in numbers
+    ]
     return log_client.put_logs(PutLogsRequest(PROJECT, LOGSTORE, "topic", "", items, compress=compress))
 
 
