@@ -36,8 +36,13 @@ setup(
             "protobuf>=5",
             "alibabacloud-ecs20140526>=4",
             "aliyun-python-sdk-ecs>=4",  # a generated V1 request class in the ACS conformance matrix
-            "alibabacloud-oss-v2>=1.4,<2",
-        ],  # the OSS SDK V2 tests: same pin as .[oss-v2]
+            "alibabacloud-oss-v2>=1.4,<2",  # the OSS SDK V2 tests: same pin as .[oss-v2]
+            # The emulator's Log Service, Message Service and Tablestore are proven with these SDKs: same pins as
+            # .[sls], .[mns], .[tablestore]. (aliyun-log-python-sdk and tablestore take protobuf<6.)
+            "aliyun-log-python-sdk>=0.9.16,<1",
+            "aliyun-mns-sdk>=1.3.0,<2",
+            "tablestore>=6.3.8,<7",
+        ],
         # Dedicated KMS instances: our own gateway client (credentials/dkms_gateway.py) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.
@@ -45,6 +50,17 @@ setup(
         # OSS SDK V2 (ProxyOssClient, ProxyAsyncOssClient, ManagedOssCredentialsProvider). Its asyncio client needs
         # aiohttp, which tea-openapi's darabonba-core already brings.
         "oss-v2": ["alibabacloud-oss-v2>=1.4,<2"],
+        # Log Service (LogClient, its logging handlers). LogClient(credentials_provider=) from 0.9.3; before 0.9.16 it
+        # requires lz4a==0.7.0, an unmaintained lz4 fork published as source only (a C compiler at install time;
+        # before 0.9.8 also protobuf<4).
+        "sls": ["aliyun-log-python-sdk>=0.9.16,<1"],
+        # Message Service. Account(credentials_provider=) from 1.2.2, but 1.2.x requires aliyun-python-sdk-core-v3 on
+        # Python 3: a second distribution of the `aliyunsdkcore` package, installed over aliyun-python-sdk-core.
+        "mns": ["aliyun-mns-sdk>=1.3.0,<2"],
+        # Tablestore. OTSClient(credentials_provider=) from 6.2.0, but up to 6.3.7 a request reads the provider three
+        # times and keeps the secret on the client's one signer (a torn or another thread's key across a refresh);
+        # 6.3.8 takes one snapshot per request. (6.2.0-6.3.1 also pin protobuf<=5.27.4, before CVE-2025-4565's fix.)
+        "tablestore": ["tablestore>=6.3.8,<7"],
     },
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[

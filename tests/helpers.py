@@ -5,6 +5,9 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
+from typing import Optional, Tuple
 
 from aliyunsdkcore.request import CommonRequest
 
@@ -188,3 +191,55 @@ class LoopTicker:
                 self.ticks_while_held += 1
                 if self.ticks_while_held >= self.enough:
                     self.gate.set()
+
+
+def control_request(cloud, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
+    """One request to the emulator's HTTP control plane (tests/cloud/control.py): (status, JSON answer)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if method != "GET" else {}  # the control plane requires it on writes
+    request = urllib.request.Request(cloud.endpoint("control") + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def managed_key(cloud, name: str) -> Tuple[str, str]:
+    """A managed secret created through the control plane (added to `cloud` if missing), and the key it holds."""
+    from tests.cloud import control
+
+    if not hasattr(cloud, "control"):
+        control.add_to(cloud)
+    assert control_request(cloud, "POST", "/secrets", {"name": name})[0] == 201
+    return cloud.current_key(name)
+
+
+def revoke_through_control_plane(cloud, name: str) -> str:
+    """A revoking rotation of the secret through the control plane, as an operator rehearses it: the key id that the
+    application still holds and that now fails everywhere."""
+    status, answer = control_request(cloud, "POST", "/secrets/%s/rotate" % name, {"mode": "revoke"})
+    assert status == 200, answer
+    return answer["previous_access_key_id"]
+
+
+REFUSED_KEYS = ("unknown key", "disabled key", "wrong secret", "expired token", "token of another key")
+
+
+def refused_key(cloud, case: str) -> Tuple[Tuple[str, str], Optional[str]]:
+    """(key pair, security token or None) that every emulated service refuses, one per REFUSED_KEYS case."""
+    key = cloud.add_access_key()
+    if case == "unknown key":
+        return ("LTAI5tUnknownKey000000", "secret"), None
+    if case == "disabled key":
+        cloud.disable_key(key[0])
+        return key, None
+    if case == "wrong secret":
+        return (key[0], "not-the-secret"), None
+    if case == "expired token":
+        expired = cloud.add_access_key(security_token=True, expires_at=time.time() - 1)
+        return expired, cloud.security_token_of(expired[0])
+    if case == "token of another key":
+        other = cloud.add_access_key(security_token=True)
+        return cloud.add_access_key(security_token=True), cloud.security_token_of(other[0])
+    raise ValueError("no such case %r; one of %s" % (case, ", ".join(REFUSED_KEYS)))

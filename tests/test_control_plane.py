@@ -79,7 +79,7 @@ def error_code(call: Callable[..., object], *args: object) -> str:
 def test_describe_names_every_endpoint_and_no_secret(plane: CloudEmulator) -> None:
     status, info = ask(plane, "GET", "/")
     assert status == 200
-    assert set(info["endpoints"]) == {"kms", "ecs", "oss", "cs", "sts", "control"}
+    assert set(info["endpoints"]) == {"kms", "ecs", "oss", "cs", "sts", "sls", "mns", "ots", "control"}
     assert info["endpoints"]["kms"] == plane.kms_endpoint and info["region"] == "cn-hangzhou"
     assert info["kms_access_key_id"] == plane.kms_access_key[0]
     assert plane.kms_access_key[1] not in json.dumps(info)

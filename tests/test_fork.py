@@ -539,7 +539,8 @@ def classes_that_make_locks():
 
 def test_every_object_lock_of_ours_is_free_in_a_forked_child(cloud, tmp_path):
     """The locks each provider and KMS client owns (the provider's refresh locks, the KMS clients' session locks,
-    the dedicated-KMS cooldown and fallback locks, a registry entry's first-fetch condition), held by a parent's thread at the fork: the child can take each."""
+    the dedicated-KMS cooldown and fallback locks, a registry entry's first-fetch condition), held by a parent's
+    thread at the fork: the child can take each."""
     from credentials.managed import ManagedSecretProvider
     from tests.test_dkms_fallback import both, fallback_client
 

@@ -1,10 +1,11 @@
 """python -m tests.cloud: the local cloud emulator as a standalone server, with an HTTP control plane, until Ctrl-C
 or SIGTERM.
 
-Standard output gets ONE JSON line once everything listens: {"endpoints": {"kms", "ecs", "oss", "cs", "sts",
-"control"}, "region", "secrets", "buckets", "kms_access_key_id", "properties"?, "dkms_properties"?} (never a
-secret: point an application at it with --write-properties). A human summary goes to standard error. The control
-plane (tests/cloud/control.py) creates secrets and buckets, rotates, injects KMS faults and serves the request log.
+Standard output gets ONE JSON line once everything listens: {"endpoints": {"kms", "ecs", "oss", "cs", "sts", "sls",
+"mns", "ots", "control"}, "region", "secrets", "buckets", "kms_access_key_id", "properties"?, "dkms_properties"?}
+(never a secret: point an application at it with --write-properties). A human summary goes to standard error. The
+control plane (tests/cloud/control.py) creates secrets and buckets, rotates, injects KMS faults and serves the
+request log.
 """
 
 import argparse

@@ -38,7 +38,7 @@ from .server import BodyTooLarge, IncompleteBody, Request, Response
 if TYPE_CHECKING:
     from .emulator import CloudEmulator
 
-ENDPOINTS = ("kms", "ecs", "oss", "cs", "sts", "control")
+ENDPOINTS = ("kms", "ecs", "oss", "cs", "sts", "sls", "mns", "ots", "control")
 DEFAULT_HANG_SECONDS = 60.0
 _NAME = r"(?P<name>[^/]+)"
 ROUTES = [  # (method, path pattern, ControlService method): the docstring above, as code

@@ -10,9 +10,10 @@ More services plug in with add_service(name, handler): any object with `name` an
 
 import threading
 import time
+from functools import partialmethod
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from . import credentials_uri, cs, dkms, metadata, sts
+from . import credentials_uri, cs, dkms, metadata, mns, ots, sls, sts
 from .ecs import EcsService
 from .kms import KmsService
 from .oss import OssService
@@ -49,6 +50,9 @@ class CloudEmulator:
         credentials_uri.add_to(self)
         dkms.add_to(self)  # dedicated KMS instance gateways over TLS (cloud.dkms), on the same secrets
         cs.add_to(self)  # a ROA API (Container Service clusters): cloud.cs, cloud.cs_host
+        sls.add_to(self)  # Log Service: cloud.sls, cloud.sls_endpoint (its project names need loopback_names.py)
+        mns.add_to(self)  # Message Service: cloud.mns, cloud.mns_endpoint
+        ots.add_to(self)  # Tablestore: cloud.ots, cloud.ots_endpoint
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -145,6 +149,9 @@ class CloudEmulator:
     oss_host = property(lambda self: self.host_of("oss"))
     cs_endpoint = property(lambda self: self.endpoint("cs"))
     cs_host = property(lambda self: self.host_of("cs"))
+    sls_endpoint = property(lambda self: self.host_of("sls"))  # LogClient takes host:port (http)
+    mns_endpoint = property(lambda self: self.endpoint("mns"))
+    ots_endpoint = property(lambda self: self.endpoint("ots"))
 
     # ---- keys and secrets --------------------------------------------------------------------------------------
 
@@ -227,22 +234,26 @@ class CloudEmulator:
 
     # ---- faults (KMS) ------------------------------------------------------------------------------------------
 
-    def kms_fault(
+    def service_fault(
         self,
+        service: str,
         status: Optional[int] = None,
         code: Optional[str] = None,
         times: Optional[int] = None,
         delay: Optional[float] = None,
         message: Optional[str] = None,
     ) -> None:
-        """The next `times` KMS requests (None: until clear_faults) are delayed by `delay` seconds and/or answered
-        with HTTP `status` and an RPC error body with `code`. With neither status nor delay: 503
-        ServiceUnavailable. One fault at a time: a new call replaces the previous one."""
+        """The next `times` requests to `service` (None: until clear_faults) are delayed by `delay` seconds and/or
+        answered with HTTP `status` and the service's own error document with `code`. With neither status nor delay:
+        503 ServiceUnavailable. One fault per service at a time: a new call replaces the previous one. Services that
+        take faults: kms (also as kms_fault(...)), ecs, cs, sls, mns, ots."""
         if status is None and delay is None:
             status = 503
         if status is not None and code is None:
             code = "ServiceUnavailable" if status == 503 else None
-        self.state.set_fault("kms", Fault(status=status, code=code, message=message, delay=delay, remaining=times))
+        self.state.set_fault(service, Fault(status=status, code=code, message=message, delay=delay, remaining=times))
+
+    kms_fault = partialmethod(service_fault, "kms")
 
     def kms_hold(self, times: Optional[int] = None, limit: float = 60.0) -> threading.Event:
         """The next `times` KMS requests (None: until clear_faults) are held unanswered until the returned event is

@@ -16,7 +16,7 @@ import socketserver
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,23 @@ class Request:
     @property
     def host(self) -> str:
         return self.header("Host") or "%s:%s" % (self._listener.host, self._listener.port)
+
+
+def read_body_or_raise(
+    req: Request,
+    max_bytes: int,
+    error: Callable[[int, str, str], Exception],
+    incomplete: str,
+    too_large: Tuple[int, str],
+) -> bytes:
+    """The whole body, or `error(status, code, message)` raised in the service's words: 400 `incomplete` when it did
+    not all arrive, `too_large` (status, code) when it is over max_bytes."""
+    try:
+        return req.read_body(max_bytes=max_bytes)
+    except IncompleteBody as exc:
+        raise error(400, incomplete, "The request body is incomplete: %s" % exc) from None
+    except BodyTooLarge:
+        raise error(too_large[0], too_large[1], "The request body is too large.") from None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
