@@ -76,6 +76,14 @@ MUTANTS = (
         "        self._shut_down = True\n        if self.session is not None:\n",
         ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",),
     ),
+    Mutant(
+        "bytes-flat-fallback: a bytes argument of an SDK log record is masked only by the flat fallback "
+        "(the record loses its template and arguments)",
+        "credentials/redaction.py",
+        "    if isinstance(value, bytes):\n        return _redact_bytes(value)\n",
+        "    if isinstance(value, bytes):\n        return value\n",
+        ("tests/test_sdk_log_redaction.py::test_a_bytes_argument_is_masked_as_bytes_and_the_template_is_kept",),
+    ),
 )
 
 
