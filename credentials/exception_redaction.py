@@ -19,8 +19,9 @@ an object we do not open, such as a request) is moved to a subclass of its class
 """
 
 from collections import deque
-from typing import Any, Deque, Dict, List, Set, Type
+from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Type
 
+from .known_secrets import hide
 from .redaction import MASK, _redact_bytes, is_sensitive_name, redact
 
 MAX_EXCEPTIONS = 32  # exceptions masked per call: a chain (cause, context, wrapped errors) is never longer
@@ -28,8 +29,10 @@ _MAX_DEPTH = 4  # containers inside containers
 _OS_ERROR_TEXTS = ("strerror", "filename", "filename2")  # OSError's str() reads these, not args
 
 
-def redact_exception(exc: BaseException) -> BaseException:
-    """Mask every secret in ``exc`` and the exceptions it carries (see the module docstring); returns ``exc``."""
+def redact_exception(exc: BaseException, known: Optional[Mapping[str, str]] = None) -> BaseException:
+    """Mask every secret in ``exc`` and the exceptions it carries (see the module docstring); returns ``exc``.
+    ``known``: text secret whatever its names, replaced by what it maps to (credentials/known_secrets.py)."""
+    text = _Text(known or {})
     queue: Deque[BaseException] = deque([exc])
     seen: Set[int] = set()
     while queue and len(seen) < MAX_EXCEPTIONS:
@@ -38,42 +41,52 @@ def redact_exception(exc: BaseException) -> BaseException:
             continue
         seen.add(id(current))
         try:
-            queue.extend(_redact_one(current))
+            queue.extend(_redact_one(current, text))
         except Exception:  # noqa: BLE001 - masking must never replace the error the caller is owed
             pass
     return exc
 
 
-def _redact_one(error: BaseException) -> List[BaseException]:
+class _Text:
+    """How one call masks a str: redact(), then the known replacements."""
+
+    def __init__(self, known: Mapping[str, str]):
+        self.known = known
+
+    def __call__(self, value: str) -> str:
+        return redact(hide(value, self.known) if self.known else value)  # the known text first, as it was given
+
+
+def _redact_one(error: BaseException, text: _Text) -> List[BaseException]:
     """Mask ``error`` itself; the exceptions it carries are returned, to be masked next."""
     found: List[BaseException] = []
-    args = _masked(error.args, found, 0)
+    args = _masked(error.args, found, 0, text)
     if args is not error.args:
         error.args = args
     state: Dict[str, Any] = getattr(error, "__dict__", {})
     for name, value in list(state.items()):
-        masked = _masked(value, found, 0)
+        masked = _masked(value, found, 0, text)
         if masked is not value:
             state[name] = masked
     if isinstance(error, OSError):
         for name in _OS_ERROR_TEXTS:
             value = getattr(error, name, None)
-            if isinstance(value, str) and redact(value) is not value:
-                setattr(error, name, redact(value))
-    if _still_shows_a_secret(error):
+            if isinstance(value, str) and text(value) is not value:
+                setattr(error, name, text(value))
+    if _still_shows_a_secret(error, text):
         _mask_the_text_of(error)
     found.extend(e for e in (error.__cause__, error.__context__) if e is not None)
     return found
 
 
-def _masked(value: Any, found: List[BaseException], depth: int) -> Any:
+def _masked(value: Any, found: List[BaseException], depth: int, text: _Text) -> Any:
     """``value`` masked in its own type (str, bytes, dict, list, tuple; anything else as it is); the exceptions
     in it are collected into ``found`` and kept as they are (they are masked in place later)."""
     if isinstance(value, BaseException):
         found.append(value)
         return value
     if isinstance(value, str):
-        return redact(value)
+        return text(value)
     if isinstance(value, bytes):
         return _redact_bytes(value)
     if depth >= _MAX_DEPTH:
@@ -81,25 +94,27 @@ def _masked(value: Any, found: List[BaseException], depth: int) -> Any:
     if type(value) is dict:
         items = {
             key: (
-                MASK if is_sensitive_name(key) and isinstance(item, str) and item else _masked(item, found, depth + 1)
+                MASK
+                if is_sensitive_name(key) and isinstance(item, str) and item
+                else _masked(item, found, depth + 1, text)
             )
             for key, item in value.items()
         }
         return items if any(items[key] is not value[key] for key in value) else value
     if type(value) in (list, tuple):
-        elements = [_masked(item, found, depth + 1) for item in value]
+        elements = [_masked(item, found, depth + 1, text) for item in value]
         if all(a is b for a, b in zip(elements, value)):
             return value
         return elements if type(value) is list else tuple(elements)
     return value
 
 
-def _still_shows_a_secret(error: BaseException) -> bool:
+def _still_shows_a_secret(error: BaseException, text: _Text) -> bool:
     try:
-        text, representation = str(error), repr(error)
+        shown, representation = str(error), repr(error)
     except Exception:  # noqa: BLE001 - an exception whose str() fails shows nothing
         return False
-    return redact(text) is not text or redact(representation) is not representation
+    return text(shown) is not shown or text(representation) is not representation
 
 
 # --- the last resort: a subclass whose str() and repr() mask ---------------------------------------------------------

@@ -26,8 +26,8 @@ its handlers, so that output is masked too.
 A record is changed only when its text holds something to mask: then its message template and arguments are
 masked one by one (their shape kept: a str stays a str, bytes stay bytes, a dict a dict), or, when a secret only
 appears once they are put together, the record carries the masked text with no arguments. Level, name, time and
-everything else stay as they were. ``hiding(values)`` adds values known to be secret whatever their name (the query
-values of a ``credentials_uri``) for the records logged in this thread while a block runs.
+everything else stay as they were. Text known to be secret whatever its names (the query string of a
+``credentials_uri``, credentials/known_secrets.py) is masked in the records logged in a thread while it is hidden.
 
 Cost: nothing on a call's success path (the filter runs only on records the SDKs emit, which at the default WARNING
 level are next to none); the patterns are compiled at first use, so importing this module costs no regex compile.
@@ -35,14 +35,14 @@ level are next to none); the patterns are compiled at first use, so importing th
 Installing it is process-wide by nature (logging is), like the registry.
 """
 
-import contextlib
 import logging
 import os
 import re
 import threading
-from typing import Any, Iterable, Iterator, List, Mapping, NamedTuple, Optional
-from urllib.parse import quote, quote_plus
+from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
+from . import known_secrets
+from .known_secrets import hide
 from .sdk_loggers import SDK_LOGGERS, SDK_PREFIXES
 
 MASK = "****"
@@ -199,33 +199,6 @@ def _redact_args(args: Any) -> Any:
     return args
 
 
-# --- values secret whatever their name, for one block of one thread ------------------------------------------------
-
-_hidden = threading.local()
-
-
-@contextlib.contextmanager
-def hiding(values: Iterable[str]) -> Iterator[None]:
-    """While the block runs, the records logged in this thread show these values (and their URL-encoded forms) as
-    ``****`` too: secrets whose name says nothing (the query values of a ``credentials_uri``)."""
-    forms = sorted({f for v in values if v for f in (v, quote(v, safe=""), quote_plus(v))}, key=len, reverse=True)
-    previous: List[str] = getattr(_hidden, "values", [])
-    _hidden.values = previous + forms
-    try:
-        yield
-    finally:
-        _hidden.values = previous
-
-
-def hide(text: str, values: Iterable[str]) -> str:
-    """``text`` with each of ``values`` (longest first) replaced by ``****``; the same object when none occurs."""
-    masked = text
-    for value in values:
-        if value and value in masked:
-            masked = masked.replace(value, MASK)
-    return text if masked == text else masked
-
-
 # --- log records -----------------------------------------------------------------------------------------------------
 
 
@@ -235,6 +208,10 @@ def redact_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a malformed record: logging reports it as usual
         return
+    known = known_secrets.in_this_thread()
+    if known and hide(message, known) is not message:  # text secret whatever its names: the record shows it masked
+        message = record.msg = hide(message, known)
+        record.args = ()
     if redact(message) is not message:
         msg, args = (redact(record.msg) if isinstance(record.msg, str) else record.msg), _redact_args(record.args)
         try:
@@ -245,12 +222,6 @@ def redact_record(record: logging.LogRecord) -> None:
             record.msg, record.args = msg, args
         else:
             record.msg, record.args = redact(message), ()
-    hidden: List[str] = getattr(_hidden, "values", [])
-    if hidden:
-        message = record.getMessage()
-        masked = hide(message, hidden)
-        if masked is not message:
-            record.msg, record.args = masked, ()
     if record.exc_info and not record.exc_text:
         text = logging.Formatter().formatException(record.exc_info)
         if redact(text) is not text:
