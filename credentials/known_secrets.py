@@ -12,7 +12,7 @@ import threading
 from typing import Dict, Iterator, Mapping
 from urllib.parse import urlsplit
 
-MASK = "****"
+MASK = "****"  # how every masked value shows (credentials.redaction.MASK)
 
 _local = threading.local()
 

@@ -42,10 +42,8 @@ import threading
 from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from . import known_secrets
-from .known_secrets import hide
+from .known_secrets import MASK, hide
 from .sdk_loggers import SDK_LOGGERS, SDK_PREFIXES
-
-MASK = "****"
 
 # A sensitive name. "Signature" only capitalised: oss2 writes "Make signature: string to be signed = ...".
 _NAMES = (
