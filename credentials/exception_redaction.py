@@ -5,7 +5,7 @@ the URL, ``SecurityToken`` and ``Signature`` in its query; tea's UnretryableExce
 requests / urllib3 errors on their ``__context__`` chain hold it again. The SDK's log record of that error is masked
 (credentials/redaction.py), but the exception is what the application logs (``logger.exception(...)``), prints or
 reports. ``redact_exception(exc)`` masks it in place, with the same rule as the log records, before it is raised to
-the caller: the proxies call it where an error leaves their call wrappers, the KMS clients where a transport error
+the caller: the proxies call it where an error leaves their call wrappers, the KMS client where a transport error
 becomes a KmsRequestError.
 
 What changes, and what does not. The type stays (``except ClientException:`` and ``type(e).__name__`` see the
@@ -48,13 +48,13 @@ def redact_exception(exc: BaseException, known: Optional[Mapping[str, str]] = No
 
 
 class _Text:
-    """How one call masks a str: redact(), then the known replacements."""
+    """How one call masks a str: the known replacements (as the text was given), then redact()."""
 
     def __init__(self, known: Mapping[str, str]):
         self.known = known
 
     def __call__(self, value: str) -> str:
-        return redact(hide(value, self.known) if self.known else value)  # the known text first, as it was given
+        return redact(hide(value, self.known) if self.known else value)
 
 
 def _redact_one(error: BaseException, text: _Text) -> List[BaseException]:
