@@ -25,6 +25,7 @@ from .acs_signer import ProviderSigner
 from .client_key import ClientKey, ClientKeySigner
 from .config import KmsEndpoint
 from .errors import CredentialsError
+from .exception_redaction import redact_exception
 from .json_limits import JsonRejected, loads_bounded
 from .provider import CredentialsProvider
 
@@ -215,8 +216,8 @@ class KmsClient:
                 self._signer,
             )
             status, _headers, body = response.get_response_object()
-        except (IOError, ClientException) as exc:
-            raise _transport_error(exc, endpoint, secret_name) from None
+        except (IOError, ClientException) as exc:  # kept as __context__, masked: its text holds the URL's token
+            raise _transport_error(redact_exception(exc), endpoint, secret_name) from None
         return _parse_response(status, body, secret_name, endpoint)
 
     def after_fork_in_child(self) -> None:

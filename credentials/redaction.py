@@ -1,27 +1,36 @@
-"""Secrets masked in the SDKs' own log records: security tokens, AccessKey secrets, signatures.
+"""Secrets masked in the SDKs' own log records: security tokens, AccessKey secrets, signatures, passwords.
 
-With DEBUG on, the SDKs log what they send: aliyunsdkcore the query parameters (``SecurityToken`` of an STS key)
-and the server's string to sign, oss2 its string to sign (``x-oss-security-token:...``) and request headers
-(``authorization: OSS <id>:<signature>``), urllib3 (under oss2 and tea-openapi) every URL with its query
-(tea's RPC style puts ``SecurityToken`` and ``Signature`` there), tea / darabonba every header when
-``DEBUG=sdk`` is set, and the Credentials tool STS answers. ``SdkLogRedactor`` masks the *values* of
-``SecurityToken``, ``x-oss-security-token``, ``x-acs-security-token``, ``AccessKeySecret``, ``Signature`` /
-``x-oss-signature``, OIDC and bearer tokens, and the signature part of ``Authorization`` headers, whatever the
-shape (dict repr, JSON, query string, URL-encoded string to sign, header lines), as ``****``.
+With DEBUG on, the SDKs log what they send and receive: aliyunsdkcore the query parameters (``SecurityToken`` of an
+STS key), the server's string to sign and whole response bodies (a KMS ``GetSecretValue`` answer carries the managed
+key as JSON escaped inside ``SecretData``), oss2 its string to sign (``x-oss-security-token:...``) and request
+headers, urllib3 (under oss2 and tea-openapi) every URL with its query (tea's RPC style puts ``SecurityToken`` and
+``Signature`` there), tea / darabonba every header when ``DEBUG=sdk`` is set, and the Credentials tool STS answers.
+``redact()`` masks, as ``****``, the *value* that follows a sensitive name (security tokens, AccessKey and client
+secrets, ``Signature`` / ``x-oss-signature``, OIDC, bearer, auth, access, session and metadata tokens, passwords,
+``PrivateKeyData``), the signature part of ``Authorization`` headers, and the password of a URL's userinfo. The
+name is found by the structure around it, not by one fixed spelling:
+
+* ``key=v``, ``key: v``, ``'key': 'v'``, ``"key":"v"`` (dict reprs, JSON, query strings, header lines);
+* JSON escaped inside a string, at any depth (``\\"AccessKeySecret\\":\\"v\\"``, and the ``\\\\"`` of its repr);
+* percent-encoded, once or twice (``SecurityToken%3Dv``, ``%22AccessKeySecret%22%3A%22v%22``);
+* lists of header tuples (``('x-oss-security-token', 'v')``) and XML elements (``<SecurityToken>v</SecurityToken>``,
+  also escaped as ``&lt;...&gt;``).
 
 Where it is attached, and why there. A filter on a logger sees only the records logged on that very logger, not
 those of its children (propagation skips the parents' filters), and the application's handlers are not ours to
-touch. So the filter goes on every logger the SDKs log on, by exact name: ``SDK_LOGGERS`` lists them (each SDK
-module's ``getLogger(__name__)``, tea's ``alibabacloud-tea`` and ``darabonba-core``, the tool's ``credentials``),
-and at installation every logger that already exists under one of ``SDK_PREFIXES`` gets it too. A logger
-created later under a name not listed would be missed: tests/test_sdk_log_redaction.py reads the installed SDKs'
-sources for every logger name they use and fails, naming it, when an upgrade adds one. tea and darabonba log
+touch. So the filter goes on every logger the SDKs log on, by exact name (credentials/sdk_loggers.py), and at
+installation every logger that already exists under one of ``SDK_PREFIXES`` gets it too. tea and darabonba log
 ``DEBUG=sdk`` output through their own StreamHandler on those loggers (to stderr); a logger's filters run before
 its handlers, so that output is masked too.
 
 A record is changed only when its text holds something to mask: then its message template and arguments are
-masked one by one (their shape kept), or, when a secret only appears once they are put together, the record
-carries the masked text with no arguments. Level, name, time and everything else stay as they were.
+masked one by one (their shape kept: a str stays a str, bytes stay bytes, a dict a dict), or, when a secret only
+appears once they are put together, the record carries the masked text with no arguments. Level, name, time and
+everything else stay as they were. Text known to be secret whatever its names (the query string of a
+``credentials_uri``, credentials/known_secrets.py) is masked in the records logged in a thread while it is hidden.
+
+Cost: nothing on a call's success path (the filter runs only on records the SDKs emit, which at the default WARNING
+level are next to none); the patterns are compiled at first use, so importing this module costs no regex compile.
 ``install_sdk_log_redaction()`` is idempotent and thread-safe; the proxies call it at their first construction.
 Installing it is process-wide by nature (logging is), like the registry.
 """
@@ -30,90 +39,76 @@ import logging
 import os
 import re
 import threading
-from typing import Any, Iterable, Mapping, Tuple
+from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
-MASK = "****"
+from . import known_secrets
+from .known_secrets import MASK, hide
+from .sdk_loggers import SDK_LOGGERS, SDK_PREFIXES
 
-#: The names the SDKs log on. Loggers are per module, so each module that logs is listed.
-SDK_LOGGERS: Tuple[str, ...] = (
-    # aliyunsdkcore (and the copy of requests/urllib3 it vendors)
-    "aliyunsdkcore",
-    "aliyunsdkcore.client",
-    "aliyunsdkcore.http.http_response",
-    "aliyunsdkcore.retry.retry_condition",
-    "aliyunsdkcore.auth.signers.access_key_signer",
-    "aliyunsdkcore.auth.signers.sts_token_signer",
-    "aliyunsdkcore.auth.signers.rsa_key_pair_signer",
-    "aliyunsdkcore.auth.signers.ecs_ram_role_signer",
-    "aliyunsdkcore.auth.signers.ram_role_arn_signer",
-    "aliyunsdkcore.vendored.requests.packages.urllib3",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.connectionpool",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.connection",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.poolmanager",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.response",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.util.retry",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.contrib.pyopenssl",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.contrib.appengine",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.contrib.ntlmpool",
-    "aliyunsdkcore.vendored.requests.packages.urllib3.packages.socks",
-    "aliyunsdkcore.vendored.requests.packages.chardet.charsetprober",
-    "aliyunsdkcore.vendored.requests.packages.chardet.codingstatemachine",
-    "aliyunsdkcore.vendored.requests.packages.chardet.universaldetector",
-    # oss2
-    "oss2",
-    "oss2.api",
-    "oss2.auth",
-    "oss2.http",
-    "oss2.credentials",
-    "oss2.crypto",
-    "oss2.crypto_bucket",
-    "oss2.models",
-    "oss2.resumable",
-    "oss2.select_response",
-    "oss2.task_queue",
-    "oss2.utils",
-    "oss2.xml_utils",
-    # tea-openapi / darabonba (their DEBUG=sdk output goes through these), the Credentials tool
-    "alibabacloud-tea",
-    "darabonba-core",
-    "credentials",
-    # urllib3, under oss2's and tea's requests: it logs every URL with its query string
-    "urllib3",
-    "urllib3.connectionpool",
-    "urllib3.connection",
-    "urllib3.poolmanager",
-    "urllib3.response",
-    "urllib3.util.retry",
-    "urllib3.contrib.pyopenssl",
-    "urllib3.contrib.socks",
-    "urllib3.contrib.emscripten",
-    "urllib3.contrib.emscripten.response",
-    "urllib3.http2.connection",
-)
-
-#: Loggers that already exist under these names get the filter as well.
-SDK_PREFIXES: Tuple[str, ...] = ("aliyunsdkcore", "oss2", "alibabacloud", "darabonba", "Tea", "urllib3")
-
+# A sensitive name. "Signature" only capitalised: oss2 writes "Make signature: string to be signed = ...".
 _NAMES = (
-    r"(?:(?i:x-(?:oss|acs)-security-token|security[_-]?token|access[_-]?key[_-]?secret|x-oss-signature"
-    r"|oidc[_-]?token|bearer[_-]?token)|Signature)"
-)  # "Signature" only capitalised: oss2 writes "signature:"
-_SEPARATOR = r"""["']?\s*(?:[:=]|%3[dD]|%253[dD])\s*"""  # key: v, key=v, 'key': 'v', key%3Dv (URL-encoded)
-_VALUE = r"""(?:"[^"]*"|'[^']*'|(?:(?!%26|%2526)[^\s,;&'"}\])>])+)"""
-_NAMED = re.compile(rf"(?<![A-Za-z_])(?P<name>{_NAMES})(?P<sep>{_SEPARATOR})(?P<value>{_VALUE})")
-_AUTHORIZATION = re.compile(r"(?<![\w-])(?P<head>(?:OSS|acs)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})")
-_BEARER = re.compile(r"(?<![\w-])(?P<head>(?i:bearer)\s+)(?P<value>[A-Za-z0-9+/=._\-]{16,})")
-_PLACEHOLDER = re.compile(r"^%(?:\(\w+\))?[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgGc]$")
-_SENSITIVE_KEY = re.compile(rf"^{_NAMES}$")
+    r"(?:(?i:x-(?:oss|acs)-security-token|security[_-]?token|access[_-]?key[_-]?secret|client[_-]?secret"
+    r"|x-oss-signature|(?:oidc|bearer|auth|access|refresh|session|id|api|metadata)[_-]?token|token"
+    r"|password|passwd|private[_-]?key(?:[_-]?data)?)|Signature)"
+)
+_NAME_START = r"(?:(?<![A-Za-z_])|(?<=%[0-9A-Fa-f]{2})|(?<=%25[0-9A-Fa-f]{2}))"  # a word's start, or after %3F
+_NAME_WORDS = ("token", "secret", "signature", "passw", "private")  # every name holds one (lower case)
+_QUOTE = r"""(?:\\*["']|%(?:25)*2[27]|&quot;|&\#3[49];|&apos;)"""  # a quote at any level of escaping
+_SPACE = r"(?:[ \t]|%(?:25)*20)*"
+_SEPARATOR = (
+    rf"{_QUOTE}?{_SPACE}(?:[:=]|%(?:25)*3[aAdD]){_SPACE}(?:(?:\+|%(?:25)*2[bB])(?=%(?:25)*22))?"  # key=v, "k":"v"
+    r"""(?:[bBuU](?=["']))?(?:(?P<dq>(?<!\\)")|(?P<sq>(?<!\\)')|"""  # the value's opening quote, if any
+    rf"{_QUOTE})?"
+)
+# An unquoted value (or one whose quotes are escaped) ends at a delimiter, escaped or percent-encoded ones included;
+# inside plain quotes it ends at the closing quote.
+_DELIMITER = r"(?:25)*(?:0[aAdD]|2[0267-9cC]|3[bBcCeE]|5[bBcCdD]|7[bBdD])"
+_BARE = rf"""(?:\\+/|\\+u[0-9a-fA-F]{{4}}|[^\s"'\\,;&<>{{}}\[\]()%]|%(?!{_DELIMITER}))+"""
+_TEMPLATE = r"%(?:\(\w+\))?[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgGc](?![\w%+/=])"  # a %s of a log template: no value
+_VALUE = rf"""(?:{_TEMPLATE}|(?(dq)(?:[^"\\\n]|\\.)+|(?(sq)(?:[^'\\\n]|\\.)+|{_BARE})))"""
+_NOT_SECRETS = frozenset({"null", "None", "none", "true", "false", "True", "False", "undefined"})
+
+
+class _Patterns(NamedTuple):
+    named: "re.Pattern[str]"
+    header_tuple: "re.Pattern[str]"
+    xml: "re.Pattern[str]"
+    authorization: "re.Pattern[str]"
+    bearer: "re.Pattern[str]"
+    userinfo: "re.Pattern[str]"
+    template: "re.Pattern[str]"
+    sensitive_key: "re.Pattern[str]"
+
+
+_compiled: Optional[_Patterns] = None
+
+
+def _patterns() -> _Patterns:
+    """Compiled at first use (a few milliseconds), not at import."""
+    global _compiled
+    if _compiled is None:
+        _compiled = _Patterns(
+            named=re.compile(rf"{_NAME_START}(?P<name>{_NAMES})(?P<sep>{_SEPARATOR})(?P<value>{_VALUE})"),
+            header_tuple=re.compile(  # ('x-oss-security-token', 'v'), as in a list of headers
+                rf"(?P<head>\(\s*{_QUOTE}{_NAMES}{_QUOTE}\s*,\s*[bBuU]?{_QUOTE})(?P<value>[^\s\\\x22']+)"
+            ),
+            xml=re.compile(
+                rf"(?P<head>(?:<|&lt;)(?:[\w.-]+:)?{_NAMES}(?:\s[^<>]*)?(?:>|&gt;))(?P<value>[^<&\s][^<&]*)"
+            ),
+            authorization=re.compile(r"(?<![\w-])(?P<head>(?:OSS|acs)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})"),
+            bearer=re.compile(r"(?<![\w-])(?P<head>(?i:bearer)\s+)(?P<value>[A-Za-z0-9+/=._\-]{16,})"),
+            userinfo=re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)(?P<value>[^/\s@'\"]+)(?=@)"),
+            template=re.compile(rf"^{_TEMPLATE}$"),
+            sensitive_key=re.compile(rf"^{_NAMES}$"),
+        )
+    return _compiled
 
 
 def _mask_named(match: "re.Match[str]") -> str:
     value = match.group("value")
-    inner = value[1:-1] if value[:1] in "\"'" and len(value) >= 2 else value
-    if not inner.strip("*") or _PLACEHOLDER.match(inner):  # masked already, or a %s of a log template
-        return match.group(0)
-    masked = f"{value[0]}{MASK}{value[-1]}" if inner is not value else MASK
-    return f"{match.group('name')}{match.group('sep')}{masked}"
+    if not value.strip("*") or value in _NOT_SECRETS or _patterns().template.match(value):
+        return match.group(0)  # masked already, not a value (null), or a %s of a log template
+    return f"{match.group('name')}{match.group('sep')}{MASK}"
 
 
 def _mask_tail(match: "re.Match[str]") -> str:
@@ -124,7 +119,17 @@ def redact(text: str) -> str:
     """``text`` with every secret-looking value masked; the same string object when there is none."""
     if not isinstance(text, str):
         return text
-    masked = _AUTHORIZATION.sub(_mask_tail, _BEARER.sub(_mask_tail, _NAMED.sub(_mask_named, text)))
+    p = _patterns()
+    lowered = text.lower()  # each pattern runs only where its words occur: most SDK records hold none
+    masked = text
+    if any(word in lowered for word in _NAME_WORDS):
+        masked = p.xml.sub(_mask_tail, p.header_tuple.sub(_mask_tail, p.named.sub(_mask_named, masked)))
+    if "bearer" in lowered:
+        masked = p.bearer.sub(_mask_tail, masked)
+    if "OSS" in masked or "acs" in masked:
+        masked = p.authorization.sub(_mask_tail, masked)
+    if "://" in masked:
+        masked = p.userinfo.sub(_mask_tail, masked)
     return text if masked == text else masked
 
 
@@ -132,6 +137,11 @@ def _redact_bytes(data: bytes) -> bytes:
     text = data.decode("utf-8", "surrogateescape")
     masked = redact(text)
     return data if masked is text else masked.encode("utf-8", "surrogateescape")
+
+
+def is_sensitive_name(name: object) -> bool:
+    """Whether ``name`` (a dict key, a header name) is one whose value is masked."""
+    return isinstance(name, str) and _patterns().sensitive_key.match(name) is not None
 
 
 class _Masked:
@@ -159,7 +169,7 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
         items = {
             key: (
                 MASK
-                if isinstance(key, str) and _SENSITIVE_KEY.match(key) and isinstance(item, (str, bytes)) and item
+                if is_sensitive_name(key) and isinstance(item, (str, bytes)) and item
                 else _redact_value(item, depth + 1)
             )
             for key, item in value.items()
@@ -187,12 +197,19 @@ def _redact_args(args: Any) -> Any:
     return args
 
 
+# --- log records -----------------------------------------------------------------------------------------------------
+
+
 def redact_record(record: logging.LogRecord) -> None:
     """Mask the secrets of one record in place (see the module docstring); a clean record is left untouched."""
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a malformed record: logging reports it as usual
         return
+    known = known_secrets.in_this_thread()
+    if known and hide(message, known) is not message:  # text secret whatever its names: the record shows it masked
+        message = record.msg = hide(message, known)
+        record.args = ()
     if redact(message) is not message:
         msg, args = (redact(record.msg) if isinstance(record.msg, str) else record.msg), _redact_args(record.args)
         try:

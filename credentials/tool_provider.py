@@ -33,6 +33,8 @@ import os
 from typing import Any, List, Mapping, Optional, Tuple
 
 from .errors import CredentialsError
+from .exception_redaction import redact_exception
+from .known_secrets import hiding
 from .model import Credentials, mask
 from .provider import INF, Fetched, RefreshingProvider
 
@@ -91,10 +93,10 @@ class CredentialsToolProvider(RefreshingProvider):
         failures: List[Tuple[str, BaseException]] = []
         for source in sources:
             try:
-                with _quiet_tool():
+                with _quiet_tool(), hiding(source.secrets):
                     credentials = _convert(source.build().get_credentials())
             except Exception as exc:  # noqa: BLE001 - each source's failure is reported together below
-                failures.append((source.label, exc))
+                failures.append((source.label, redact_exception(exc, source.secrets)))
                 continue
             if self._winner is None and len(self._sources) > 1:
                 logger.info("%s: using %s", self.name, source.label)

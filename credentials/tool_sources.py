@@ -8,7 +8,7 @@ can be pointed at another STS endpoint.
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, List, Mapping, Optional
 
 from ._credentials_tool_compat import (
@@ -19,6 +19,7 @@ from ._credentials_tool_compat import (
     with_sts_endpoint,
 )
 from .errors import ConfigError
+from .known_secrets import hide, url_secrets
 from .tool_config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _duration, _flag, _need, host_of
 
 
@@ -26,6 +27,7 @@ from .tool_config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _du
 class _Source:
     label: str  # says where, never a secret
     build: Callable[[], Any]  # a new tool ICredentialsProvider
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret text, whatever its names -> shown
 
 
 def _http_options(spec: Mapping[str, Any]) -> Any:
@@ -190,11 +192,8 @@ def _uri_source(uri: str, http_options: Callable[[], Any]) -> _Source:
 
         return URLCredentialsProvider(uri=uri, http_options=http_options())
 
-    return _Source(f"credentials URI {_without_query(uri)}", url)
-
-
-def _without_query(uri: str) -> str:
-    return uri.split("?", 1)[0]
+    secrets = url_secrets(uri)  # a token in the query, a password in the userinfo: masked in label, errors and logs
+    return _Source(f"credentials URI {hide(uri, secrets)}", url, secrets)
 
 
 def _home(env: Mapping[str, str]) -> str:

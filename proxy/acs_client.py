@@ -12,6 +12,7 @@ from credentials._acs_compat import (
     sdk_init_without_endpoint_tables,
 )
 from credentials.acs_signer import ProviderSigner
+from credentials.exception_redaction import redact_exception
 from credentials.model import Credentials
 
 from . import errors
@@ -105,11 +106,16 @@ class ProxyAcsClient(AcsClient):
         try:
             result = super()._implementation_of_do_action(request, signer)
             error = result[3]
-            if error is None or signer is not None or not self._reissuer.is_expired_key_error(error):
-                return result
-            return self._reissue(request, signer, result)
+            if error is not None and signer is None and self._reissuer.is_expired_key_error(error):
+                result = self._reissue(request, signer, result)
         except CredentialsError as exc:  # no key at all: a ClientException, as the SDK's own client errors are
-            raise errors.for_acs(exc) from exc  # __cause__: the CredentialsError
+            raise redact_exception(errors.for_acs(exc)) from exc  # __cause__: the CredentialsError
+        except Exception as exc:  # a ClientException for a connection error holds the URL: token and signature
+            redact_exception(exc)
+            raise
+        if result[3] is not None:
+            redact_exception(result[3])  # the ServerException do_action_with_exception raises
+        return result
 
     def _reissue(self, request: Any, signer: Any, result: Tuple[Any, Any, Any, Any]) -> Tuple[Any, Any, Any, Any]:
         """``result`` failed with an expired key: refresh, re-sign and re-send (the Reissuer's rule)."""

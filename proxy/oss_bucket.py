@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import oss2
 
 from credentials import CredentialsError, CredentialsProvider
+from credentials.exception_redaction import redact_exception
 from credentials.model import Credentials
 
 from . import errors
@@ -131,6 +132,7 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             reissuer = bucket._reissuer
             if not reissuer.is_expired_key_error(exc):
+                redact_exception(exc)  # no token or signature in the text of what the caller gets
                 raise
             return reissuer.reissue(exc, lambda: method(bucket, *args, **kwargs), rewind)
         finally:
@@ -257,11 +259,26 @@ class ProxyService(_ManagedOssClient, oss2.Service):
         )
 
 
+def _masking(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a public method that is not re-issued: its errors too leave without a token or signature in their text
+    (get_object_with_url's connection error holds the signed URL)."""
+
+    @functools.wraps(method)
+    def call(bucket: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(bucket, *args, **kwargs)
+        except Exception as exc:
+            redact_exception(exc)
+            raise
+
+    return call
+
+
 def _wrap_public_methods(cls: type, base: type) -> None:
     for name in dir(base):
         attr = getattr(base, name)
-        if not name.startswith("_") and callable(attr) and name not in _NOT_REISSUED and not isinstance(attr, type):
-            setattr(cls, name, _reissuing(attr))
+        if not name.startswith("_") and callable(attr) and not isinstance(attr, type):
+            setattr(cls, name, _masking(attr) if name in _NOT_REISSUED else _reissuing(attr))
 
 
 _wrap_public_methods(ProxyBucket, oss2.Bucket)

@@ -35,6 +35,7 @@ import alibabacloud_oss_v2 as oss
 # isort: on
 
 from credentials import CredentialsError, CredentialsProvider
+from credentials.exception_redaction import redact_exception
 
 from . import errors
 from ._oss_v2_compat import sdk_http_client
@@ -203,6 +204,7 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
             except Exception as exc:
                 reissuer = client._reissuer
                 if not reissuer.is_expired_key_error(exc):
+                    redact_exception(exc)  # no token or signature in the text of what the caller gets
                     raise
                 return reissuer.reissue(exc, lambda: method(client, *args, **kwargs), rewind)
         except oss.exceptions.OperationError as exc:

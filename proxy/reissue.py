@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 
 from credentials import CredentialsError, CredentialsProvider
+from credentials.exception_redaction import redact_exception
 from credentials.model import Credentials, mask
 
 from .bodies import why_not_replayable
@@ -98,6 +99,7 @@ class Reissuer:
             return attempt()
         except Exception as exc:
             if not self.is_expired_key_error(exc):
+                redact_exception(exc)  # no token or signature in the text of what the caller gets
                 raise
             return self.reissue(exc, attempt, rewind)
 
@@ -106,7 +108,11 @@ class Reissuer:
     ) -> Any:
         """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
-        return self._retrying(self._refresh_and_reissue, state, attempt)
+        try:
+            return self._retrying(self._refresh_and_reissue, state, attempt)
+        except Exception as exc:
+            redact_exception(exc)
+            raise
 
     async def call_async(
         self, attempt: Callable[[], Awaitable[Any]], rewind: Optional[Callable[[], bool]] = None
@@ -117,14 +123,19 @@ class Reissuer:
             return await attempt()
         except Exception as exc:
             if not self.is_expired_key_error(exc):
+                redact_exception(exc)
                 raise
             error = exc
         import tenacity
 
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
-        return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
-            self._refresh_and_reissue_async, state, attempt
-        )
+        try:
+            return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
+                self._refresh_and_reissue_async, state, attempt
+            )
+        except Exception as exc:
+            redact_exception(exc)
+            raise
 
     def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         self._ready_to_resend(state, self._refresh(state))

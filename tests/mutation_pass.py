@@ -159,6 +159,14 @@ MUTANTS = (
         "        return self._credentials().access_key_secret\n",
         ("tests/test_torn_keys.py::test_acs_key_getters_called_in_turn_return_one_version_from_25_threads",),
     ),
+    Mutant(
+        "bytes-flat-fallback: a bytes argument of an SDK log record is masked only by the flat fallback "
+        "(the record loses its template and arguments)",
+        "credentials/redaction.py",
+        "    if isinstance(value, bytes):\n        return _redact_bytes(value)\n",
+        "    if isinstance(value, bytes):\n        return value\n",
+        ("tests/test_sdk_log_redaction.py::test_a_bytes_argument_is_masked_as_bytes_and_the_template_is_kept",),
+    ),
 )
 
 

@@ -5,6 +5,7 @@ or in any exception text. The SDKs do log those requests (checked): the values a
 
 import ast
 import io
+import json
 import logging
 import os
 import traceback
@@ -15,6 +16,7 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.request import CommonRequest
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException
 
@@ -223,7 +225,33 @@ TOKEN = "CAIS" + "Zx9+/" * 20 + "="
             "x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=0a1b&x-oss-security-token=CAISx",
             "x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=****&x-oss-security-token=****",
         ),
+        (  # a KMS GetSecretValue body: the managed key is JSON escaped inside SecretData
+            '{"SecretData":"{\\"AccessKeyId\\":\\"LTAIx\\",\\"AccessKeySecret\\":\\"s3cr3tvalue\\"}"}',
+            '{"SecretData":"{\\"AccessKeyId\\":\\"LTAIx\\",\\"AccessKeySecret\\":\\"****\\"}"}',
+        ),
+        (  # the same body as aliyunsdkcore logs it: the repr of bytes doubles each backslash
+            'b\'{"SecretData":"{\\\\"AccessKeySecret\\\\":\\\\"s3cr3tvalue\\\\"}"}\'',
+            'b\'{"SecretData":"{\\\\"AccessKeySecret\\\\":\\\\"****\\\\"}"}\'',
+        ),
+        (
+            f"<Credentials><SecurityToken>{TOKEN}</SecurityToken><AccessKeySecret>s3cr3t</AccessKeySecret>",
+            "<Credentials><SecurityToken>****</SecurityToken><AccessKeySecret>****</AccessKeySecret>",
+        ),
+        (
+            f"[('x-oss-security-token', '{TOKEN}'), ('date', 'Tue')]",
+            "[('x-oss-security-token', '****'), ('date', 'Tue')]",
+        ),
+        (
+            "q=%7B%22AccessKeySecret%22%3A+%22s3cr3t%2Bv%22%2C+%22AccessKeyId%22%3A+%22LTAIx%22%7D",
+            "q=%7B%22AccessKeySecret%22%3A+%22****%22%2C+%22AccessKeyId%22%3A+%22LTAIx%22%7D",
+        ),
+        ('{"KeyId":"KAAP.x","PrivateKeyData":"MIIJqQIBAzCCCW8G"}', '{"KeyId":"KAAP.x","PrivateKeyData":"****"}'),
+        (
+            "GET http://svc:pa55w0rd@127.0.0.1:8080/credentials?auth_token=t0ken&role=app",
+            "GET http://svc:****@127.0.0.1:8080/credentials?auth_token=****&role=app",
+        ),
         ("Init Auth v1: access_key_id: STS.x, access_key_secret: ******", None),  # masked already: untouched
+        ('{"SecurityToken": null, "SignatureMethod": "HMAC-SHA1"}', None),  # no value to mask
         ("a template SecurityToken=%s", None),  # a placeholder of a log template is not a value
     ],
 )
@@ -251,6 +279,48 @@ def test_records_keep_their_shape_and_clean_records_are_untouched():
     clean = logger.makeRecord("oss2.http", logging.DEBUG, __file__, 1, "nothing %s %s", args, None)
     redactor.filter(clean)
     assert clean.msg == "nothing %s %s" and clean.args is args
+
+
+def test_a_bytes_argument_is_masked_as_bytes_and_the_template_is_kept():
+    """aliyunsdkcore logs each response body as bytes (``Response received. Product:%s Response-body: %s``); for a
+    KMS GetSecretValue made through a ProxyAcsClient that body holds the managed key. The bytes argument is masked
+    in its own shape (bytes), the template and the other arguments stay: a handler that reads record.args (a
+    structured-logging formatter) sees the same record it would without a secret."""
+    logger = logging.getLogger("aliyunsdkcore.client")
+    install_sdk_log_redaction()
+    redactor = next(f for f in logger.filters if isinstance(f, SdkLogRedactor))
+    secret = "s3cr3t+Value/9="
+    body = json.dumps(
+        {"SecretName": "app", "SecretData": json.dumps({"AccessKeyId": "LTAIx", "AccessKeySecret": secret})}
+    ).encode()
+    template = "Response received. Product:%s Response-body: %s"
+    record = logger.makeRecord(logger.name, logging.DEBUG, __file__, 1, template, ("Kms", body), None)
+    redactor.filter(record)
+    assert record.msg == template and record.args[0] == "Kms"
+    assert isinstance(record.args[1], bytes) and record.args[1] == body.replace(secret.encode(), MASK.encode())
+    assert secret not in record.getMessage() and "LTAIx" in record.getMessage()
+
+
+def test_a_kms_answer_fetched_through_a_proxy_acs_client_is_masked_in_the_sdk_debug_log(cloud, debug_everywhere):
+    """GetSecretValue through ProxyAcsClient.do_action_with_exception (an application reading a secret itself):
+    aliyunsdkcore logs the whole answer at DEBUG, SecretData and the key in it included; the values are masked."""
+    secret_name = "app-key"
+    key_id, key_secret = cloud.create_secret(secret_name)
+    caller_id, caller_secret = cloud.add_access_key(security_token=True)
+    token = cloud.security_token_of(caller_id)
+    request = CommonRequest(domain=cloud.kms_host, version="2016-01-20", action_name="GetSecretValue")
+    request.set_protocol_type("http")
+    request.set_accept_format("JSON")
+    request.add_query_param("SecretName", secret_name)
+    with ProxyAcsClient(
+        credentials_provider=StaticCredentialsProvider(caller_id, caller_secret, token), region_id=cloud.region_id
+    ) as client:
+        answer = json.loads(client.do_action_with_exception(request))
+    assert json.loads(answer["SecretData"])["AccessKeySecret"] == key_secret  # the answer itself is the app's
+    logged = "\n".join(r.getMessage() for r in debug_everywhere.records if not r.name.startswith("tests.cloud"))
+    assert "Response-body" in logged and key_id in logged  # the body was logged, key id and all
+    assert key_secret not in logged and caller_secret not in logged and token not in logged
+    assert MASK in logged
 
 
 def test_the_filter_is_on_every_logger_the_installed_sdks_use():

@@ -479,6 +479,40 @@ def test_secrets_in_a_malformed_answer_reach_no_log_and_no_exception(cloud, env,
     assert "****" in str(caught.value)
 
 
+@pytest.mark.parametrize("where", ["query", "userinfo"])
+def test_a_token_or_password_in_the_credentials_uri_shows_nowhere(cloud, env, debug_logs, capfd, where):
+    """A credentials_uri with a token in its query (whatever its names: ?auth_token=...&k=...) or a password in its
+    userinfo: masked in the CredentialsError, every log record (ours, the tool's, urllib3's request line),
+    repr(provider) and its source (what the status shows), failing and working; the rest of the URI is kept."""
+    token, password = "T0kenValueNamedAnyhow", "Pa55wordValue"
+    base = cloud.credentials_uri.url
+    if where == "query":
+        uri, shown = f"{base}?auth_token={token}&k={token}2", f"{base}?auth_token=****&k=****"
+    else:
+        uri, shown = base.replace("http://", f"http://svc:{password}@"), base.replace("http://", "http://svc:****@")
+    config = {"type": "credentials_uri", "credentials_uri": uri}
+    cloud.credentials_uri.respond_with(500, '{"Code":"InternalError","Message":"try later"}')
+    failing = CredentialsToolProvider(config)
+    with pytest.raises(CredentialsError) as caught:
+        failing.get_credentials()
+    assert caught.value.code == "InternalError" and shown in str(caught.value)
+    working = CredentialsToolProvider(config)
+    working.get_credentials()
+    assert working.source == f"credentials URI {shown}"
+    default_chain = CredentialsToolProvider(environ={"ALIBABA_CLOUD_CREDENTIALS_URI": uri, "HOME": "/nonexistent"})
+    out, err = capfd.readouterr()
+    texts = [str(caught.value), repr(caught.value), repr(failing), repr(working), repr(default_chain), out, err]
+    texts += [r.getMessage() for r in debug_logs.records if not r.name.startswith("tests.cloud")]  # not the cloud's
+    everything = "\n".join(texts)
+    assert token not in everything and password not in everything
+    if where == "query":  # urllib3 logged the request line, with the query masked
+        assert any(
+            r.name.startswith("urllib3") and "auth_token=****&k=****" in r.getMessage() for r in debug_logs.records
+        )
+    for provider in (failing, working, default_chain):
+        provider.close()
+
+
 def test_no_secret_in_logs_reprs_or_errors_of_a_working_provider(cloud, env, tmp_path, debug_logs):
     provider = CredentialsToolProvider(tool_config("ram_role_arn", cloud, tmp_path))
     with ProxyAcsClient(credentials_provider=provider, region_id=cloud.region_id) as client:
