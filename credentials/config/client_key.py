@@ -1,28 +1,28 @@
-"""credentials_type=client_key: shared KMS requests signed with an application client key (SHA256withRSA).
+"""The console's client key files and their passwords: credentials_type=client_key, and each dedicated instance.
 
-aliyunsdkcore ships both halves of this signature: its RPC composer and the RSA algorithm
-``aliyunsdkcore.auth.algorithm.sha_hmac256`` (RSA despite its name: ``SignatureMethod=SHA256withRSA``,
-``SignatureType=PRIVATEKEY``, ``SignatureVersion=1.0``, the key as base64 DER PKCS#8). We hand the SDK the
-client key's KeyId as ``AccessKeyId`` and its private key; we write no signature code.
+A client key signs this process's KMS requests: shared KMS with SHA256withRSA (``credentials_type=client_key``,
+signed by kms/signers.py's ClientKeySigner), a dedicated instance's gateway with its own RSA signature.
 
 The console's client key file (JSON ``{"KeyId", "PrivateKeyData": base64 PKCS#12}``) is opened here once, while
-the properties file is read (``dkms_config.open_client_key``, shared with dedicated instances), so a wrong
+the properties file is read (``open_client_key``, shared with dedicated instances: config/dedicated.py), so a wrong
 password, a missing or malformed file or a missing password source is a ConfigError naming the file and the key
 before any network call. The password opens the key and is then dropped; no message ever contains it, and while
 it is held it is a ``Password`` whose repr is ``Password(****)`` (a traceback printed with locals shows that).
 """
 
 import base64
+import binascii
+import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from aliyunsdkcore.auth.signers.signer import Signer
+from ..errors import ConfigError
+from ..json_limits import JsonTooDeep, loads
+from ..masking import Password
+from ..model import mask
 
-from .errors import ConfigError
-from .model import mask
-from .password import Password
-
+Fail = Callable[..., ConfigError]  # builds the ConfigError for a message (and a key)
 KEY_PATH = "client_key_private_key_path"
 ENV_KEY = "client_key_password_from_env_variable"
 FILE_KEY = "client_key_password_from_file_path"
@@ -46,23 +46,8 @@ class ClientKey:
         raise TypeError("ClientKey is not picklable")
 
 
-class ClientKeySigner(Signer):
-    """Signs with the client key through the request's own composer; the request carries the RSA algorithm."""
-
-    def __init__(self, client_key: ClientKey):
-        self.client_key = client_key
-
-    def sign(self, region_id: str, request: Any) -> Tuple[Dict[str, str], str]:
-        key = self.client_key
-        header = request.get_signed_header(region_id, key.key_id, key.private_key)
-        url = request.get_url(region_id, key.key_id, key.private_key)
-        return header, url
-
-
 def load_client_key(properties: Dict[str, str], file: str) -> ClientKey:
     """The client key that ``client_key_private_key_path`` and its password source name, opened."""
-    from .dkms_config import open_client_key
-
     path = properties.get(KEY_PATH, "").strip()
     if not path:
         raise ConfigError(
@@ -84,8 +69,6 @@ def _password(properties: Dict[str, str], file: str) -> Tuple[Password, str]:
     """(password, where it came from), as the older client looks: the environment variable that
     client_key_password_from_env_variable names, then client_key_password_from_file_path, then the environment
     variable client_key_password."""
-    from .dkms_config import _read_password
-
     env_name = properties.get(ENV_KEY, "").strip()
     path = properties.get(FILE_KEY, "").strip()
     if env_name and os.environ.get(env_name):
@@ -121,3 +104,76 @@ def _pkcs8(pkcs1_base64: str) -> str:
     key = serialization.load_der_private_key(base64.b64decode(pkcs1_base64), password=None)
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return base64.b64encode(der).decode("ascii")
+
+
+def _read_password(
+    env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str, path_field: str
+) -> Tuple[Password, str]:
+    """(password, where it came from): the environment variable ``env_name`` when set, else the file ``path``."""
+    if env_name:
+        value = Password(os.environ.get(env_name, ""))
+        if value:
+            return value, f"the environment variable {env_name} ({env_field})"
+        if not path:
+            raise fail_env(f"the environment variable {env_name} holding the client key password is not set or empty")
+    try:
+        with open(str(path), encoding="utf-8") as handle:
+            value = Password(handle.read().strip())
+    except FileNotFoundError:
+        raise fail_path(f"the client key password file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail_path(f"cannot read the client key password file {path}: {exc.__class__.__name__}") from None
+    if not value:
+        raise fail_path(f"the client key password file {path} is empty")
+    return value, f"the password file {path} ({path_field})"
+
+
+def open_client_key(
+    path: str, password: Password, source: str, fail: Fail, path_field: str = "clientKeyFile"
+) -> Tuple[str, str]:
+    """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
+    is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
+    expected = 'expected the JSON the KMS console issues: {"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}'
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise fail(f"{path_field} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {path_field} {path}: {exc.__class__.__name__}") from None
+    try:
+        document = loads(text)
+    except JsonTooDeep as exc:
+        raise fail(f"{path_field} {path} is {exc}; {expected}") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"{path_field} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
+    if not isinstance(document, dict):
+        raise fail(f"{path_field} {path} is not a JSON object; {expected}")
+    for name in ("KeyId", "PrivateKeyData"):
+        if not isinstance(document.get(name), str) or not document[name].strip():
+            raise fail(f"{path_field} {path} lacks {name}; {expected}")
+    try:
+        pkcs12_data = base64.b64decode(document["PrivateKeyData"], validate=True)
+    except (binascii.Error, ValueError):
+        raise fail(f"{path_field} {path}: PrivateKeyData is not base64; {expected}") from None
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+    except ImportError:
+        raise fail(
+            "dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'"
+        ) from None
+    try:
+        key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encoded())
+    except ValueError:
+        raise fail(
+            f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "
+            "password, or not this key's password file)"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise fail(f"{path_field} {path}: the PKCS#12 holds no RSA private key")
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    return document["KeyId"].strip(), base64.b64encode(der).decode("ascii")

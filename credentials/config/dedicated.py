@@ -15,20 +15,18 @@ file's path). Without a password source of its own an item uses the top-level
 ``client_key_password_from_env_variable`` / ``client_key_password_from_file_path``.
 """
 
-import base64
-import binascii
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, NoReturn, Optional, Tuple, cast
+from typing import Any, Dict, NoReturn, Optional, Tuple, cast
 
-from .errors import ConfigError
-from .json_limits import JsonTooDeep, loads
-from .kms_endpoint import parse_endpoint
-from .password import Password
+from ..errors import ConfigError
+from ..json_limits import JsonTooDeep, loads
+from ..masking import Password
+from .client_key import Fail, _read_password, open_client_key
+from .endpoints import parse_endpoint
 
 KEY = "cache_client_dkms_config_info"
-Fail = Callable[..., ConfigError]  # builds the ConfigError for a message (and a key)
 ENV_KEY = "client_key_password_from_env_variable"
 FILE_KEY = "client_key_password_from_file_path"
 ITEM_KEYS = (
@@ -56,7 +54,7 @@ class DkmsInstance:
     endpoint: str  # host[:port]; the gateway speaks https only
     client_key_file: str
     key_id: str
-    private_key: str = field(repr=False, compare=False)  # base64 PKCS#1 DER; dkms_gateway.py loads it once
+    private_key: str = field(repr=False, compare=False)  # base64 PKCS#1 DER; kms/dedicated/gateway.py loads it once
     ca_file: Optional[str] = None
     ignore_ssl_certs: bool = False
     file: str = ""  # the properties file
@@ -164,76 +162,3 @@ def _password(item: Dict[str, Any], properties: Dict[str, str], fail: Fail) -> T
             f"item, or {FILE_KEY} / {ENV_KEY} (shared by all items)"
         )
     return _read_password(env_name, path, lambda m: fail(m, ENV_KEY), lambda m: fail(m, FILE_KEY), ENV_KEY, FILE_KEY)
-
-
-def _read_password(
-    env_name: Optional[str], path: Optional[str], fail_env: Fail, fail_path: Fail, env_field: str, path_field: str
-) -> Tuple[Password, str]:
-    """(password, where it came from): the environment variable ``env_name`` when set, else the file ``path``."""
-    if env_name:
-        value = Password(os.environ.get(env_name, ""))
-        if value:
-            return value, f"the environment variable {env_name} ({env_field})"
-        if not path:
-            raise fail_env(f"the environment variable {env_name} holding the client key password is not set or empty")
-    try:
-        with open(str(path), encoding="utf-8") as handle:
-            value = Password(handle.read().strip())
-    except FileNotFoundError:
-        raise fail_path(f"the client key password file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail_path(f"cannot read the client key password file {path}: {exc.__class__.__name__}") from None
-    if not value:
-        raise fail_path(f"the client key password file {path} is empty")
-    return value, f"the password file {path} ({path_field})"
-
-
-def open_client_key(
-    path: str, password: Password, source: str, fail: Fail, path_field: str = "clientKeyFile"
-) -> Tuple[str, str]:
-    """(KeyId, private key as base64 PKCS#1 DER) from the console's client key JSON and its password; ``path_field``
-    is the field that gave the path, for messages (credentials_type=client_key passes its own key)."""
-    expected = 'expected the JSON the KMS console issues: {"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}'
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise fail(f"{path_field} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {path_field} {path}: {exc.__class__.__name__}") from None
-    try:
-        document = loads(text)
-    except JsonTooDeep as exc:
-        raise fail(f"{path_field} {path} is {exc}; {expected}") from None
-    except json.JSONDecodeError as exc:
-        raise fail(f"{path_field} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
-    if not isinstance(document, dict):
-        raise fail(f"{path_field} {path} is not a JSON object; {expected}")
-    for name in ("KeyId", "PrivateKeyData"):
-        if not isinstance(document.get(name), str) or not document[name].strip():
-            raise fail(f"{path_field} {path} lacks {name}; {expected}")
-    try:
-        pkcs12_data = base64.b64decode(document["PrivateKeyData"], validate=True)
-    except (binascii.Error, ValueError):
-        raise fail(f"{path_field} {path}: PrivateKeyData is not base64; {expected}") from None
-    try:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.hazmat.primitives.serialization import pkcs12
-    except ImportError:
-        raise fail(
-            "dedicated KMS instances need the DKMS extra: pip install 'managed-credentials-sdk-proxy[dkms]'"
-        ) from None
-    try:
-        key, _cert, _more = pkcs12.load_key_and_certificates(pkcs12_data, password.encoded())
-    except ValueError:
-        raise fail(
-            f"{path_field} {path}: the password from {source} does not open its PKCS#12 key (a wrong "
-            "password, or not this key's password file)"
-        ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise fail(f"{path_field} {path}: the PKCS#12 holds no RSA private key")
-    der = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
-    return document["KeyId"].strip(), base64.b64encode(der).decode("ascii")

@@ -1,11 +1,11 @@
 """One place to reach KMS (a region, a host and a scheme), and how a properties value names one.
 
-Its own module so that the shared-KMS configuration (config.py) and the dedicated-instance one (dkms_config.py)
+Its own module so that the shared-KMS configuration (loader.py) and the dedicated-instance one (dedicated.py)
 both read endpoints without importing each other.
 
 ``http://`` is honoured for a loopback host only (a local emulator): anywhere else the managed key, and the
 KMS caller's signed request, would cross the network in clear text. A file that really means it says
-``allow_insecure_http=true`` (config.py logs one warning).
+``allow_insecure_http=true`` (loader.py logs one warning).
 """
 
 import ipaddress
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 INSECURE_HTTP_KEY = "allow_insecure_http"
 

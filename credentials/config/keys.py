@@ -8,8 +8,8 @@ purpose, and the report of any other key (a typo goes unnoticed until the day it
 import difflib
 from typing import Dict, List, Optional, Set, Tuple
 
-from .errors import ConfigError
-from .json_limits import loads
+from ..errors import ConfigError
+from ..json_limits import loads
 
 #: Every key this library reads, in the order the README and the .example file document them. The one list: a
 #: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).

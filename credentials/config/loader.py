@@ -10,15 +10,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
-from .config_keys import unknown_key_errors
-from .errors import ConfigError
-from .json_limits import JsonTooDeep, loads
-from .kms_endpoint import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
+from ..errors import ConfigError
+from ..json_limits import JsonTooDeep, loads
+from .endpoints import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
+from .keys import unknown_key_errors
 from .properties import Properties, joined_line_errors, parse_properties, without
 
 if TYPE_CHECKING:
     from .client_key import ClientKey
-    from .dkms_config import DkmsInstance
+    from .dedicated import DkmsInstance
 
 DEFAULT_CONFIG_NAME = "managed_credentials_providers.properties"
 CONFIG_ENV = "MANAGED_CREDENTIALS_PROVIDERS_CONFIG"
@@ -202,7 +202,7 @@ def _parse_dkms(properties: Dict[str, str], file: str) -> Tuple["DkmsInstance", 
     raw = properties.get("cache_client_dkms_config_info", "").strip()
     if not raw:
         return ()
-    from .dkms_config import parse_dkms_instances  # only configs that use a dedicated instance pay for it
+    from .dedicated import parse_dkms_instances  # only configs that use a dedicated instance pay for it
 
     return parse_dkms_instances(raw, properties, file)
 

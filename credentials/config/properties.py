@@ -3,7 +3,7 @@
 import re
 from typing import Dict, Iterable, List, Optional, Set
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: A line that sets a key (``some_key=``, ``some.key:``): when a trailing backslash joins such a line onto the
 #: value above it, the value holds another line's key=value (most often a secret) by mistake. A separator inside

@@ -9,13 +9,13 @@ ConfigError naming it.
 import os
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
-from .config import KmsConfig
-from .errors import ConfigError
-from .provider import CredentialsProvider
-from .static_provider import StaticCredentialsProvider
+from ..config import KmsConfig
+from ..errors import ConfigError
+from ..provider import CredentialsProvider
+from ..static_provider import StaticCredentialsProvider
 
 if TYPE_CHECKING:
-    from .client_key import ClientKey
+    from ..config import ClientKey
 
 
 def _access_key(config: KmsConfig) -> CredentialsProvider:
@@ -46,7 +46,7 @@ def _client_key(config: KmsConfig) -> "ClientKey":
     """The application client key, opened when the properties file was read (once per process)."""
     if config.client_key is not None:
         return config.client_key
-    from .client_key import load_client_key  # a KmsConfig built by hand: open it now
+    from ..config import load_client_key  # a KmsConfig built by hand: open it now
 
     return load_client_key(config.properties, config.file)
 
@@ -60,7 +60,7 @@ def _not_yet(config: KmsConfig) -> CredentialsProvider:
     )
 
 
-# --- the Credentials tool's types (credentials/tool_provider.py, imported only when one is configured) ----------
+# --- the Credentials tool's types (credentials/tool/provider.py, imported only when one is configured) ----------
 
 # Config field of the Credentials tool -> the properties key that sets it, so errors name the key to fix.
 TOOL_KEYS = {
@@ -80,7 +80,7 @@ TOOL_KEYS = {
 
 
 def _tool_provider(config: KmsConfig, spec: Optional[Dict[str, object]]) -> CredentialsProvider:
-    from .tool_provider import CredentialsToolProvider
+    from ..tool import CredentialsToolProvider
 
     try:
         return CredentialsToolProvider(spec, name=f"KMS access ({config.credentials_type})")

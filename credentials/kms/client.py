@@ -19,15 +19,13 @@ from aliyunsdkcore.auth.algorithm import sha_hmac1, sha_hmac256
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
-from . import redaction
+from ..config import ClientKey, KmsEndpoint
+from ..errors import CredentialsError
+from ..json_limits import JsonRejected, loads_bounded
+from ..masking import install_sdk_log_redaction, redact_exception
+from ..provider import CredentialsProvider
 from ._acs_compat import make_http_response
-from .acs_signer import ProviderSigner
-from .client_key import ClientKey, ClientKeySigner
-from .config import KmsEndpoint
-from .errors import CredentialsError
-from .exception_redaction import redact_exception
-from .json_limits import JsonRejected, loads_bounded
-from .provider import CredentialsProvider
+from .signers import ClientKeySigner, ProviderSigner
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -145,7 +143,7 @@ class KmsClient:
         self._client_lock = threading.Lock()
         _live.add(self)
         self._retrying = transient_retrying(attempts, wait, "KMS")
-        redaction.install_sdk_log_redaction()  # aliyunsdkcore and its urllib3 log the requests to KMS at DEBUG
+        install_sdk_log_redaction()  # aliyunsdkcore and its urllib3 log the requests to KMS at DEBUG
 
     def get_secret_value(self, secret_name: str, deadline: Optional[float] = None) -> Dict[str, Any]:
         """The parsed GetSecretValue response (with FetchExtendedConfig), or a KmsRequestError; with ``deadline``

@@ -17,9 +17,9 @@ from typing import Any, Dict, Optional, Union
 
 import tenacity
 
-from .config import KmsConfig
-from .kms_client import KmsClient, KmsRequestError, transient_retrying, until
-from .provider import CredentialsProvider
+from ..config import KmsConfig
+from ..provider import CredentialsProvider
+from .client import KmsClient, KmsRequestError, transient_retrying, until
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -29,14 +29,14 @@ def build_kms_client(config: KmsConfig, access: Optional[CredentialsProvider] = 
     ``access`` signs for shared KMS (made from credentials_type when None and regions are used)."""
 
     def regions(attempts: int) -> KmsClient:
-        from .kms_access import kms_access_provider
+        from .access import kms_access_provider
 
         return KmsClient(config.endpoints, access or kms_access_provider(config), attempts=attempts)
 
     if not config.dkms_instances:
         return regions(attempts)
-    from .dkms_client import DkmsClient
-    from .dkms_config import DkmsInstance
+    from ..config import DkmsInstance
+    from .dedicated import DkmsClient
 
     instances = [i for i in config.dkms_instances if isinstance(i, DkmsInstance)]  # KmsConfig types them as object
     if not config.endpoints:

@@ -3,7 +3,7 @@
 An SDK exception can carry the request it failed on: aliyunsdkcore's ClientException for a connection error holds
 the URL, ``SecurityToken`` and ``Signature`` in its query; tea's UnretryableException (RPC style) the same; the
 requests / urllib3 errors on their ``__context__`` chain hold it again. The SDK's log record of that error is masked
-(credentials/redaction.py), but the exception is what the application logs (``logger.exception(...)``), prints or
+(redaction.py), but the exception is what the application logs (``logger.exception(...)``), prints or
 reports. ``redact_exception(exc)`` masks it in place, with the same rule as the log records, before it is raised to
 the caller: the proxies call it where an error leaves their call wrappers, the KMS client where a transport error
 becomes a KmsRequestError.
@@ -31,7 +31,7 @@ _OS_ERROR_TEXTS = ("strerror", "filename", "filename2")  # OSError's str() reads
 
 def redact_exception(exc: BaseException, known: Optional[Mapping[str, str]] = None) -> BaseException:
     """Mask every secret in ``exc`` and the exceptions it carries (see the module docstring); returns ``exc``.
-    ``known``: text secret whatever its names, replaced by what it maps to (credentials/known_secrets.py)."""
+    ``known``: text secret whatever its names, replaced by what it maps to (credentials/masking/known_secrets.py)."""
     text = _Text(known or {})
     queue: Deque[BaseException] = deque([exc])
     seen: Set[int] = set()

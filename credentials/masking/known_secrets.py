@@ -1,6 +1,6 @@
 """Text that is secret whatever its names: a credentials_uri's query string and userinfo password.
 
-Name-based redaction (credentials/redaction.py) masks ``auth_token=...`` but cannot know that ``?k=...`` or
+Name-based redaction (credentials/masking/redaction.py) masks ``auth_token=...`` but cannot know that ``?k=...`` or
 ``?role=...`` of a credentials URI is the token the service checks. What we do know is the URI itself: its query
 string and the password of its userinfo are replaced, as exact text, by a masked form (``url_secrets``), in our
 messages and reprs (``hide``), in the exceptions of a fetch from it (exception_redaction's ``known``), and in the SDK
@@ -12,7 +12,7 @@ import threading
 from typing import Dict, Iterator, Mapping
 from urllib.parse import urlsplit
 
-MASK = "****"  # how every masked value shows (credentials.redaction.MASK)
+MASK = "****"  # how every masked value shows (credentials.masking.redaction.MASK)
 
 _local = threading.local()
 

@@ -18,7 +18,7 @@ name is found by the structure around it, not by one fixed spelling:
 
 Where it is attached, and why there. A filter on a logger sees only the records logged on that very logger, not
 those of its children (propagation skips the parents' filters), and the application's handlers are not ours to
-touch. So the filter goes on every logger the SDKs log on, by exact name (credentials/sdk_loggers.py), and at
+touch. So the filter goes on every logger the SDKs log on, by exact name (credentials/masking/sdk_loggers.py), and at
 installation every logger that already exists under one of ``SDK_PREFIXES`` gets it too. tea and darabonba log
 ``DEBUG=sdk`` output through their own StreamHandler on those loggers (to stderr); a logger's filters run before
 its handlers, so that output is masked too.
@@ -27,7 +27,7 @@ A record is changed only when its text holds something to mask: then its message
 masked one by one (their shape kept: a str stays a str, bytes stay bytes, a dict a dict), or, when a secret only
 appears once they are put together, the record carries the masked text with no arguments. Level, name, time and
 everything else stay as they were. Text known to be secret whatever its names (the query string of a
-``credentials_uri``, credentials/known_secrets.py) is masked in the records logged in a thread while it is hidden.
+``credentials_uri``, known_secrets.py) is masked in the records logged in a thread while it is hidden.
 
 Cost: nothing on a call's success path (the filter runs only on records the SDKs emit, which at the default WARNING
 level are next to none); the patterns are compiled at first use, so importing this module costs no regex compile.

@@ -1,4 +1,4 @@
-"""The loggers the SDKs log on, by exact name: where credentials/redaction.py attaches its filter.
+"""The loggers the SDKs log on, by exact name: where credentials/masking/redaction.py attaches its filter.
 
 A filter on a logger sees only the records logged on that very logger, not those of its children, so each module's
 ``getLogger(__name__)`` is listed. tests/test_sdk_log_redaction.py reads the installed SDKs' sources for every

@@ -5,7 +5,7 @@ Every mistake is a ConfigError naming the field to fix.
 
 from typing import Any, Dict, Mapping, Optional
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: The Credentials tool's types this provider accepts (``ram_role`` is an alias of ``ram_role_arn``).
 TOOL_TYPES = ("access_key", "sts", "ram_role_arn", "ecs_ram_role", "oidc_role_arn", "credentials_uri")
@@ -90,7 +90,7 @@ def _duration(spec: Mapping[str, Any]) -> Optional[int]:
 def _check_policy(spec: Mapping[str, Any]) -> None:
     policy = spec.get("policy")
     if policy:
-        from .json_limits import loads  # depth-bounded: a nesting bomb is a ValueError, not a RecursionError
+        from ..json_limits import loads  # depth-bounded: a nesting bomb is a ValueError, not a RecursionError
 
         try:
             loads(policy)

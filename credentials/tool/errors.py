@@ -4,9 +4,9 @@ import json
 import re
 from typing import List, Tuple
 
-from .errors import CredentialsError
-from .tool_logging import redact
-from .tool_sources import _SourceUnavailable
+from ..errors import CredentialsError
+from .logs import redact
+from .sources import _SourceUnavailable
 
 _CODE = re.compile(r'"Code"\s*:\s*"([^"]+)"')
 _HTTP = re.compile(r"http_code[:=]\s*(\d{3})")

@@ -5,14 +5,13 @@ import logging
 import os
 import threading
 
-from . import redaction
+from ..masking import install_sdk_log_redaction, redact
 
 TOOL_LOGGER = "credentials"  # the name the Credentials tool logs under (it collides with our package name)
 
 
-# Secrets as they appear in the tool's messages (JSON bodies, query strings, Python reprs): one masking rule for
-# every SDK's logs, in credentials/redaction.py.
-redact = redaction.redact
+# Secrets as they appear in the tool's messages (JSON bodies, query strings, Python reprs) are masked by ``redact``:
+# one masking rule for every SDK's logs, in credentials/masking/redaction.py.
 
 
 # --- the tool's logging -----------------------------------------------------------------------------------------------
@@ -81,5 +80,5 @@ def _tool() -> None:
             import alibabacloud_credentials.provider  # noqa: F401 - attaches the tool's handlers, removed next
 
             tame_tool_logging()
-            redaction.install_sdk_log_redaction()
+            install_sdk_log_redaction()
             _tool_ready = True

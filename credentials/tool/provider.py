@@ -24,25 +24,23 @@ What the adapter does differently from using the tool directly, and why:
 
 The tool is imported on first construction only: ``import credentials`` stays cheap.
 
-The parts: tool_config.py (the Config's fields, validated), tool_sources.py (the sources: the one a Config names,
-or the default chain), tool_logging.py (taming the tool's logging; redaction), tool_errors.py (the fetch's error).
+The parts, in this folder: config.py (the Config's fields, validated), sources.py (the sources: the one a Config
+names, or the default chain), logs.py (taming the tool's logging; redaction), errors.py (the fetch's error),
+_compat.py (the reaches into the tool's private parts).
 """
 
 import logging
 import os
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .errors import CredentialsError
-from .exception_redaction import redact_exception
-from .known_secrets import hiding
-from .model import Credentials, mask
-from .provider import INF, Fetched, RefreshingProvider
-
-# Names this module held before it was split; imported from here by earlier code.
-from .tool_config import CONFIG_FIELDS, ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, TOOL_TYPES, _spec_of, host_of  # noqa: F401,E402
-from .tool_errors import _fetch_error
-from .tool_logging import TOOL_LOGGER, _quiet_tool, _tool, redact, tame_tool_logging  # noqa: F401,E402
-from .tool_sources import _Source, default_chain, explicit_source
+from ..errors import CredentialsError
+from ..masking import hiding, redact_exception
+from ..model import Credentials, mask
+from ..provider import INF, Fetched, RefreshingProvider
+from .config import _spec_of
+from .errors import _fetch_error
+from .logs import _quiet_tool, _tool
+from .sources import _Source, default_chain, explicit_source
 
 logger = logging.getLogger("managed_credentials.credentials")
 

@@ -11,16 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Mapping, Optional
 
-from ._credentials_tool_compat import (
-    cli_profile_provider,
-    ini_profile_provider,
-    load_ini,
-    set_metadata_host,
-    with_sts_endpoint,
-)
-from .errors import ConfigError
-from .known_secrets import hide, url_secrets
-from .tool_config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _duration, _flag, _need, host_of
+from ..errors import ConfigError
+from ..masking import hide, url_secrets
+from ._compat import cli_profile_provider, ini_profile_provider, load_ini, set_metadata_host, with_sts_endpoint
+from .config import ENV_IMDS_ENDPOINT, ENV_STS_ENDPOINT, _check_policy, _duration, _flag, _need, host_of
 
 
 @dataclass(frozen=True)

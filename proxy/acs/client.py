@@ -5,23 +5,18 @@ from typing import Any, Optional, Tuple
 from aliyunsdkcore.client import AcsClient
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials._acs_compat import (
-    forget_key,
-    install_endpoint_resolver,
-    install_signer,
-    sdk_init_without_endpoint_tables,
-)
-from credentials.acs_signer import ProviderSigner
-from credentials.exception_redaction import redact_exception
+from credentials.kms import ProviderSigner
+from credentials.masking import redact_exception
 from credentials.model import Credentials
 
-from . import errors
+from .. import errors
+from ..fresh_connections import renew_connections
+from ..handlers import AKExpireHandler, SdkCoreAKExpireHandler
+from ..pinned_snapshot import PinnedFields
+from ..reissue import Reissuer
+from ..source import KeySource, check_region_id, reset_http_after_fork
+from ._compat import forget_key, install_endpoint_resolver, install_signer, sdk_init_without_endpoint_tables
 from .endpoints import SharedTablesEndpointResolver
-from .fresh_connections import renew_connections
-from .handlers import AKExpireHandler, SdkCoreAKExpireHandler
-from .pinned_snapshot import PinnedFields
-from .reissue import Reissuer
-from .source import KeySource, check_region_id, reset_http_after_fork
 
 _ACS_FIELDS = frozenset({"access_key_id", "access_key_secret"})  # what get_access_key / get_access_secret read
 _sdk_init = sdk_init_without_endpoint_tables()  # the SDK's constructor, minus the per-client endpoint tables
@@ -100,7 +95,7 @@ class ProxyAcsClient(AcsClient):
         except CredentialsError as exc:
             raise errors.for_acs(exc) from exc  # __cause__: the CredentialsError
 
-    # Overrides the SDK's private hook around its request loop: see credentials/_acs_compat.DO_ACTION_HOOK (guarded
+    # Overrides the SDK's private hook around its request loop: see proxy/acs/_compat.DO_ACTION_HOOK (guarded
     # by tests/test_compat.py).
     def _implementation_of_do_action(self, request: Any, signer: Any = None) -> Tuple[Any, Any, Any, Any]:
         try:

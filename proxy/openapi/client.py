@@ -1,5 +1,5 @@
 """V2 (tea-openapi) SDK clients on managed keys: ProxyOpenApiClient (and ManagedCredentialsClient, in
-proxy/openapi_credential.py).
+proxy/openapi/credential.py).
 
 ``ManagedCredentialsClient`` is a credential object that ``alibabacloud_tea_openapi.models.Config(credential=...)``
 accepts: tea-openapi calls its ``get_credential()`` (``get_credential_async()``) on every attempt, so every request
@@ -30,11 +30,11 @@ from alibabacloud_tea_openapi.client import Client as OpenApiClient
 
 from credentials import CredentialsProvider
 
-from ._tea_compat import endpoint_of
-from .bodies import body_rewinder
-from .handlers import AKExpireHandler, TeaAKExpireHandler
-from .openapi_credential import ManagedCredentialsClient
-from .reissue import Reissuer
+from ..bodies import body_rewinder
+from ..handlers import AKExpireHandler, TeaAKExpireHandler
+from ..reissue import Reissuer
+from ._compat import endpoint_of
+from .credential import ManagedCredentialsClient
 
 _SYNC_METHODS = ("do_rpcrequest", "do_roarequest", "do_roarequest_with_form", "do_request", "execute")
 _ASYNC_METHODS = tuple(name + "_async" for name in _SYNC_METHODS)

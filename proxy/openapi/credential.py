@@ -2,7 +2,7 @@
 accepts, so that any V2 product client signs with managed keys. tea-openapi calls its ``get_credential()``
 (``get_credential_async()``) on every attempt, so every request is signed with the provider's current snapshot (key
 id, secret and token of one version, never a torn pair); the snapshot handed out is remembered per thread or asyncio
-task (``last_signed()``), for ProxyOpenApiClient's re-issue (proxy/openapi.py).
+task (``last_signed()``), for ProxyOpenApiClient's re-issue (proxy/openapi/client.py).
 """
 
 import asyncio
@@ -15,13 +15,13 @@ from alibabacloud_credentials.models import CredentialModel
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
-from credentials.tool_provider import tame_tool_logging
+from credentials.tool import tame_tool_logging
 
-from . import errors
-from ._tea_compat import pooled_sessions
-from .fresh_connections import renew_connections
-from .pinned_snapshot import PinnedFields
-from .source import KeySource
+from .. import errors
+from ..fresh_connections import renew_connections
+from ..pinned_snapshot import PinnedFields
+from ..source import KeySource
+from ._compat import pooled_sessions
 
 PROVIDER_NAME = "managed_credentials"  # sent by tea-openapi as x-acs-credentials-provider
 _TOOL_FIELDS = frozenset({"access_key_id", "access_key_secret", "security_token"})  # one round of the getters

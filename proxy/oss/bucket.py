@@ -15,15 +15,15 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import oss2
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.exception_redaction import redact_exception
+from credentials.masking import redact_exception
 from credentials.model import Credentials
 
-from . import errors
-from .bodies import Rewind, body_rewinder
-from .fresh_connections import renew_connections
-from .handlers import AKExpireHandler, OssAKExpireHandler
-from .reissue import Reissuer
-from .source import KeySource, check_secret_name, reset_http_after_fork
+from .. import errors
+from ..bodies import Rewind, body_rewinder
+from ..fresh_connections import renew_connections
+from ..handlers import AKExpireHandler, OssAKExpireHandler
+from ..reissue import Reissuer
+from ..source import KeySource, check_secret_name, reset_http_after_fork
 
 
 class OssCredentialsAdapter:

@@ -1,6 +1,6 @@
 """ProxyAsyncOssClient: OSS SDK V2's asyncio client (alibabacloud_oss_v2.aio.AsyncClient) on managed keys.
 
-The same rule as ProxyOssClient (proxy/oss_v2.py), on coroutines, and the event loop is never made to wait for KMS:
+The same rule as ProxyOssClient (client.py), on coroutines, and the event loop is never made to wait for KMS:
 
 * Constructed inside a running event loop with ``secret_name=``, the client does not fetch the secret in its
   constructor (the synchronous clients do): the first fetch starts in a worker thread (the loop's default executor)
@@ -21,8 +21,8 @@ import logging
 from typing import Any, Awaitable, Callable, Optional
 
 # isort: off
-from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
-from .oss_v2 import (
+from .provider import ManagedOssCredentialsProvider  # first: without the extra, says what to install
+from .client import (
     ACTIVE,
     ManagedOssClientMixin,
     credentials_unavailable,
@@ -37,8 +37,8 @@ from alibabacloud_oss_v2.exceptions import OperationError
 
 from credentials import CredentialsProvider
 
-from .handlers import AKExpireHandler
-from .source import reset_http_after_fork
+from ..handlers import AKExpireHandler
+from ..source import reset_http_after_fork
 
 logger = logging.getLogger("managed_credentials.proxy")
 

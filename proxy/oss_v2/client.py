@@ -4,7 +4,7 @@
     client = ProxyOssClient(cfg, secret_name="my-ram-secret")          # or credentials_provider=provider
     client.put_object(oss.PutObjectRequest(bucket="b", key="k", body=b"..."))
 
-Signing: the client gets a ManagedOssCredentialsProvider (proxy/oss_v2_credentials.py) as its credentials
+Signing: the client gets a ManagedOssCredentialsProvider (proxy/oss_v2/provider.py) as its credentials
 provider, so every attempt signs with the current snapshot. Healing: a call that fails with an expired-key error
 (OssV2AKExpireHandler: the ServiceError inside the OperationError) makes one single-flight refresh with the key
 that signed it, and the same call is made again, signed anew, at most twice (proxy.reissue.Reissuer).
@@ -30,20 +30,20 @@ import itertools
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 # isort: off
-from .oss_v2_credentials import ManagedOssCredentialsProvider  # first: without the extra, says what to install
+from .provider import ManagedOssCredentialsProvider  # first: without the extra, says what to install
 import alibabacloud_oss_v2 as oss
 # isort: on
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.exception_redaction import redact_exception
+from credentials.masking import redact_exception
 
-from . import errors
-from ._oss_v2_compat import sdk_http_client
-from .bodies import REPLAYABLE_VALUES, Rewind, body_rewinder
-from .fresh_connections import renew_adapter, renew_connections
-from .handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
-from .reissue import Reissuer
-from .source import reset_http_after_fork
+from .. import errors
+from ..bodies import REPLAYABLE_VALUES, Rewind, body_rewinder
+from ..fresh_connections import renew_adapter, renew_connections
+from ..handlers import AKExpireHandler, OssV2AKExpireHandler, unwrap_oss_v2_error
+from ..reissue import Reissuer
+from ..source import reset_http_after_fork
+from ._compat import sdk_http_client
 
 # Public methods that send no request of their own (they return helpers that call the client's methods, which
 # heal), or sign a URL with the current key.

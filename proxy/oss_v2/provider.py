@@ -4,7 +4,7 @@ alibabacloud-oss-v2 calls ``Config.credentials_provider.get_credentials()`` on e
 and reads ``access_key_id``, ``access_key_secret``, ``security_token`` of what it gets. So a plain
 ``alibabacloud_oss_v2.Client`` built with this provider signs every request with the provider's current snapshot
 (key id, secret and token of one version, never a torn pair) and picks up scheduled refreshes; re-issuing a request
-that failed because the key was just revoked is ProxyOssClient's job (proxy/oss_v2.py).
+that failed because the key was just revoked is ProxyOssClient's job (proxy/oss_v2/client.py).
 
 On a warm cache ``get_credentials()`` only reads: no lock, no I/O, so calling it on an event loop (the async client
 calls this same synchronous method) is safe. When the cache is cold or past its mandatory refresh time it would
@@ -29,7 +29,7 @@ from alibabacloud_oss_v2.types import CredentialsProvider as OssCredentialsProvi
 from credentials import CredentialsProvider
 from credentials.model import Credentials, mask
 
-from .source import KeySource
+from ..source import KeySource
 
 # Which snapshot signed the latest request of this thread (sync) or task (asyncio), per provider object.
 _SIGNED: "contextvars.ContextVar[Optional[Tuple[int, Credentials]]]" = contextvars.ContextVar(

@@ -1,7 +1,8 @@
 """GetSecretValue from dedicated KMS instance gateways: failover in the order configured, cooldown, retries.
 
-Each instance is a DkmsGateway (credentials/dkms_gateway.py: the wire protocol, signed with the client key
-opened by dkms_config.py). tenacity retries transient failures here, as kms_client.py does for shared KMS. An
+Each instance is a DkmsGateway (gateway.py: the wire protocol, signed with the client key opened by
+credentials/config/dedicated.py). tenacity retries transient failures here, as credentials/kms/client.py does for
+shared KMS. An
 instance that fails with a connection error or a 5xx is put in a cooldown (a TTLCache) and tried again only
 after it, or when every instance is in cooldown, so a dead gateway costs one failed connection per cooldown,
 not one per fetch.
@@ -17,9 +18,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import cachetools
 import tenacity
 
-from .dkms_config import DkmsInstance
-from .dkms_gateway import DkmsGateway
-from .kms_client import KmsRequestError, transient_retrying, until
+from ...config import DkmsInstance
+from ..client import KmsRequestError, transient_retrying, until
+from .gateway import DkmsGateway
 
 logger = logging.getLogger("managed_credentials.credentials")
 

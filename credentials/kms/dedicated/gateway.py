@@ -4,7 +4,7 @@ The wire protocol is the one the official alibabacloud-dkms-gcs 1.0.2 SDK speaks
 openapi/client.py and openapi_util/client.py; tests/wire/dkms_fidelity.py checks, against that SDK in a venv of
 its own, that both send the same headers, string to sign and body):
 
-    POST https://<endpoint>/                 body: protobuf GetSecretValueRequest (credentials/dkms_protobuf.py)
+    POST https://<endpoint>/                 body: protobuf GetSecretValueRequest (protobuf.py)
     accept, content-type: application/x-protobuf     content-sha256: upper-case hex SHA-256 of the body
     date: RFC 1123      x-kms-apiversion: dkms-gcs-0.2      x-kms-apiname: GetSecretValue
     x-kms-signaturemethod: RSA_PKCS1_SHA_256      x-kms-acccesskeyid: the client key's KeyId (sic, three c's)
@@ -30,9 +30,9 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .dkms_config import DkmsInstance
-from .dkms_protobuf import decode_error, decode_get_secret_value_response, encode_get_secret_value_request
-from .kms_client import RETRYABLE_CODES, KmsRequestError, exception_chain, remaining
+from ...config import DkmsInstance
+from ..client import RETRYABLE_CODES, KmsRequestError, exception_chain, remaining
+from .protobuf import decode_error, decode_get_secret_value_response, encode_get_secret_value_request
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -215,7 +215,7 @@ class DkmsGateway:
 
 def _load_key(instance: DkmsInstance) -> rsa.RSAPrivateKey:
     key = serialization.load_der_private_key(base64.b64decode(instance.private_key), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):  # pragma: no cover - dkms_config.open_client_key checked it
+    if not isinstance(key, rsa.RSAPrivateKey):  # pragma: no cover - config/client_key.py open_client_key checked it
         raise TypeError(f"the client key of {instance.where} is not an RSA key")
     return key
 
