@@ -8,7 +8,6 @@ KMS caller's signed request, would cross the network in clear text. A file that 
 ``allow_insecure_http=true`` (loader.py logs one warning).
 """
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Iterable, Optional
@@ -48,6 +47,8 @@ def is_loopback(host: str) -> bool:
         name = name.split(":", 1)[0]
     if name.lower().rstrip(".") == "localhost":
         return True
+    import ipaddress  # here, not at the top: `import credentials` stays cheap (1.5 ms)
+
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:

