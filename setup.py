@@ -1,6 +1,6 @@
 """Managed-credentials SDK proxy for Alibaba Cloud: AcsClient and oss2.Bucket whose keys rotate under them."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="managed-credentials-sdk-proxy",
@@ -11,14 +11,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=["credentials", "proxy"],
+    packages=find_packages(include=["credentials", "credentials.*", "proxy", "proxy.*"]),
     package_data={"credentials": ["py.typed"], "proxy": ["py.typed"]},
     install_requires=[
         "aliyun-python-sdk-core>=2.13.33,<3",  # AcsClient(pool_size=) and DEFAULT_POOL_CONNECTIONS from 2.13.33
         "oss2>=2.17,<3",
         "alibabacloud-tea-openapi>=0.3.13,<0.5",  # 0.3.12 pins alibabacloud-credentials<1
-        # Imported directly (CredentialsToolProvider, proxy/openapi.py); CLIProfileCredentialsProvider(profile_file=)
-        # from 1.0.4. The lower bounds are tested: .ci/oldest-versions.
+        # Imported directly (CredentialsToolProvider, proxy/openapi/); CLIProfileCredentialsProvider(profile_file=) from
+        # 1.0.4. The lower bounds are tested: .ci/oldest-versions.
         "alibabacloud-credentials>=1.0.4,<2",
         "cachetools>=5,<9",
         "tenacity>=8.2,<10",
@@ -43,7 +43,7 @@ setup(
             "aliyun-mns-sdk>=1.3.0,<2",
             "tablestore>=6.3.8,<7",
         ],
-        # Dedicated KMS instances: our own gateway client (credentials/dkms_gateway.py) needs only what the base
+        # Dedicated KMS instances: our own gateway client (credentials/kms/dedicated/) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.
         "dkms": ["cryptography>=42"],

@@ -32,7 +32,7 @@ SECRET = "bench-dkms-secret"
 def _child(args: Dict[str, Any]) -> None:
     """In a new process: our client, one warm-up fetch, then N timed ones; one JSON line out."""
     from credentials.config import read_config
-    from credentials.dkms_client import DkmsClient
+    from credentials.kms.dedicated.client import DkmsClient
 
     client = DkmsClient(read_config(args["properties"]).dkms_instances)
     client.get_secret_value(args["secret_name"])

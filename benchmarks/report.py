@@ -51,7 +51,7 @@ NOTES = {
     "rotation_recovery": (
         "Healing is one fetch for all eight threads and no caller sees an error; the time sits at the budget, "
         "the ratio landing between about 0.9 and 1.1 from run to run here. What puts it there is the fetch: "
-        "KmsClient (credentials/kms_client.py) keeps one SDK AcsClient per thread, so the thread that refreshes "
+        "KmsClient (credentials/kms/client.py) keeps one SDK AcsClient per thread, so the thread that refreshes "
         "usually builds one inside the recovery, which parses aliyunsdkcore's endpoint tables (~4 ms idle, more "
         "under load) and opens a new connection. With that client built without the tables, or one shared "
         "client, the ratio measured 0.74, or 0.58-0.71 (experiments patched in at run time, not in the library)."
@@ -65,14 +65,14 @@ NOTES = {
     ),
     "startup": (
         "What the proxy program adds: importing the library (of which tenacity, imported by "
-        "credentials/kms_client.py, is ~6 ms), building the KMS client's own AcsClient (~4 ms: it parses the "
+        "credentials/kms/client.py, is ~6 ms), building the KMS client's own AcsClient (~4 ms: it parses the "
         "endpoint tables), reading the properties file and the GetSecretValue round trip. ProxyAcsClient itself no "
         "longer parses the endpoint tables, which the plain AcsClient does."
     ),
     "dkms_fetch_cpu": (
         "Before: the official SDK parses the client key's PEM again for every request (Signer.sha256with_rsasign "
         "calls load_pem_private_key; on its cryptography 41 that alone is about 38 ms of CPU here, with the RSA key "
-        "checks). After: credentials/dkms_gateway.py loads the key once per process; what is left is one "
+        "checks). After: credentials/kms/dedicated/gateway.py loads the key once per process; what is left is one "
         "RSA-2048 signature (about 0.3 ms), the protobuf codec and the HTTP round trip through requests."
     ),
 }

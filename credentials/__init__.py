@@ -2,10 +2,16 @@
 
 Importing this package starts no thread and touches no network; the KMS and
 Credentials-tool machinery is loaded at first use.
+
+The folders: config/ (the properties file and its keys), kms/ (how this process reaches KMS; kms/dedicated/: the
+dedicated KMS instance gateways), tool/ (the Credentials tool adapter), masking/ (what keeps secrets out of logs,
+exception texts and reprs). Here at the top: the contract (model, errors, provider, static_provider), the managed
+secret (managed, secret) and the per-process registry (registry, default_kms).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials
@@ -13,9 +19,15 @@ from .provider import CredentialsProvider, RefreshingProvider
 from .registry import get_secret_provider
 from .static_provider import StaticCredentialsProvider
 
+if TYPE_CHECKING:
+    from .managed import ManagedSecretProvider
+    from .tool import CredentialsToolProvider
+
 # Logging: loggers "managed_credentials.credentials" and "managed_credentials.proxy", no handler of our own. An
 # application that configures no logging sees our warnings and errors on stderr (Python's last-resort handler) and
 # nothing below; one that configures logging decides for itself.
+
+_LAZY = {"ManagedSecretProvider": ".managed", "CredentialsToolProvider": ".tool"}  # keep `import credentials` cheap
 
 __all__ = [
     "Credentials",
@@ -30,14 +42,4 @@ __all__ = [
     "RefreshingProvider",
 ]
 
-
-def __getattr__(name: str) -> Any:  # PEP 562: keep `import credentials` cheap
-    if name == "ManagedSecretProvider":
-        from .managed import ManagedSecretProvider
-
-        return ManagedSecretProvider
-    if name == "CredentialsToolProvider":
-        from .tool_provider import CredentialsToolProvider
-
-        return CredentialsToolProvider
-    raise AttributeError(f"module 'credentials' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -24,7 +24,7 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
     except ConfigError as exc:  # the file itself cannot be read
         problems.append(exc)
     if config is not None and config.credentials_type and (config.endpoints or not config.dkms_instances):
-        from .kms_access import kms_access_provider
+        from .kms import kms_access_provider
 
         try:
             access = kms_access_provider(config)
@@ -84,7 +84,7 @@ def _reported(problem: ConfigError, problems: List[ConfigError]) -> bool:
 
 
 def _kms_client(config: KmsConfig, access: Any) -> Any:
-    from .kms_fallback import build_kms_client
+    from .kms import build_kms_client
 
     return build_kms_client(config, access, attempts=2)
 

@@ -43,7 +43,7 @@ def default_kms_client() -> Any:
     global _kms_client
     with lock:
         if _kms_client is None:
-            from .kms_fallback import build_kms_client  # instances, regions, or instances then regions
+            from .kms import build_kms_client  # instances, regions, or instances then regions
 
             _kms_client = build_kms_client(default_config())
         return _kms_client

@@ -62,7 +62,7 @@ class ManagedSecretProvider(RefreshingProvider):
         try:
             self.get_credentials()  # not refresh(): a key another caller fetched meanwhile is not fetched again
         except CredentialsError as exc:
-            from .kms_client import KmsRequestError
+            from .kms import KmsRequestError
 
             if isinstance(exc, KmsRequestError) and not exc.retryable:
                 raise  # unknown secret, access denied: the configuration must change

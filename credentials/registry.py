@@ -18,7 +18,7 @@ import weakref
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import default_kms
-from .default_kms import default_config, default_kms_client  # noqa: F401 - callers reach them here too
+from .default_kms import default_config, default_kms_client
 from .errors import ConfigError, CredentialsError
 
 if TYPE_CHECKING:

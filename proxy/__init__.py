@@ -1,5 +1,10 @@
 """Drop-in SDK clients whose keys come from the provider layer and heal on rotation.
 
+One subpackage per SDK (acs/, oss/, openapi/, oss_v2/), each built on the shared machinery here at the top: the
+re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors), request bodies
+that can be sent again (bodies), where the keys come from (source), fresh connections after a rotation
+(fresh_connections) and the key fields pinned per request (pinned_snapshot).
+
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
 (alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
@@ -19,16 +24,16 @@ from .handlers import (
     TeaAKExpireHandler,
 )
 
-# Every client, and the module that defines it (imported at first use).
+# Every client, and the adapter (one subpackage per SDK) that exports it (imported at first use).
 _LAZY = {
-    "ProxyAcsClient": ".acs_client",
-    "ProxyBucket": ".oss_bucket",
-    "ProxyService": ".oss_bucket",
-    "ManagedCredentialsClient": ".openapi_credential",
+    "ProxyAcsClient": ".acs",
+    "ProxyBucket": ".oss",
+    "ProxyService": ".oss",
+    "ManagedCredentialsClient": ".openapi",
     "ProxyOpenApiClient": ".openapi",
-    "ManagedOssCredentialsProvider": ".oss_v2_credentials",  # OSS SDK V2: extra .[oss-v2]
+    "ManagedOssCredentialsProvider": ".oss_v2",  # OSS SDK V2: extra .[oss-v2]
     "ProxyOssClient": ".oss_v2",
-    "ProxyAsyncOssClient": ".oss_v2_async",
+    "ProxyAsyncOssClient": ".oss_v2",
 }
 
 # One entry per adapter whose SDK is an optional extra: the extra's name -> (the SDK's import name, the names the

@@ -19,7 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.exception_redaction import redact_exception
+from credentials.masking import redact_exception
 from credentials.model import Credentials, mask
 
 from .bodies import why_not_replayable

@@ -11,7 +11,7 @@ import weakref
 from typing import Any, Callable, Optional, Tuple
 
 from credentials import CredentialsProvider, registry
-from credentials.redaction import install_sdk_log_redaction
+from credentials.masking import install_sdk_log_redaction
 
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1
 

@@ -7,7 +7,7 @@ import tenacity
 
 from credentials import ConfigLoader, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 
 pytest_plugins = ["tests.cloud.pytest_fixture"]
 

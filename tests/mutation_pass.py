@@ -27,7 +27,7 @@ class Mutant(NamedTuple):
 MUTANTS = (
     Mutant(
         "torn-pair: the ACS signer reads key id and secret through two get_credentials() calls",
-        "credentials/acs_signer.py",
+        "credentials/kms/signers.py",
         "        header = request.get_signed_header(region_id, creds.access_key_id, creds.access_key_secret)\n"
         "        url = request.get_url(region_id, creds.access_key_id, creds.access_key_secret)\n",
         "        secret = self.provider.get_credentials().access_key_secret\n"
@@ -89,35 +89,35 @@ MUTANTS = (
     ),
     Mutant(
         "until-without-stop: a call given a deadline keeps retrying after it, with 1 ms timeouts each",
-        "credentials/kms_client.py",
+        "credentials/kms/client.py",
         "    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))\n",
         "    stop = retrying.stop\n",
         ("tests/test_startup_timeout.py::test_the_kms_client_starts_no_attempt_after_the_deadline",),
     ),
     Mutant(
         "dkms-past-deadline: the dedicated KMS client retries past the start-up deadline",
-        "credentials/dkms_client.py",
+        "credentials/kms/dedicated/client.py",
         "        return until(self._retrying, deadline)(self.get_from_any_instance, secret_name, deadline)\n",
         "        return self._retrying(self.get_from_any_instance, secret_name, deadline)\n",
         ("tests/test_dkms.py::test_the_dkms_client_starts_no_attempt_after_the_deadline",),
     ),
     Mutant(
         "tool-timeouts-whole: the Credentials tool's timeouts are held to the whole start-up timeout, not a third",
-        "credentials/kms_access.py",
+        "credentials/kms/access.py",
         "    third = max(1, int(config.startup_timeout * 1000 / 3))\n",
         "    third = max(1, int(config.startup_timeout * 1000))\n",
         ("tests/test_startup_timeout.py::test_the_credentials_tool_is_given_a_third_of_the_startup_timeout",),
     ),
     Mutant(
         "kept-hold: ProxyAcsClient.shutdown() does not release the registry hold",
-        "proxy/acs_client.py",
+        "proxy/acs/client.py",
         "        self._shut_down = True\n        self._source.release()\n        if self.session is not None:\n",
         "        self._shut_down = True\n        if self.session is not None:\n",
         ("tests/test_proxy_acs_client.py::test_context_manager_releases_the_shared_provider",),
     ),
     Mutant(
         "password-file-first: with both client-key password sources set, the file wins over the variable",
-        "credentials/client_key.py",
+        "credentials/config/client_key.py",
         "    if env_name and os.environ.get(env_name):\n",
         "    if env_name and os.environ.get(env_name) and not path:\n",
         ("tests/test_client_key.py::test_the_password_variable_wins_over_the_password_file",),
@@ -133,14 +133,14 @@ MUTANTS = (
     ),
     Mutant(
         "fork-default-session: a forked child's ProxyBucket gets a default session instead of the one you gave",
-        "proxy/oss_bucket.py",
+        "proxy/oss/bucket.py",
         '        renew_connections(getattr(self.session, "session", None))\n',
         "        self.session = oss2.Session()\n",
         ("tests/test_fork.py::test_a_forked_child_keeps_the_session_you_gave_and_opens_new_connections",),
     ),
     Mutant(
         "fork-shared-tea-socket: tea's pooled sessions are not renewed in a forked child",
-        "proxy/openapi_credential.py",
+        "proxy/openapi/credential.py",
         "    for session in pooled_sessions():\n        renew_connections(session)\n",
         "    pass\n",
         ("tests/test_fork.py::test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child",),
@@ -154,7 +154,7 @@ MUTANTS = (
     ),
     Mutant(
         "torn-getters: ProxyAcsClient.get_access_secret() reads the provider again",
-        "proxy/acs_client.py",
+        "proxy/acs/client.py",
         '        return self._pinned.read("access_key_secret", self._credentials).access_key_secret\n',
         "        return self._credentials().access_key_secret\n",
         ("tests/test_torn_keys.py::test_acs_key_getters_called_in_turn_return_one_version_from_25_threads",),
@@ -162,7 +162,7 @@ MUTANTS = (
     Mutant(
         "bytes-flat-fallback: a bytes argument of an SDK log record is masked only by the flat fallback "
         "(the record loses its template and arguments)",
-        "credentials/redaction.py",
+        "credentials/masking/redaction.py",
         "    if isinstance(value, bytes):\n        return _redact_bytes(value)\n",
         "    if isinstance(value, bytes):\n        return value\n",
         ("tests/test_sdk_log_redaction.py::test_a_bytes_argument_is_masked_as_bytes_and_the_template_is_kept",),

@@ -32,12 +32,12 @@ from alibabacloud_oss_v2.exceptions import OperationError
 
 from credentials import StaticCredentialsProvider
 from credentials.config import KmsEndpoint
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 from credentials.managed import ManagedSecretProvider
 from credentials.model import mask
 from proxy import ProxyAsyncOssClient, ProxyBucket, ProxyOssClient
 from proxy.bodies import body_rewinder
-from proxy.oss_bucket import unwrap_sized_file_adapter
+from proxy.oss.bucket import unwrap_sized_file_adapter
 from tests.oss_v2_helpers import v2_config
 
 DATA = bytes(range(256)) * 40 + b"the end"  # not one value repeated: a misplaced byte changes the content

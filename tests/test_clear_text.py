@@ -10,7 +10,7 @@ import pytest
 
 from credentials import ConfigError, ConfigLoader, registry
 from credentials.config import read_config
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 from credentials.static_provider import StaticCredentialsProvider
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file

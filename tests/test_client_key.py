@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, get_secret_provider, registry
-from credentials.client_key import ClientKey
 from credentials.config import KmsEndpoint, read_config
-from credentials.kms_client import KmsClient
+from credentials.config.client_key import ClientKey
+from credentials.kms.client import KmsClient
 from proxy import ProxyAcsClient
 from tests.client_key_helpers import pkcs8_of
 from tests.helpers import (

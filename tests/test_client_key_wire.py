@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from credentials.config import read_config
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 from tests.client_key_helpers import TIMEOUT, pkcs8_of, plain_client, rsa_get_secret, server_error
 from tests.cloud.kms import KmsService
 from tests.cloud.signing import rpc_v1_string_to_sign

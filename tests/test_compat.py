@@ -1,9 +1,10 @@
 """Every reach into a dependency's private parts is still there: one test per reach, failing with a message that
 names the dependency's version, what it no longer has, and the compat module to fix.
 
-The reaches live in credentials/_acs_compat.py (aliyun-python-sdk-core), credentials/_credentials_tool_compat.py
-(alibabacloud-credentials) and proxy/_tea_compat.py (alibabacloud-tea-openapi and the cores it sends through,
-darabonba-core and alibabacloud-tea); oss2 needs none. These tests read
+Each reach lives beside the code that needs it: credentials/kms/_acs_compat.py (the KMS client) and
+proxy/acs/_compat.py (ProxyAcsClient) for aliyun-python-sdk-core, credentials/tool/_compat.py for
+alibabacloud-credentials, proxy/openapi/_compat.py for alibabacloud-tea-openapi (and the cores it sends through,
+darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2; oss2 needs none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
@@ -12,9 +13,10 @@ import types
 from importlib import metadata
 from typing import Any, Callable, Iterable, List
 
-ACS = ("aliyun-python-sdk-core", "credentials/_acs_compat.py")
-TOOL = ("alibabacloud-credentials", "credentials/_credentials_tool_compat.py")
-TEA = ("alibabacloud-tea-openapi", "proxy/_tea_compat.py")
+ACS = ("aliyun-python-sdk-core", "credentials/kms/_acs_compat.py")  # the KMS client's reach
+ACS_PROXY = ("aliyun-python-sdk-core", "proxy/acs/_compat.py")  # ProxyAcsClient's reaches
+TOOL = ("alibabacloud-credentials", "credentials/tool/_compat.py")
+TEA = ("alibabacloud-tea-openapi", "proxy/openapi/_compat.py")
 
 
 def gone(dependency: tuple, what: str) -> str:
@@ -42,7 +44,7 @@ def any_method_uses(cls: type, name: str, methods: Iterable[str] = ()) -> bool:
     return any(name in names_used(f) for f in chosen)
 
 
-# --- aliyun-python-sdk-core: credentials/_acs_compat.py ----------------------------------------------------------
+# --- aliyun-python-sdk-core: credentials/kms/_acs_compat.py (the KMS client), proxy/acs/_compat.py (ProxyAcsClient) ---
 
 
 def test_acs_make_http_response_signs_with_the_signer_given():
@@ -69,7 +71,7 @@ def test_acs_signer_attribute_is_what_signs_requests():
     from aliyunsdkcore.client import AcsClient
 
     assert "_signer" in names_used(AcsClient.__init__) and "_signer" in names_used(AcsClient._make_http_response), gone(
-        ACS, "AcsClient._signer as the signer of every request (ProxyAcsClient installs its own)"
+        ACS_PROXY, "AcsClient._signer as the signer of every request (ProxyAcsClient installs its own)"
     )
 
 
@@ -77,7 +79,7 @@ def test_acs_endpoint_resolver_attribute_is_what_resolves_endpoints():
     from aliyunsdkcore.client import AcsClient
 
     assert any_method_uses(AcsClient, "_endpoint_resolver", ("_resolve_endpoint", "add_endpoint")), gone(
-        ACS, "AcsClient._endpoint_resolver (ProxyAcsClient installs one sharing the endpoint tables)"
+        ACS_PROXY, "AcsClient._endpoint_resolver (ProxyAcsClient installs one sharing the endpoint tables)"
     )
 
 
@@ -85,20 +87,20 @@ def test_acs_key_attributes_are_where_the_constructor_keeps_the_key():
     from aliyunsdkcore.client import AcsClient
 
     used = names_used(AcsClient.__init__)
-    assert "_ak" in used and "_secret" in used, gone(ACS, "AcsClient._ak / _secret (ProxyAcsClient clears them)")
+    assert "_ak" in used and "_secret" in used, gone(ACS_PROXY, "AcsClient._ak / _secret (ProxyAcsClient clears them)")
 
 
 def test_acs_constructor_code_builds_the_default_endpoint_resolver():
     from aliyunsdkcore.client import AcsClient
 
-    from credentials._acs_compat import sdk_init_without_endpoint_tables
+    from proxy.acs._compat import sdk_init_without_endpoint_tables
 
     init = AcsClient.__init__
     assert isinstance(init, types.FunctionType) and "__builtins__" in init.__globals__, gone(
-        ACS, "a plain-Python AcsClient.__init__ (its code object is run with one global stubbed)"
+        ACS_PROXY, "a plain-Python AcsClient.__init__ (its code object is run with one global stubbed)"
     )
     assert "DefaultEndpointResolver" in init.__code__.co_names, gone(
-        ACS,
+        ACS_PROXY,
         "DefaultEndpointResolver built in AcsClient.__init__ (the stub that skips the endpoint tables "
         "is now a no-op: drop it)",
     )
@@ -108,16 +110,16 @@ def test_acs_constructor_code_builds_the_default_endpoint_resolver():
 def test_acs_do_action_hook_is_where_every_call_goes_through():
     from aliyunsdkcore.client import AcsClient
 
-    from credentials._acs_compat import DO_ACTION_HOOK
+    from proxy.acs._compat import DO_ACTION_HOOK
 
     hook = getattr(AcsClient, DO_ACTION_HOOK, None)
-    assert callable(hook), gone(ACS, f"AcsClient.{DO_ACTION_HOOK} (ProxyAcsClient overrides it to re-issue)")
+    assert callable(hook), gone(ACS_PROXY, f"AcsClient.{DO_ACTION_HOOK} (ProxyAcsClient overrides it to re-issue)")
     assert parameters(hook) == ["self", "request", "signer"], gone(
-        ACS, f"AcsClient.{DO_ACTION_HOOK}(request, signer=None): it is {parameters(hook)}"
+        ACS_PROXY, f"AcsClient.{DO_ACTION_HOOK}(request, signer=None): it is {parameters(hook)}"
     )
     for caller in ("do_action_with_exception", "do_action", "implementation_of_do_action"):
         assert DO_ACTION_HOOK in names_used(getattr(AcsClient, caller)), gone(
-            ACS, f"AcsClient.{caller} calling {DO_ACTION_HOOK} (ProxyAcsClient would no longer heal it)"
+            ACS_PROXY, f"AcsClient.{caller} calling {DO_ACTION_HOOK} (ProxyAcsClient would no longer heal it)"
         )
 
 
@@ -125,12 +127,13 @@ def test_acs_default_endpoint_chain_is_the_one_proxy_endpoints_copies():
     from aliyunsdkcore.endpoint.default_endpoint_resolver import DefaultEndpointResolver
     from aliyunsdkcore.endpoint.resolver_endpoint_request import ResolveEndpointRequest
 
-    from proxy.endpoints import SharedTablesEndpointResolver
+    from proxy.acs.endpoints import SharedTablesEndpointResolver
 
     theirs = DefaultEndpointResolver(client=None)
     chain = getattr(getattr(theirs, "_resolver", None), "endpoint_resolvers", None)
     assert chain is not None, gone(
-        ACS, "DefaultEndpointResolver._resolver.endpoint_resolvers (the chain that proxy/endpoints.py copies, in order)"
+        ACS_PROXY,
+        "DefaultEndpointResolver._resolver.endpoint_resolvers (the chain that proxy/acs/endpoints.py copies, in order)",
     )
     ours = SharedTablesEndpointResolver(client=None)
     try:
@@ -138,19 +141,19 @@ def test_acs_default_endpoint_chain_is_the_one_proxy_endpoints_copies():
     except Exception:  # noqa: BLE001 - only the chain it built matters here
         pass
     assert [type(r) for r in chain] == [type(r) for r in ours._chain.endpoint_resolvers], gone(
-        ACS,
-        "the endpoint chain proxy/endpoints.py copies: DefaultEndpointResolver now chains "
+        ACS_PROXY,
+        "the endpoint chain proxy/acs/endpoints.py copies: DefaultEndpointResolver now chains "
         f"{[type(r).__name__ for r in chain]}",
     )
 
 
-# --- alibabacloud-credentials: credentials/_credentials_tool_compat.py -------------------------------------------
+# --- alibabacloud-credentials: credentials/tool/_compat.py -------------------------------------------
 
 
 def test_tool_ecs_provider_keeps_its_metadata_host_in_the_mangled_attribute():
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
 
-    from credentials._credentials_tool_compat import METADATA_HOST_ATTRIBUTE, set_metadata_host
+    from credentials.tool._compat import METADATA_HOST_ATTRIBUTE, set_metadata_host
 
     provider = EcsRamRoleCredentialsProvider(role_name="app", async_update_enabled=False)
     assert any_method_uses(EcsRamRoleCredentialsProvider, METADATA_HOST_ATTRIBUTE) and set_metadata_host(
@@ -164,7 +167,7 @@ def test_tool_ecs_provider_keeps_its_metadata_host_in_the_mangled_attribute():
 
 
 def test_tool_reads_credentials_ini_with_load_ini(tmp_path):
-    from credentials._credentials_tool_compat import load_ini
+    from credentials.tool._compat import load_ini
 
     path = tmp_path / "credentials.ini"
     path.write_text("[default]\ntype = access_key  # a comment\naccess_key_id = id\n", encoding="utf-8")
@@ -180,7 +183,7 @@ def test_tool_reads_credentials_ini_with_load_ini(tmp_path):
 def test_tool_builds_an_ini_profile_provider():
     from alibabacloud_credentials.provider import ProfileCredentialsProvider
 
-    from credentials._credentials_tool_compat import ini_profile_provider
+    from credentials.tool._compat import ini_profile_provider
 
     assert callable(getattr(ProfileCredentialsProvider, "_get_credentials_provider", None)), gone(
         TOOL, "ProfileCredentialsProvider._get_credentials_provider(section)"
@@ -196,7 +199,7 @@ def test_tool_builds_an_ini_profile_provider():
 def test_tool_builds_a_cli_profile_provider():
     from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
 
-    from credentials._credentials_tool_compat import cli_profile_provider
+    from credentials.tool._compat import cli_profile_provider
 
     assert callable(getattr(CLIProfileCredentialsProvider, "_get_credentials_provider", None)), gone(
         TOOL, "CLIProfileCredentialsProvider._get_credentials_provider(config, profile_name)"
@@ -216,7 +219,7 @@ def test_tool_sts_providers_keep_their_endpoint_and_signing_provider():
         StaticAKCredentialsProvider,
     )
 
-    from credentials._credentials_tool_compat import with_sts_endpoint
+    from credentials.tool._compat import with_sts_endpoint
 
     inner = RamRoleArnCredentialsProvider(
         credentials_provider=StaticAKCredentialsProvider(access_key_id="id", access_key_secret="s"),
@@ -237,14 +240,14 @@ def test_tool_sts_providers_keep_their_endpoint_and_signing_provider():
     assert outer._sts_endpoint == inner._sts_endpoint == "127.0.0.1:2"
 
 
-# --- alibabacloud-tea-openapi: proxy/_tea_compat.py --------------------------------------------------------------
+# --- alibabacloud-tea-openapi: proxy/openapi/_compat.py --------------------------------------------------------------
 
 
 def test_tea_client_keeps_its_endpoint():
     from alibabacloud_tea_openapi.client import Client
     from alibabacloud_tea_openapi.models import Config
 
-    from proxy._tea_compat import endpoint_of
+    from proxy.openapi._compat import endpoint_of
 
     assert endpoint_of(Client(Config(endpoint="ecs.example.test"))) == "ecs.example.test", gone(
         TEA, "Client._endpoint (shown by ProxyOpenApiClient's repr)"
@@ -252,7 +255,7 @@ def test_tea_client_keeps_its_endpoint():
 
 
 def _pooled_sessions_are_where_the_fork_hook_looks(core: Any, dependency: tuple) -> None:
-    from proxy._tea_compat import pooled_sessions
+    from proxy.openapi._compat import pooled_sessions
 
     where = f"{core.__module__}.{core.__name__}"
     held = getattr(core, "_sessions", None)
@@ -271,7 +274,7 @@ def _pooled_sessions_are_where_the_fork_hook_looks(core: Any, dependency: tuple)
 
 
 def test_tea_keeps_its_pooled_sessions_where_a_forked_child_renews_them():
-    """proxy/openapi_credential.py gives a forked child new connections on the sessions pooled_sessions() finds:
+    """proxy/openapi/credential.py gives a forked child new connections on the sessions pooled_sessions() finds:
     those of the core tea-openapi sends through (darabonba-core's DaraCore for 0.4, Tea's TeaCore for 0.3)."""
     import alibabacloud_tea_openapi.client as tea_client
 

@@ -6,8 +6,8 @@ import pytest
 
 from credentials import ConfigError, ConfigLoader
 from credentials.config import read_config
-from credentials.kms_access import kms_access_provider
-from credentials.properties import parse_properties
+from credentials.config.properties import parse_properties
+from credentials.kms.access import kms_access_provider
 
 CANARY_SECRET = "CANARY-properties-secret-9f8e7d"
 

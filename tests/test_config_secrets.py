@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
 
 from credentials import ConfigError, ConfigLoader, Credentials, registry
 from credentials.config import read_config
+from credentials.config.properties import parse_properties
 from credentials.json_limits import JsonTooDeep, loads
-from credentials.kms_access import kms_access_provider
-from credentials.password import Password
-from credentials.properties import parse_properties
+from credentials.kms.access import kms_access_provider
+from credentials.masking.password import Password
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file
 from tests.test_cli import run_check
@@ -94,7 +94,7 @@ def _dkms_items(tmp_path, bomb):
     return ["cache_client_dkms_config_info=" + bomb], "cache_client_dkms_config_info", NESTED
 
 
-def _policy(tmp_path, bomb):  # read by the Credentials tool's config (tool_config.py), in its words
+def _policy(tmp_path, bomb):  # read by the Credentials tool's config (credentials/tool/config.py), in its words
     lines = ak_lines(REGIONS, "credentials_role_arn=acs:ram::1:role/r", "credentials_role_session_name=s")
     return ["credentials_type=ram_role", *lines[1:], "credentials_policy=" + bomb], "credentials_policy", "not a JSON"
 

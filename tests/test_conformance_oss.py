@@ -16,10 +16,10 @@ import tenacity
 
 from credentials import StaticCredentialsProvider
 from credentials.config import KmsEndpoint
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyBucket, ProxyService
-from proxy.oss_bucket import _NOT_REISSUED
+from proxy.oss.bucket import _NOT_REISSUED
 from tests.cloud.oss_multipart import MIN_PART_SIZE
 
 PART = b"p" * MIN_PART_SIZE

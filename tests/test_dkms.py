@@ -18,8 +18,8 @@ import tenacity
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, get_secret_provider, registry
 from credentials.config import read_config
-from credentials.dkms_client import DkmsClient
-from credentials.kms_client import KmsRequestError
+from credentials.kms.client import KmsRequestError
+from credentials.kms.dedicated.client import DkmsClient
 from proxy import ProxyAcsClient
 from tests.cloud.dkms import decode_message, encode_message
 from tests.cloud.tls import TestCA
@@ -496,8 +496,8 @@ def test_the_dkms_modules_are_imported_only_when_configured(cloud, tmp_path):
     probe = (
         "import sys; import credentials, proxy; from credentials.config import read_config; "
         f"read_config({kms_file!r}); "
-        "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.dkms_client', "
-        "'credentials.dkms_config', 'credentials.dkms_gateway', 'credentials.dkms_protobuf') "
+        "loaded = [m for m in ('google.protobuf', 'OpenSSL', 'credentials.kms.dedicated.client', "
+        "'credentials.config.dedicated', 'credentials.kms.dedicated.gateway', 'credentials.kms.dedicated.protobuf') "
         "if m in sys.modules]; "
         "assert not loaded, loaded; print('ok')"
     )
@@ -522,7 +522,7 @@ def test_application_modules_named_like_the_old_sdk_do_not_matter(cloud, tmp_pat
         shadow.mkdir(parents=True)
         (shadow / "__init__.py").write_text("raise ImportError('the application's own module')\n")
     probe = (
-        "from credentials.config import read_config; from credentials.dkms_client import DkmsClient\n"
+        "from credentials.config import read_config; from credentials.kms.dedicated.client import DkmsClient\n"
         f"print(DkmsClient(read_config({path!r}).dkms_instances).get_secret_value('app-key')['SecretName'])\n"
     )
     result = subprocess.run(
@@ -595,7 +595,7 @@ def _reference_messages():
 
 
 def test_our_request_body_is_what_protobuf_serializes():
-    from credentials.dkms_protobuf import encode_get_secret_value_request
+    from credentials.kms.dedicated.protobuf import encode_get_secret_value_request
 
     request = _reference_messages()["GetSecretValueRequest"]
     for name, stage, version, extended in [
@@ -614,7 +614,7 @@ def test_our_request_body_is_what_protobuf_serializes():
 
 
 def test_we_read_what_protobuf_and_the_emulator_write():
-    from credentials.dkms_protobuf import decode_error, decode_get_secret_value_response
+    from credentials.kms.dedicated.protobuf import decode_error, decode_get_secret_value_response
 
     messages = _reference_messages()
     answer = messages["GetSecretValueResponse"](
@@ -660,7 +660,7 @@ def test_we_read_what_protobuf_and_the_emulator_write():
     "data", [b"\x0a\x05ab", b"\x0a", b"\x80", b"\x1a\x02\xff\xfe", b"\x08\x01", b"\x07", b"\x00\x00"]
 )
 def test_malformed_answers_are_value_errors(data):
-    from credentials.dkms_protobuf import decode_get_secret_value_response
+    from credentials.kms.dedicated.protobuf import decode_get_secret_value_response
 
     with pytest.raises(ValueError):
         decode_get_secret_value_response(data)

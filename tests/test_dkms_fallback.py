@@ -11,10 +11,10 @@ import tenacity
 
 from credentials import ConfigError, ConfigLoader, get_secret_provider, registry
 from credentials.config import read_config
-from credentials.dkms_client import DkmsClient
-from credentials.kms_access import kms_access_provider
-from credentials.kms_client import KmsClient, KmsRequestError
-from credentials.kms_fallback import FallbackKmsClient
+from credentials.kms.access import kms_access_provider
+from credentials.kms.client import KmsClient, KmsRequestError
+from credentials.kms.dedicated.client import DkmsClient
+from credentials.kms.fallback import FallbackKmsClient
 from proxy import ProxyAcsClient
 from tests.helpers import describe_regions, regions_of
 

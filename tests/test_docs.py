@@ -3,7 +3,7 @@
 import os
 import re
 
-from credentials.config_keys import properties_keys
+from credentials.config.keys import properties_keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,7 +73,7 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
 
 
 def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
-    from proxy.oss_bucket import _NOT_REISSUED
+    from proxy.oss.bucket import _NOT_REISSUED
     from tests.test_conformance_oss import BUCKET_CALLS, SERVICE_CALLS
     from tests.test_proxy_resumable import (  # noqa: F401
         test_resumable_download_heals_a_revocation_in_the_middle,

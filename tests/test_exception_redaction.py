@@ -36,15 +36,15 @@ from Tea.exceptions import TeaException
 
 from credentials import CredentialsError, CredentialsProvider, StaticCredentialsProvider
 from credentials.config import KmsEndpoint
-from credentials.exception_redaction import MAX_EXCEPTIONS, redact_exception
-from credentials.kms_client import KmsClient, KmsRequestError
+from credentials.kms.client import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
+from credentials.masking.exception_redaction import MAX_EXCEPTIONS, redact_exception
+from credentials.masking.redaction import MASK
 from credentials.model import Credentials
-from credentials.redaction import MASK
 from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient
 from proxy.handlers import OssAKExpireHandler, OssV2AKExpireHandler, SdkCoreAKExpireHandler, TeaAKExpireHandler
 from proxy.oss_v2 import ProxyOssClient
-from proxy.oss_v2_async import ProxyAsyncOssClient
+from proxy.oss_v2.async_client import ProxyAsyncOssClient
 
 EcsProxy = ProxyOpenApiClient.for_product(EcsClient)
 CLOSED, ANSWERS_500 = "closed port", "HTTP 500"

@@ -514,7 +514,7 @@ def test_every_module_and_class_lock_of_ours_is_free_in_a_forked_child():
     names = {f"{getattr(owner, '__name__', '')}.{name}" for owner, name in locks}
     assert {
         "proxy.errors._noted_lock",
-        "credentials.tool_logging._tool_lock",
+        "credentials.tool.logs._tool_lock",
         "ProxyOpenApiClient._product_lock",
     } <= names
     assert free_in_a_child_forked_while_held(locks) == []

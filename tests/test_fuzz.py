@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credentials import ConfigError, CredentialsError
-from credentials.config import parse_config, read_config
-from credentials.kms_access import kms_access_provider
-from credentials.properties import parse_properties
+from credentials.config.loader import parse_config, read_config
+from credentials.config.properties import parse_properties
+from credentials.kms.access import kms_access_provider
 from credentials.secret import next_refresh_at, parse_secret_value
 
 KEYS = [

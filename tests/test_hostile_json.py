@@ -16,11 +16,11 @@ from aliyunsdkcore.request import CommonRequest
 
 from credentials import CredentialsError
 from credentials.config import read_config
-from credentials.dkms_client import DkmsClient
 from credentials.json_limits import JsonRejected, loads_bounded
-from credentials.kms_client import exception_chain
+from credentials.kms.client import exception_chain
+from credentials.kms.dedicated.client import DkmsClient
 from credentials.managed import ManagedSecretProvider
-from credentials.tool_provider import CredentialsToolProvider
+from credentials.tool.provider import CredentialsToolProvider
 from tests.test_dkms import FAST, properties
 
 SECRET = "app-key"

@@ -31,10 +31,10 @@ def test_constructor_misuse_is_a_value_error(cloud):
 
 
 def test_private_reach_the_sdk_http_client_is_where_we_look(cloud):
-    """proxy/_oss_v2_compat.py reads the SDK's resolved HTTP client (no public getter) to reset it after fork."""
+    """proxy/oss_v2/_compat.py reads the SDK's resolved HTTP client (no public getter) to reset it after fork."""
     from importlib import metadata
 
-    from proxy._oss_v2_compat import sdk_http_client
+    from proxy.oss_v2._compat import sdk_http_client
 
     key_id, secret = cloud.add_access_key()
     http = oss.transport.RequestsHttpClient()
@@ -43,7 +43,7 @@ def test_private_reach_the_sdk_http_client_is_where_we_look(cloud):
     )
     moved = (
         f"alibabacloud-oss-v2 {metadata.version('alibabacloud-oss-v2')} no longer has "
-        "Client._client._options.http_client; see proxy/_oss_v2_compat.py"
+        "Client._client._options.http_client; see proxy/oss_v2/_compat.py"
     )
     try:
         assert sdk_http_client(client) is http, moved

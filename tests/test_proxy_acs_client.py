@@ -153,7 +153,7 @@ def resolved(client, request):
     ],
 )
 def test_endpoints_resolve_as_a_plain_acs_client_resolves_them(region, product):
-    """ProxyAcsClient shares one copy of the SDK's endpoint tables (endpoints.py) instead of building them per
+    """ProxyAcsClient shares one copy of the SDK's endpoint tables (proxy/acs/endpoints.py) instead of building them per
     client: the answers must be the plain client's, including endpoints added with add_endpoint()."""
     from aliyunsdkcore.request import CommonRequest
 

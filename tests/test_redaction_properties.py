@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credentials.redaction import MASK, SdkLogRedactor, redact
+from credentials.masking.redaction import MASK, SdkLogRedactor, redact
 
 SECRET_NAMES = [
     "AccessKeySecret",

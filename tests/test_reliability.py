@@ -30,7 +30,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint
-from credentials.kms_client import KmsClient
+from credentials.kms.client import KmsClient
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAcsClient, ProxyBucket
 from tests.helpers import describe_regions, join_all, regions_of, wait_until
@@ -814,8 +814,8 @@ EXIT_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)  # everything, for the leak check
     from aliyunsdkcore.request import CommonRequest
-    from credentials.kms_access import kms_access_provider
-    from credentials.kms_client import KmsClient
+    from credentials.kms.access import kms_access_provider
+    from credentials.kms.client import KmsClient
     from credentials.managed import ManagedSecretProvider
     from credentials.registry import default_config
     from proxy import ProxyAcsClient

@@ -21,8 +21,8 @@ from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException
 
 from credentials import StaticCredentialsProvider
-from credentials.redaction import MASK, SDK_LOGGERS, SdkLogRedactor, covered, install_sdk_log_redaction, redact
-from credentials.tool_provider import CredentialsToolProvider
+from credentials.masking.redaction import MASK, SDK_LOGGERS, SdkLogRedactor, covered, install_sdk_log_redaction, redact
+from credentials.tool.provider import CredentialsToolProvider
 from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient
 from tests.helpers import bad_parameter_request, describe_regions
 from tests.test_openapi import config as tea_config
@@ -325,7 +325,7 @@ def test_a_kms_answer_fetched_through_a_proxy_acs_client_is_masked_in_the_sdk_de
 
 def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     """Read the installed SDKs' sources for getLogger(...) names: each is covered. An upgrade that adds a module
-    logging under a new name fails here, naming it (add it to credentials/redaction.py SDK_LOGGERS)."""
+    logging under a new name fails here, naming it (add it to credentials/masking/redaction.py SDK_LOGGERS)."""
     import aliyunsdkcore
     import darabonba
     import Tea

@@ -15,7 +15,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint, read_config
-from credentials.kms_client import KmsClient, KmsRequestError
+from credentials.kms.client import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file
@@ -214,7 +214,7 @@ def test_the_credentials_tool_is_given_a_third_of_the_startup_timeout(
     (TeaCore.do_action's runtime options); the call itself reaches the emulator's STS."""
     from Tea.core import TeaCore
 
-    from credentials.kms_access import kms_access_provider
+    from credentials.kms.access import kms_access_provider
     from tests.test_tool_provider import kms_properties
 
     monkeypatch.setenv("HOME", str(tmp_path))

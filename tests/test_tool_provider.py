@@ -22,7 +22,7 @@ from credentials import (
     registry,
 )
 from credentials.config import read_config
-from credentials.kms_access import kms_access_provider
+from credentials.kms.access import kms_access_provider
 from credentials.provider import advisory_margin, mandatory_margin
 from proxy import ProxyAcsClient, ProxyBucket
 from tests.helpers import describe_regions, join_all, regions_of, run_threads, wait_until

@@ -5,7 +5,7 @@ import logging
 
 from credentials import ConfigLoader, registry
 from credentials.config import read_config
-from credentials.config_keys import IGNORED_LEGACY_KEYS, KNOWN_KEYS, unknown_keys
+from credentials.config.keys import IGNORED_LEGACY_KEYS, KNOWN_KEYS, unknown_keys
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file
 from tests.helpers import describe_regions

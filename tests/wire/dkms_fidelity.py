@@ -71,7 +71,7 @@ def run_sdk(python: str, args: Dict[str, Any]) -> Dict[str, Any]:
 
 def ours_fetch(instance: Any, secret_name: str, date: str) -> Tuple[Dict[str, Any], List[str]]:
     """Our DkmsGateway's fetch with the date fixed, and the strings it signed."""
-    from credentials import dkms_gateway
+    from credentials.kms.dedicated import gateway as dkms_gateway
 
     signed: List[str] = []
     original = dkms_gateway.string_to_sign

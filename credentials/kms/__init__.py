@@ -1,0 +1,38 @@
+"""How this process reaches KMS: the shared KMS client (client), how the process authenticates to it (access), the
+aliyunsdkcore signers (signers), the choice between dedicated instances and shared KMS (fallback), and the
+dedicated KMS instance gateways (dedicated/).
+
+Every name is imported at first use: a program that only signs with ProviderSigner never loads the KMS client.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .access import kms_access_provider
+    from .client import KmsClient, KmsRequestError
+    from .fallback import FallbackKmsClient, build_kms_client
+    from .signers import ClientKeySigner, ProviderSigner
+
+_LAZY = {
+    "KmsClient": ".client",
+    "KmsRequestError": ".client",
+    "kms_access_provider": ".access",
+    "build_kms_client": ".fallback",
+    "FallbackKmsClient": ".fallback",
+    "ProviderSigner": ".signers",
+    "ClientKeySigner": ".signers",
+}
+
+__all__ = [
+    "KmsClient",
+    "KmsRequestError",
+    "kms_access_provider",
+    "build_kms_client",
+    "FallbackKmsClient",
+    "ProviderSigner",
+    "ClientKeySigner",
+]
+
+__getattr__ = lazy_exports(__name__, _LAZY)

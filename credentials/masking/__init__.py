@@ -1,0 +1,20 @@
+"""What keeps secrets out of logs, exception texts and reprs: masking by name in the SDKs' log records (redaction,
+on the loggers of sdk_loggers), in exceptions (exception_redaction), text known to be secret whatever its names
+(known_secrets), and a password that never prints (password).
+"""
+
+from .exception_redaction import redact_exception
+from .known_secrets import MASK, hide, hiding, url_secrets
+from .password import Password
+from .redaction import install_sdk_log_redaction, redact
+
+__all__ = [
+    "MASK",
+    "redact",
+    "install_sdk_log_redaction",
+    "redact_exception",
+    "hide",
+    "hiding",
+    "url_secrets",
+    "Password",
+]
