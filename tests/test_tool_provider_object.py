@@ -120,7 +120,6 @@ def test_an_external_sts_key_is_cached_by_its_expiration_and_renewed_in_our_wind
             assert regions_of(client.do_action_with_exception(describe_regions(cloud)))
         first = provider.get_credentials()
         assert (first.access_key_id, first.security_token, first.expiration) == (a[0], a[2], start + 100)
-        assert source.runs == 1  # 20 calls, one run
         assert cloud.count("DescribeRegions", access_key_id=a[0], code="OK") == 20
 
         b = sts_key(cloud, start + 150)
@@ -139,6 +138,23 @@ def test_an_external_sts_key_is_cached_by_its_expiration_and_renewed_in_our_wind
         assert source.runs == 3
         client.do_action_with_exception(describe_regions(cloud))
         assert cloud.count("DescribeRegions", access_key_id=c[0], code="OK") == 1
+
+
+@needs_external
+def test_an_external_sts_key_is_served_from_our_cache_until_its_advisory_window(cloud, env, tmp_path):
+    """The tool would run the script at every ask of a key this close to expiry; we ask it once per window.
+    (background=False: a refresh our windows start runs in the caller, so every run is counted when it happens.)"""
+    source, clock = ExternalSource(tmp_path), Clock()
+    start = int(time.time())
+    source.serve(*sts_key(cloud, start + 100), expiration=start + 100)
+    provider = CredentialsToolProvider(provider=source.provider(), clock=clock, background=False)
+    with ProxyAcsClient(credentials_provider=provider, region_id=cloud.region_id) as client:
+        for _ in range(20):
+            client.do_action_with_exception(describe_regions(cloud))
+        assert source.runs == 1
+        clock.now = start + 100 - 20  # the advisory window
+        client.do_action_with_exception(describe_regions(cloud))
+        assert source.runs == 2
 
 
 @needs_external
