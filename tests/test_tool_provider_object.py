@@ -246,6 +246,9 @@ def cli_profile(cloud, path, name):
     profile names only an STS region; the existing tool tests point it the same way, credentials/tool/_compat.py)."""
     from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
 
+    # Without this hook the profile's STS host would be the real one: stop here rather than reach the internet.
+    assert callable(getattr(CLIProfileCredentialsProvider, "_get_credentials_provider", None)), "see test_compat.py"
+
     class EmulatorCLIProfile(CLIProfileCredentialsProvider):
         asked = 0
 
