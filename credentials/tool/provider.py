@@ -24,23 +24,28 @@ What the adapter does differently from using the tool directly, and why:
 
 The tool is imported on first construction only: ``import credentials`` stays cheap.
 
+``CredentialsToolProvider(provider=...)`` wraps a provider object of the tool that the application built itself
+(CLIProfile with a named profile, External process, CloudSSO, ..., or a Client): the same caching, windows and
+single flight, around that one object (wrapped.py says what differs).
+
 The parts, in this folder: config.py (the Config's fields, validated), sources.py (the sources: the one a Config
-names, or the default chain), logs.py (taming the tool's logging; redaction), errors.py (the fetch's error),
-_compat.py (the reaches into the tool's private parts).
+names, or the default chain), wrapped.py (a provider object given as provider=), logs.py (taming the tool's
+logging; redaction), errors.py (the fetch's error), _compat.py (the reaches into the tool's private parts).
 """
 
 import logging
 import os
 from typing import Any, List, Mapping, Optional, Tuple
 
-from ..errors import CredentialsError
+from ..errors import ConfigError
 from ..masking import hiding, redact_exception
-from ..model import Credentials, mask
+from ..model import mask
 from ..provider import INF, Fetched, RefreshingProvider
 from .config import _spec_of
 from .errors import _fetch_error
 from .logs import _quiet_tool, _tool
 from .sources import _Source, default_chain, explicit_source
+from .wrapped import TOKEN_RECHECK_SECONDS, is_tool_object, snapshot, wrapped_source
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -52,24 +57,46 @@ class CredentialsToolProvider(RefreshingProvider):
         CredentialsToolProvider(Config(type="ram_role_arn", access_key_id=..., access_key_secret=...,
                                        role_arn="acs:ram::123:role/app", role_session_name="app"))
         CredentialsToolProvider({"type": "ecs_ram_role", "role_name": "app"})   # a dict of Config fields
+        CredentialsToolProvider(provider=CLIProfileCredentialsProvider(profile_name="prod"))  # a tool provider
 
     ``config``: an ``alibabacloud_credentials.models.Config``, a mapping of its field names, or None for the
     default chain (environment variables, OIDC variables, ``~/.aliyun/config.json`` (``ALIBABA_CLOUD_PROFILE``),
     ``~/.alibabacloud/credentials.ini``, ECS instance metadata, ``ALIBABA_CLOUD_CREDENTIALS_URI``, in that order;
     the first source that answers is used from then on). Missing or contradictory fields raise ConfigError
     naming the field; nothing is fetched until the first ``get_credentials()``.
+
+    ``provider``: instead of ``config``, a provider object of the tool (anything of
+    ``alibabacloud_credentials.provider`` with ``get_credentials()``, or an ``alibabacloud_credentials.client.Client``),
+    asked for its key when our windows say so (wrapped.py: what that object's own cache changes).
     """
 
     def __init__(
         self,
         config: Any = None,
         *,
+        provider: Any = None,
         name: Optional[str] = None,
         environ: Optional[Mapping[str, str]] = None,
         **kwargs: Any,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
-        if config is None:
+        self._recheck_tokens = provider is not None
+        if provider is not None:
+            if config is not None:
+                raise ConfigError(
+                    "give either config (the Config of a source to build) or provider (a provider object of the "
+                    "Credentials tool), not both",
+                    key="provider",
+                )
+            self.credentials_type = "provider"
+            self._sources = [wrapped_source(provider)]
+        elif is_tool_object(config):
+            raise ConfigError(
+                f"{type(config).__name__} is a provider object, not a Config: pass it as "
+                f"CredentialsToolProvider(provider=...)",
+                key="config",
+            )
+        elif config is None:
             self.credentials_type = "default"
             self._sources = default_chain(env)
         else:
@@ -77,7 +104,8 @@ class CredentialsToolProvider(RefreshingProvider):
             self.credentials_type = spec["type"]
             self._sources = [explicit_source(spec, env)]
         self._winner: Optional[_Source] = None
-        super().__init__(name=name or f"credentials tool ({self.credentials_type})", **kwargs)
+        default_name = self._sources[0].label if provider is not None else self.credentials_type
+        super().__init__(name=name or f"credentials tool ({default_name})", **kwargs)
         _tool()  # import the tool now: a broken installation fails at construction, not at the first call
 
     @property
@@ -92,7 +120,7 @@ class CredentialsToolProvider(RefreshingProvider):
         for source in sources:
             try:
                 with _quiet_tool(), hiding(source.secrets):
-                    credentials = _convert(source.build().get_credentials())
+                    credentials = snapshot(source.build().get_credentials())
             except Exception as exc:  # noqa: BLE001 - each source's failure is reported together below
                 failures.append((source.label, redact_exception(exc, source.secrets)))
                 continue
@@ -100,25 +128,11 @@ class CredentialsToolProvider(RefreshingProvider):
                 logger.info("%s: using %s", self.name, source.label)
             self._winner = source
             logger.debug("%s: fetched %s from %s", self.name, mask(credentials.access_key_id), source.label)
+            if self._recheck_tokens and credentials.security_token and credentials.expiration is None:
+                return Fetched(credentials, self._clock() + TOKEN_RECHECK_SECONDS)  # wrapped.py: the tool dropped it
             return Fetched(credentials, INF)  # RefreshingProvider derives the windows from credentials.expiration
         raise _fetch_error(self.name, failures, tried_all=len(sources) > 1 or not self._sources)
 
     def __repr__(self) -> str:
         where = self.source or ", ".join(s.label for s in self._sources) or "no source"
         return f"CredentialsToolProvider(type={self.credentials_type!r}, source={where!r})"
-
-
-# --- results ---------------------------------------------------------------------------------------------------------
-
-
-def _convert(tool_credentials: Any) -> Credentials:
-    if tool_credentials is None:
-        raise CredentialsError("the source returned no credentials")
-    key_id = tool_credentials.get_access_key_id()
-    secret = tool_credentials.get_access_key_secret()
-    if not key_id or not secret:
-        raise CredentialsError("the source returned credentials without an AccessKey id or secret")
-    getter = getattr(tool_credentials, "get_expiration", None)
-    expiration = getter() if callable(getter) else None
-    expiration = float(expiration) if isinstance(expiration, (int, float)) and expiration > 0 else None
-    return Credentials(key_id, secret, tool_credentials.get_security_token() or None, expiration)
