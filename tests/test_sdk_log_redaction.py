@@ -250,6 +250,15 @@ TOKEN = "CAIS" + "Zx9+/" * 20 + "="
             "GET http://svc:pa55w0rd@127.0.0.1:8080/credentials?auth_token=t0ken&role=app",
             "GET http://svc:****@127.0.0.1:8080/credentials?auth_token=****&role=app",
         ),
+        (  # aliyun-mns-sdk's DEBUG "SendRequest": its request headers, one per line
+            f"Header: Authorization: MNS STS.x:Zm9vYmFyYmF6cXV4cXV1eA==\nsecurity-token: {TOKEN}\nx-mns-version: 1",
+            "Header: Authorization: MNS STS.x:****\nsecurity-token: ****\nx-mns-version: 1",
+        ),
+        (  # tablestore's DEBUG "OTS request": its request headers as a dict (v2 and v4 signatures)
+            f"Headers: {{'x-ots-ststoken': '{TOKEN}', 'x-ots-signature': 'c2ln+PQ==', 'x-ots-signaturev4': 'c2ln'}}",
+            "Headers: {'x-ots-ststoken': '****', 'x-ots-signature': '****', 'x-ots-signaturev4': '****'}",
+        ),
+        ("{'authorization': 'OTS STS.x:Zm9vYmFyYmF6cXV4cXV1eA=='}", "{'authorization': 'OTS STS.x:****'}"),
         ("Init Auth v1: access_key_id: STS.x, access_key_secret: ******", None),  # masked already: untouched
         ('{"SecurityToken": null, "SignatureMethod": "HMAC-SHA1"}', None),  # no value to mask
         ("a template SecurityToken=%s", None),  # a placeholder of a log template is not a value
@@ -328,12 +337,15 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     logging under a new name fails here, naming it (add it to credentials/masking/redaction.py SDK_LOGGERS)."""
     import aliyunsdkcore
     import darabonba
+    import mns
+    import tablestore
     import Tea
     import urllib3
+    from tablestore import OTSClient
 
     install_sdk_log_redaction()
     names = set()
-    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3):
+    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3, mns, tablestore):
         root = os.path.dirname(package.__file__)
         for folder, _, files in os.walk(root):
             for file_name in files:
@@ -343,6 +355,8 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     missing = sorted(name for name in names if not covered(name))
     assert not missing, f"SDK loggers without the redaction filter: {missing}"
     assert set(SDK_LOGGERS) >= {"aliyunsdkcore.client", "oss2.auth", "oss2.http", "credentials", "darabonba-core"}
+    # The names the scan cannot read (a variable's default, a class attribute): the SDKs' default loggers
+    assert "tablestore.decoder" in names and covered(OTSClient.DEFAULT_LOGGER_NAME) and covered("mns_python_sdk")
 
 
 def logger_names(path, package, root):
