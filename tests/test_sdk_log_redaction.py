@@ -18,12 +18,15 @@ from alibabacloud_ecs20140526.client import Client as EcsClient
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.request import CommonRequest
 from darabonba.runtime import RuntimeOptions
+from mns.mns_exception import MNSServerException
+from mns.queue import Message, QueueMeta
+from tablestore import OTSClientError, OTSServiceError
 from Tea.exceptions import TeaException
 
 from credentials import StaticCredentialsProvider
 from credentials.masking.redaction import MASK, SDK_LOGGERS, SdkLogRedactor, covered, install_sdk_log_redaction, redact
 from credentials.tool.provider import CredentialsToolProvider
-from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient
+from proxy import ProxyAcsClient, ProxyBucket, ProxyMnsAccount, ProxyOpenApiClient, ProxyOTSClient
 from tests.helpers import bad_parameter_request, describe_regions
 from tests.test_openapi import config as tea_config
 from tests.test_reliability import emulator_secrets
@@ -170,6 +173,54 @@ def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(
     assert any(r.name.startswith("urllib3") and "SecurityToken=" + MASK in r.getMessage() for r in records)
     assert "SecurityToken=" + MASK in dump and "Signature=" + MASK in dump  # tea's DEBUG=sdk dump, its own handler
     assert cloud.count(code="OK", service="oss") >= 4 and cloud.count("DescribeRegions", code="OK") >= 3
+
+
+@pytest.mark.parametrize("make_provider", [sts_key_provider, ram_role_provider], ids=["static-sts", "ram_role_arn"])
+def test_no_token_or_secret_in_the_logs_of_message_service_and_tablestore_with_debug_on(
+    cloud, debug_everywhere, capfd, make_provider
+):
+    """aliyun-mns-sdk logs every request's headers (Authorization, security-token) at DEBUG on the logger the
+    application gives Account; tablestore logs them (x-ots-ststoken, x-ots-signature) on its own logger or the one
+    named by logger_name=. Through good calls, failing ones and a revocation (healed when the provider can refresh),
+    no secret or token is in any record, output or exception text; the headers are there, masked."""
+    cloud.ots.create_instance("inst")
+    provider = make_provider(cloud)
+    account = ProxyMnsAccount(cloud.mns_endpoint, credentials_provider=provider, logger=logging.getLogger("app.mns"))
+    tables = ProxyOTSClient(cloud.ots_endpoint, instance_name="inst", credentials_provider=provider)
+    named = ProxyOTSClient(
+        cloud.ots_endpoint, instance_name="inst", credentials_provider=provider, logger_name="app.ots"
+    )
+    queue = account.get_queue("q")
+    seen = []
+
+    def attempt(call):
+        try:
+            call()
+        except (MNSServerException, OTSServiceError, OTSClientError) as exc:
+            seen.append(exc)
+
+    calls = [lambda: queue.create(QueueMeta()), lambda: queue.send_message(Message("m")), tables.list_table]
+    calls.append(named.list_table)
+    failing = [lambda: account.get_queue("nowhere").send_message(Message("x")), lambda: tables.describe_table("no")]
+    for call in calls + failing:
+        attempt(call)
+    for call in calls:
+        revoke(cloud, provider)
+        attempt(call)
+    seen.extend([account, tables, named, account.credentials_provider.get_credentials()])
+    for client in (account, tables, named):
+        client.shutdown()
+    records, text, out, err = everything_seen(debug_everywhere, capfd, seen)
+    secrets = emulator_secrets(cloud)
+    found = sorted(
+        {where for where, blob in (("records", text), ("stdout", out), ("stderr", err)) for s in secrets if s in blob}
+    )
+    assert not found, f"a secret or token appeared in: {found}"
+    logged = {r.name for r in records if MASK in r.getMessage()}
+    assert {"app.mns", "tablestore-client", "app.ots"} <= logged, sorted(logged)
+    assert any("security-token: " + MASK in r.getMessage() for r in records if r.name == "app.mns")
+    assert any("'x-ots-ststoken': '%s'" % MASK in r.getMessage() for r in records if r.name == "tablestore-client")
+    assert cloud.count("SendMessage", code="OK") >= 1 and cloud.count("ListTable", code="OK") >= 2
 
 
 # ---- the filter itself ----------------------------------------------------------------------------------------------
