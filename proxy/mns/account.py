@@ -26,7 +26,7 @@ from ..handlers import AKExpireHandler, MnsAKExpireHandler
 from ..reissue import Reissuer
 from ..source import KeySource, reset_http_after_fork
 from .client import ManagedMnsClient
-from .credentials import MnsCredentialsAdapter
+from .key import MnsCredentialsAdapter
 
 _KEY_ARGUMENTS = ("access_id", "access_key", "security_token")
 

@@ -27,7 +27,7 @@ from credentials.masking import install_sdk_log_redaction, redact_exception
 from ..handlers import AKExpireHandler, OtsAKExpireHandler
 from ..reissue import Reissuer
 from ..source import KeySource, reset_http_after_fork
-from .credentials import OtsCredentialsAdapter
+from .key import OtsCredentialsAdapter
 
 _KEY_ARGUMENTS = ("access_key_id", "access_key_secret", "sts_token")
 
