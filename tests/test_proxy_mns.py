@@ -246,3 +246,18 @@ def test_repr_and_the_sdk_facing_provider_show_no_secret(cloud):
         assert secret not in shown and token not in shown
         assert account.managed_credentials_provider is provider
         assert account.credentials_provider.get_credentials().get_security_token() == token
+
+
+def test_shutdown_releases_the_shared_provider_and_closes_the_connection(cloud, configured):
+    cloud.create_secret("app-key")
+    other = ProxyMnsAccount(cloud.mns_endpoint, "app-key")
+    provider = other.managed_credentials_provider
+    with ProxyMnsAccount(cloud.mns_endpoint, "app-key") as account:
+        assert account.managed_credentials_provider is provider  # one shared provider per secret
+        account.get_queue(QUEUE).create(QueueMeta())
+        assert account.mns_client.http.conn.sock is not None
+    assert account.mns_client.http.conn.sock is None and not provider.closed  # `other` still holds it
+    other.get_queue(QUEUE).send_message(Message("still works"))
+    other.shutdown()
+    other.shutdown()  # idempotent
+    assert provider.closed

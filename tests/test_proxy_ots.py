@@ -304,3 +304,16 @@ def test_repr_shows_no_secret_and_a_token_is_sent(ots):
         assert client.list_table() == ()  # an STS key without its token is refused
         shown = repr(client) + repr(client.credentials_provider)
         assert secret not in shown and token not in shown and client.managed_credentials_provider is provider
+
+
+def test_shutdown_releases_the_shared_provider(ots, configured):
+    ots.create_secret("app-key")
+    other = ProxyOTSClient(ots.ots_endpoint, instance_name=INSTANCE, secret_name="app-key")
+    provider = other.managed_credentials_provider
+    with ProxyOTSClient(ots.ots_endpoint, instance_name=INSTANCE, secret_name="app-key") as client:
+        assert client.managed_credentials_provider is provider and client.list_table() == ()
+    assert not provider.closed  # `other` still holds it
+    assert other.list_table() == ()
+    other.shutdown()
+    other.shutdown()  # idempotent
+    assert provider.closed
