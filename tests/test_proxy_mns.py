@@ -261,3 +261,30 @@ def test_shutdown_releases_the_shared_provider_and_closes_the_connection(cloud, 
     other.shutdown()
     other.shutdown()  # idempotent
     assert provider.closed
+
+
+class Rotating(CredentialsProvider):
+    """Hands out ``first`` until refreshed, then ``second``; notes the ``stale`` key each refresh is given."""
+
+    def __init__(self, first: Credentials, second: Credentials) -> None:
+        self.current, self.second, self.stale_seen = first, second, []
+
+    def get_credentials(self) -> Credentials:
+        return self.current
+
+    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        self.stale_seen.append(stale)
+        self.current = self.second
+        return self.current
+
+
+def test_the_refresh_is_told_which_key_the_service_refused(cloud):
+    """The key that signed the refused request is what the provider's single flight compares (one fetch for all the
+    threads that saw that key, none when the cache already holds another)."""
+    old, new = cloud.add_access_key(), cloud.add_access_key()
+    Account(cloud.mns_endpoint, *new).get_queue(QUEUE).create(QueueMeta())
+    cloud.revoke_key(old[0])
+    provider = Rotating(Credentials(*old), Credentials(*new))
+    with ProxyMnsAccount(cloud.mns_endpoint, credentials_provider=provider) as account:
+        account.get_queue(QUEUE).send_message(Message("x"))
+    assert provider.stale_seen == [Credentials(*old)]

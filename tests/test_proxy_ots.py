@@ -317,3 +317,29 @@ def test_shutdown_releases_the_shared_provider(ots, configured):
     other.shutdown()
     other.shutdown()  # idempotent
     assert provider.closed
+
+
+class Rotating(CredentialsProvider):
+    """Hands out ``first`` until refreshed, then ``second``; notes the ``stale`` key each refresh is given."""
+
+    def __init__(self, first: Credentials, second: Credentials) -> None:
+        self.current, self.second, self.stale_seen = first, second, []
+
+    def get_credentials(self) -> Credentials:
+        return self.current
+
+    def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        self.stale_seen.append(stale)
+        self.current = self.second
+        return self.current
+
+
+def test_the_refresh_is_told_which_key_the_service_refused(ots):
+    """The key that signed the refused request is what the provider's single flight compares (one fetch for all the
+    threads that saw that key, none when the cache already holds another)."""
+    old, new = ots.add_access_key(), ots.add_access_key()
+    ots.revoke_key(old[0])
+    provider = Rotating(Credentials(*old), Credentials(*new))
+    with ProxyOTSClient(ots.ots_endpoint, instance_name=INSTANCE, credentials_provider=provider) as client:
+        assert client.list_table() == ()
+    assert provider.stale_seen == [Credentials(*old)]
