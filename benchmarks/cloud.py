@@ -22,6 +22,7 @@ from typing import Iterator, Optional, Tuple
 
 SECRET = "bench-ram-secret"
 BUCKET = "bench-bucket"
+OTS_INSTANCE = "bench-instance"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_TIMEOUT = 30.0
 
@@ -36,6 +37,8 @@ class Cloud:
     ecs_host: str
     oss_endpoint: str
     kms_host: str
+    mns_endpoint: str = ""  # Message Service (http://127.0.0.1:PORT)
+    ots_endpoint: str = ""  # Tablestore, with the instance OTS_INSTANCE made
     emulator: Optional[object] = None  # the tests.cloud.CloudEmulator, when it runs in this process
     _channel: Optional["_Channel"] = None  # commands to the emulator process, when it runs in a child
 
@@ -69,6 +72,8 @@ class Cloud:
             "ecs_host": self.ecs_host,
             "oss_endpoint": self.oss_endpoint,
             "kms_host": self.kms_host,
+            "mns_endpoint": self.mns_endpoint,
+            "ots_endpoint": self.ots_endpoint,
         }
 
 
@@ -144,6 +149,7 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
         emulator.start()
         key = emulator.create_secret(SECRET, rotation_interval=rotation_interval)
         emulator.create_bucket(BUCKET)
+        emulator.ots.create_instance(OTS_INSTANCE)
         properties = emulator.write_properties(os.path.join(workdir, "managed_credentials_providers.properties"))
         cloud = Cloud(
             SECRET,
@@ -154,6 +160,8 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
             emulator.ecs_host,
             emulator.oss_endpoint,
             emulator.kms_host,
+            emulator.mns_endpoint,
+            emulator.ots_endpoint,
             emulator,
         )
         with _pointed_at(properties):
@@ -185,6 +193,8 @@ def cloud_process(max_seconds: float = 900.0) -> Iterator[Cloud]:
             info["ecs_host"],
             info["oss_endpoint"],
             info["kms_host"],
+            info.get("mns_endpoint", ""),
+            info.get("ots_endpoint", ""),
             _channel=_Channel(child, START_TIMEOUT),
         )
         with _pointed_at(cloud.properties):

@@ -161,3 +161,75 @@ def oss_v2(cloud: Cloud, settings: Settings) -> List[Figure]:
             ("oss_v2_get", "per-call time, ProxyOssClient / OSS SDK V2 Client (get_object 4 KiB, read)", get_result),
         )
     ]
+
+
+def mns(cloud: Cloud, settings: Settings) -> List[Figure]:
+    """ProxyMnsAccount against aliyun-mns-sdk's Account (extra .[mns]): SendMessage. An Account is one HTTP
+    connection; the proxy is given the plain account's (``mns_client.http``), so both take turns on one."""
+    from mns.account import Account
+    from mns.queue import Message, QueueMeta
+
+    from proxy import ProxyMnsAccount
+
+    plain = Account(cloud.mns_endpoint, *cloud.key)
+    proxy = ProxyMnsAccount(cloud.mns_endpoint, cloud.secret_name)
+    proxy.mns_client.http = plain.mns_client.http
+    queues = {}
+    for side, account in (("plain", plain), ("proxy", proxy)):
+        queues[side] = account.get_queue("bench-" + side)
+        queues[side].create(QueueMeta())
+    message = Message("x" * 256)
+    try:
+        for _ in range(min(20, settings.oss_calls)):
+            queues["plain"].send_message(message)
+            queues["proxy"].send_message(message)
+        result = interleaved(
+            lambda _: queues["plain"].send_message(message),
+            lambda _: queues["proxy"].send_message(message),
+            lambda: None,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
+    finally:
+        proxy.shutdown()
+        plain.mns_client.close_connection()
+    title = "per-call time, ProxyMnsAccount / mns Account (send_message 256 B)"
+    return [ratio_figure("mns_send", title, result, settings.oss_calls)]
+
+
+def ots(cloud: Cloud, settings: Settings) -> List[Figure]:
+    """ProxyOTSClient against tablestore's OTSClient (extra .[tablestore]): GetRow of one row, signed v2. The proxy
+    sends through the plain client's connection pool (``connection``), so both use the same kept-alive connection."""
+    from tablestore import CapacityUnit, Condition, OTSClient, ReservedThroughput, Row, TableMeta, TableOptions
+
+    from proxy import ProxyOTSClient
+
+    from .cloud import OTS_INSTANCE
+
+    plain = OTSClient(cloud.ots_endpoint, *cloud.key, OTS_INSTANCE)
+    proxy = ProxyOTSClient(cloud.ots_endpoint, instance_name=OTS_INSTANCE, secret_name=cloud.secret_name)
+    proxy.connection = plain.connection
+    table, key = "bench_rows", [("id", "row-1")]
+    if table not in plain.list_table():
+        plain.create_table(TableMeta(table, [("id", "STRING")]), TableOptions(), ReservedThroughput(CapacityUnit(0, 0)))
+    plain.put_row(table, Row(key, [("payload", "x" * 256)]), Condition("IGNORE"))
+
+    def get(client: OTSClient) -> None:
+        if client.get_row(table, key, max_version=1)[1] is None:
+            raise AssertionError("row missing")
+
+    try:
+        for _ in range(min(20, settings.oss_calls)):
+            get(plain)
+            get(proxy)
+        result = interleaved(
+            lambda _: get(plain),
+            lambda _: get(proxy),
+            lambda: None,
+            calls=settings.oss_calls,
+            rounds=settings.oss_rounds,
+        )
+    finally:
+        proxy.shutdown()
+    title = "per-call time, ProxyOTSClient / tablestore OTSClient (get_row, one row)"
+    return [ratio_figure("ots_get_row", title, result, settings.oss_calls)]

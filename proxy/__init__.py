@@ -1,13 +1,14 @@
 """Drop-in SDK clients whose keys come from the provider layer and heal on rotation.
 
-One subpackage per SDK (acs/, oss/, openapi/, oss_v2/), each built on the shared machinery here at the top: the
-re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors), request bodies
-that can be sent again (bodies), where the keys come from (source), fresh connections after a rotation
+One subpackage per SDK (acs/, oss/, openapi/, oss_v2/, mns/, tablestore/), each built on the shared machinery here
+at the top: the re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors),
+request bodies that can be sent again (bodies), where the keys come from (source), fresh connections after a rotation
 (fresh_connections) and the key fields pinned per request (pinned_snapshot).
 
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
-(alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
+(alibabacloud_oss_v2, the ``.[oss-v2]`` extra), aliyun-mns-sdk (``.[mns]``) or tablestore (``.[tablestore]``)
+unless its proxy is used.
 
 An adapter whose SDK comes with an extra that is not installed still has its names here (so ``from proxy import *``
 and ``help(proxy)`` work on the base install): each is a placeholder class whose construction raises ImportError
@@ -18,8 +19,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .handlers import (
     AKExpireHandler,
+    MnsAKExpireHandler,
     OssAKExpireHandler,
     OssV2AKExpireHandler,
+    OtsAKExpireHandler,
     SdkCoreAKExpireHandler,
     TeaAKExpireHandler,
 )
@@ -34,12 +37,16 @@ _LAZY = {
     "ManagedOssCredentialsProvider": ".oss_v2",  # OSS SDK V2: extra .[oss-v2]
     "ProxyOssClient": ".oss_v2",
     "ProxyAsyncOssClient": ".oss_v2",
+    "ProxyMnsAccount": ".mns",  # Message Service: extra .[mns]
+    "ProxyOTSClient": ".tablestore",  # Tablestore: extra .[tablestore]
 }
 
 # One entry per adapter whose SDK is an optional extra: the extra's name -> (the SDK's import name, the names the
 # adapter exports). Without that SDK, the names are placeholders that say which extra to install.
 _EXTRAS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "oss-v2": ("alibabacloud_oss_v2", ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient")),
+    "mns": ("mns", ("ProxyMnsAccount",)),
+    "tablestore": ("tablestore", ("ProxyOTSClient",)),
 }
 
 __all__ = [
@@ -48,6 +55,8 @@ __all__ = [
     "OssAKExpireHandler",
     "TeaAKExpireHandler",
     "OssV2AKExpireHandler",
+    "MnsAKExpireHandler",
+    "OtsAKExpireHandler",
     *_LAZY,
 ]
 

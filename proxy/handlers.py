@@ -30,6 +30,33 @@ OSS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset(
 # alibabacloud_tea_openapi TeaException codes (V2 SDKs): the OpenAPI codes plus the OSS-style ones.
 TEA_EXPIRED_KEY_CODES: FrozenSet[str] = SDK_CORE_EXPIRED_KEY_CODES | frozenset({"InvalidAccessKeyId"})
 
+# aliyun-mns-sdk MNSServerException types (``exception.type``, the service's <Code>; the SDK keeps no HTTP status):
+MNS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset(
+    {
+        "InvalidAccessKeyId",  # a deleted or disabled AccessKey (403; MNS error-code page, aliyun/mns-nodejs-sdk tests)
+        "SecurityTokenExpired",  # an STS token past its expiration (403, OSS's code, which MNS shares)
+        "InvalidSecurityToken",  # an STS token the service cannot read or that belongs to another key (403)
+    }
+)  # not SignatureDoesNotMatch (a wrong secret for a live key id) nor AccessDenied (a missing permission)
+
+# Tablestore answers every authentication failure with 403 OTSAuthFailed; only the message says which. These
+# messages (compared without case, spacing or a final period) mean the key was rotated, disabled or expired:
+OTS_AUTH_FAILED = "OTSAuthFailed"
+OTS_EXPIRED_KEY_MESSAGES: FrozenSet[str] = frozenset(
+    {
+        "The AccessKeyID does not exist.",  # a deleted key: Tablestore's error-code page (2024)
+        "The AccessKey ID does not exist.",  # the same, as the page words it since 2026
+        "The AccessKeyID is disabled.",  # a disabled key: the same page (2024)
+        "The AccessKey ID is disabled.",  # the same (2026)
+        "The StsToken has expired.",  # an expired STS token (no public source for the wording: see below)
+        "The StsToken is invalid.",  # an STS token of another key (no public source either)
+    }
+)
+# Any other OTSAuthFailed is not refreshed for: "The instance is not found.", "The user has no privilege to access
+# the instance." (a RAM policy), "Mismatch between system time and x-ots-date: ..." (clock skew), "Signature
+# mismatch." (a wrong secret for a live key id). An expired token is also recognised by its words ("token" ...
+# "expired"), since its exact wording is not published.
+
 
 class AKExpireHandler:
     """Decides whether an SDK exception means the key must be refreshed. Subclass and override ``judge_ak_expire``."""
@@ -97,6 +124,52 @@ def unwrap_oss_v2_error(exception: BaseException) -> BaseException:
             break
         error = inner
     return error
+
+
+class MnsAKExpireHandler(AKExpireHandler):
+    """For ProxyMnsAccount (aliyun-mns-sdk): an MNSServerException whose type (the service's code) reports a rotated,
+    disabled or expired key."""
+
+    default_codes = MNS_EXPIRED_KEY_CODES
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from mns.mns_exception import MNSServerException
+
+        return isinstance(exception, MNSServerException) and exception.type in self.error_codes
+
+
+class OtsAKExpireHandler(AKExpireHandler):
+    """For ProxyOTSClient (tablestore): an OTSServiceError with code OTSAuthFailed *and* a message that says the key
+    is gone, disabled or expired (``OTS_EXPIRED_KEY_MESSAGES``; ``messages=`` replaces that list). The code alone
+    is not enough: the same code answers an unknown instance, a missing permission and clock skew."""
+
+    default_codes = frozenset({OTS_AUTH_FAILED})
+
+    def __init__(
+        self, *codes: str, error_codes: Optional[Iterable[str]] = None, messages: Optional[Iterable[str]] = None
+    ):
+        super().__init__(*codes, error_codes=error_codes)
+        chosen = OTS_EXPIRED_KEY_MESSAGES if messages is None else frozenset(messages)
+        self.messages: FrozenSet[str] = frozenset(_normalised(m) for m in chosen)
+        self._token_words = messages is None  # the wording of an expired token is not published
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from tablestore.error import OTSServiceError
+
+        if not isinstance(exception, OTSServiceError) or exception.get_error_code() not in self.error_codes:
+            return False
+        message = _normalised(exception.get_error_message())
+        return message in self.messages or (self._token_words and _expired_token(message))
+
+
+def _normalised(message: object) -> str:
+    """``The AccessKey ID does not exist.`` -> ``the accesskey id does not exist``: case, spacing, a final period."""
+    return " ".join(str(message or "").split()).rstrip(".").lower()
+
+
+def _expired_token(message: str) -> bool:
+    token, expired = message.find("token"), message.find("expired")
+    return token >= 0 and expired >= 0
 
 
 class TeaAKExpireHandler(AKExpireHandler):

@@ -167,6 +167,27 @@ MUTANTS = (
         "    if isinstance(value, bytes):\n        return value\n",
         ("tests/test_sdk_log_redaction.py::test_a_bytes_argument_is_masked_as_bytes_and_the_template_is_kept",),
     ),
+    Mutant(
+        "mns-no-token-none: ProxyMnsAccount hands aliyun-mns-sdk a None token for a key without one",
+        "proxy/mns/key.py",
+        '        return self.credentials.security_token or ""\n',
+        "        return self.credentials.security_token\n",
+        ("tests/test_proxy_mns.py::test_a_token_is_sent_when_there_is_one_and_no_token_header_otherwise",),
+    ),
+    Mutant(
+        "mns-resend-accepted: any Message Service error is re-issued (a send the service accepted is sent again)",
+        "proxy/handlers.py",
+        "        return isinstance(exception, MNSServerException) and exception.type in self.error_codes\n",
+        "        return True\n",
+        ("tests/test_proxy_mns.py::test_a_send_the_service_may_have_accepted_is_never_sent_again",),
+    ),
+    Mutant(
+        "ots-code-only: every OTSAuthFailed refreshes (an unknown instance, a RAM denial, clock skew)",
+        "proxy/handlers.py",
+        "        return message in self.messages or (self._token_words and _expired_token(message))\n",
+        "        return True\n",
+        ("tests/test_proxy_ots.py::test_a_refusal_a_new_key_does_not_fix_is_raised_at_once_without_a_refresh",),
+    ),
 )
 
 

@@ -4,7 +4,8 @@ names the dependency's version, what it no longer has, and the compat module to 
 Each reach lives beside the code that needs it: credentials/kms/_acs_compat.py (the KMS client) and
 proxy/acs/_compat.py (ProxyAcsClient) for aliyun-python-sdk-core, credentials/tool/_compat.py for
 alibabacloud-credentials, proxy/openapi/_compat.py for alibabacloud-tea-openapi (and the cores it sends through,
-darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2; oss2 needs none. These tests read
+darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2, proxy/tablestore/_compat.py
+for tablestore; oss2 and aliyun-mns-sdk need none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
@@ -17,6 +18,7 @@ ACS = ("aliyun-python-sdk-core", "credentials/kms/_acs_compat.py")  # the KMS cl
 ACS_PROXY = ("aliyun-python-sdk-core", "proxy/acs/_compat.py")  # ProxyAcsClient's reaches
 TOOL = ("alibabacloud-credentials", "credentials/tool/_compat.py")
 TEA = ("alibabacloud-tea-openapi", "proxy/openapi/_compat.py")
+OTS = ("tablestore", "proxy/tablestore/_compat.py")
 
 
 def gone(dependency: tuple, what: str) -> str:
@@ -290,3 +292,29 @@ def test_tea_core_of_the_credentials_tool_keeps_its_pooled_sessions_too():
     from Tea.core import TeaCore
 
     _pooled_sessions_are_where_the_fork_hook_looks(TeaCore, ("alibabacloud-tea", TEA[1]))
+
+
+# --- tablestore: proxy/tablestore/_compat.py (ProxyOTSClient) ---------------------------------------------------------
+
+
+def test_tablestore_sends_every_request_through_its_request_hooks_with_one_snapshot_each():
+    """ProxyOTSClient re-issues by overriding these hooks: each must still be the whole request (one
+    get_credentials(), one RequestContext, send and check), called by the public methods."""
+    from tablestore import OTSClient
+
+    from proxy.tablestore._compat import REQUEST_HOOKS
+
+    first, vectors = REQUEST_HOOKS
+    hook = getattr(OTSClient, first, None)
+    assert callable(hook), gone(OTS, f"OTSClient.{first} (every request goes through it)")
+    assert parameters(hook)[:2] == ["self", "api_name"], gone(OTS, f"OTSClient.{first}(self, api_name, ...)")
+    used = names_used(hook)
+    assert used.count("get_credentials") == 1 and "RequestContext" in used, gone(
+        OTS, f"OTSClient.{first} reading the credentials provider once per request (a RequestContext)"
+    )
+    for method in ("list_table", "put_row", "get_row", "create_table"):
+        assert first in names_used(getattr(OTSClient, method)), gone(OTS, f"OTSClient.{method} calling {first}")
+    other = getattr(OTSClient, vectors, None)  # tablestore >= 6.4 only
+    if other is not None:
+        assert parameters(other)[:3] == ["self", "api_name", "request"], gone(OTS, f"OTSClient.{vectors}")
+        assert names_used(other).count("get_credentials") == 1, gone(OTS, f"{vectors} reading the key once")

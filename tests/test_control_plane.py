@@ -100,6 +100,21 @@ def test_secrets_and_buckets_are_created(plane: CloudEmulator) -> None:
     assert ask(plane, "GET", "/secrets/nobody")[0] == 404
 
 
+def test_a_tablestore_instance_is_created_for_the_plain_sdk(plane: CloudEmulator) -> None:
+    """What a standalone emulator needs before an OTSClient can work (instances are made in the console)."""
+    from tablestore import CapacityUnit, OTSClient, OTSServiceError, ReservedThroughput, TableMeta, TableOptions
+
+    key = plane.add_access_key()
+    client = OTSClient(plane.ots_endpoint, key[0], key[1], "rehearsal")
+    with pytest.raises(OTSServiceError) as info:
+        client.list_table()
+    assert info.value.get_error_message() == "The instance is not found."
+    assert ask(plane, "POST", "/ots/instances", {"name": "rehearsal"}) == (201, {"name": "rehearsal"})
+    client.create_table(TableMeta("t", [("id", "STRING")]), TableOptions(), ReservedThroughput(CapacityUnit(0, 0)))
+    assert client.list_table() == ("t",)
+    assert ask(plane, "POST", "/ots/instances", {})[0] == 400
+
+
 def test_revoking_rotation_fails_the_old_key_at_once(plane: CloudEmulator) -> None:
     ask(plane, "POST", "/secrets", {"name": "app"})
     old = key_of(plane, "app")

@@ -93,3 +93,22 @@ def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
     )
     assert len(rows) == len(listed)
     assert listed == expected, (sorted(listed - expected), sorted(expected - listed))
+
+
+def _heal_rows(page, marker):
+    block = read(page).split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return re.findall(r"^\| `([\w.]+)` \| (heals|not re-issued) \|", block, re.M)
+
+
+def test_which_calls_heal_mns_table_matches_the_matrix():
+    from tests.test_conformance_mns import CALLS
+
+    rows = _heal_rows("docs/sdk/message-service.md", "which-calls-heal-mns")
+    assert rows == [(call, "heals") for call in CALLS]
+
+
+def test_which_calls_heal_ots_table_matches_the_matrix():
+    from tests.test_conformance_ots import CALLS
+
+    rows = _heal_rows("docs/sdk/tablestore.md", "which-calls-heal-ots")
+    assert rows == [("OTSClient." + call, "heals") for call in CALLS]

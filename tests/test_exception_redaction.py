@@ -32,7 +32,12 @@ from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest, RoaRequest
 from darabonba.runtime import RuntimeOptions
+from mns.mns_exception import MNSClientNetworkException, MNSServerException
+from mns.queue import Message
+from tablestore import OTSClientError, OTSServiceError
+from tablestore.retry import NoRetryPolicy
 from Tea.exceptions import TeaException
+from urllib3.exceptions import MaxRetryError
 
 from credentials import CredentialsError, CredentialsProvider, StaticCredentialsProvider
 from credentials.config import KmsEndpoint
@@ -41,8 +46,15 @@ from credentials.managed import ManagedSecretProvider
 from credentials.masking.exception_redaction import MAX_EXCEPTIONS, redact_exception
 from credentials.masking.redaction import MASK
 from credentials.model import Credentials
-from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient
-from proxy.handlers import OssAKExpireHandler, OssV2AKExpireHandler, SdkCoreAKExpireHandler, TeaAKExpireHandler
+from proxy import ProxyAcsClient, ProxyBucket, ProxyMnsAccount, ProxyOpenApiClient, ProxyOTSClient
+from proxy.handlers import (
+    MnsAKExpireHandler,
+    OssAKExpireHandler,
+    OssV2AKExpireHandler,
+    OtsAKExpireHandler,
+    SdkCoreAKExpireHandler,
+    TeaAKExpireHandler,
+)
 from proxy.oss_v2 import ProxyOssClient
 from proxy.oss_v2.async_client import ProxyAsyncOssClient
 
@@ -241,6 +253,24 @@ def oss_v2_async(cloud, provider, host, handler_codes):
     return None, lambda: asyncio.run(get())
 
 
+def mns(cloud, provider, host, handler_codes):
+    handler = MnsAKExpireHandler(*handler_codes) if handler_codes else None
+    account = ProxyMnsAccount("http://" + host, credentials_provider=provider, ak_expire_handler=handler)
+    return account, lambda: account.get_queue("q").send_message(Message("payload"))
+
+
+def ots(cloud, provider, host, handler_codes):
+    cloud.ots.create_instance("inst")
+    client = ProxyOTSClient(
+        "http://" + host,
+        instance_name="inst",
+        credentials_provider=provider,
+        retry_policy=NoRetryPolicy(),
+        ak_expire_handler=OtsAKExpireHandler(*handler_codes) if handler_codes else None,
+    )
+    return client, lambda: client.list_table()
+
+
 def signed_url_get(client):
     return client.get_object_with_url(client.sign_url("GET", "k", 60))
 
@@ -252,6 +282,8 @@ def code_of(error):
     getter = getattr(error, "get_error_code", None)
     if callable(getter):
         return getter()
+    if isinstance(error, MNSServerException):
+        return error.type  # aliyun-mns-sdk's name for the service's code
     unwrap = getattr(error, "unwrap", None)
     return getattr(unwrap() if callable(unwrap) else error, "code", None)
 
@@ -330,6 +362,24 @@ PROXIES = {
         "ecs",
         tea_expected(None, TEA_QUOTED),
     ),
+    "ProxyMnsAccount": (
+        mns,
+        "mns",
+        {
+            CLOSED: (MNSClientNetworkException, None, None),
+            ANSWERS_500: (MNSClientNetworkException, None, None),  # "RespDataDamaged": the answer is not XML
+            QUOTED: (MNSServerException, "SignatureDoesNotMatch", None),
+        },
+    ),
+    "ProxyOTSClient": (
+        ots,
+        "ots",
+        {
+            CLOSED: (MaxRetryError, None, None),  # tablestore lets urllib3's error through
+            ANSWERS_500: (OTSClientError, None, None),
+            QUOTED: (OTSServiceError, "OTSAuthFailed", None),
+        },
+    ),
     "ProxyOssClient": (oss_v2, "oss", V2_EXPECTED),
     "ProxyAsyncOssClient": (oss_v2_async, "oss", V2_EXPECTED),
 }
@@ -394,6 +444,7 @@ def test_no_token_or_signature_in_what_a_failed_proxy_call_raises(cloud, endpoin
         "ProxyOpenApiClient RPC",
         "ProxyOpenApiClient RPC async",
         "ProxyOssClient",
+        "ProxyMnsAccount",
     ],
 )
 def test_an_error_raised_after_a_reissue_carries_no_token_either(cloud, endpoints, sts_key, proxy):
@@ -426,7 +477,17 @@ class FailsQuotingItsUrl(CredentialsProvider):
         return self.get_credentials()
 
 
-@pytest.mark.parametrize("proxy", ["ProxyAcsClient RPC", "ProxyBucket V4", "ProxyOpenApiClient RPC", "ProxyOssClient"])
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "ProxyAcsClient RPC",
+        "ProxyBucket V4",
+        "ProxyOpenApiClient RPC",
+        "ProxyOssClient",
+        "ProxyMnsAccount",
+        "ProxyOTSClient",
+    ],
+)
 def test_a_no_key_error_carries_no_token_from_the_providers_failure(cloud, endpoints, sts_key, proxy):
     make, service, _ = PROXIES[proxy]
     cloud.create_bucket("bkt")

@@ -29,6 +29,7 @@ from alibabacloud_tea_openapi.models import Config, OpenApiRequest
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 from darabonba.runtime import RuntimeOptions
+from mns.queue import Message, QueueMeta
 from urllib3.util.retry import Retry
 
 import credentials
@@ -39,8 +40,10 @@ from proxy import (
     ProxyAcsClient,
     ProxyAsyncOssClient,
     ProxyBucket,
+    ProxyMnsAccount,
     ProxyOpenApiClient,
     ProxyOssClient,
+    ProxyOTSClient,
     ProxyService,
 )
 from tests.cloud.ecs import EcsService
@@ -346,6 +349,19 @@ def oss_v2_async_client(cloud, provider):
     return client, lambda: asyncio.run(call())
 
 
+def mns_account(cloud, provider):
+    account = ProxyMnsAccount(cloud.endpoint("mns-recorded"), credentials_provider=provider)
+    queue = account.get_queue("q")
+    queue.create(QueueMeta())
+    return account, lambda: queue.send_message(Message("m")).message_body_md5
+
+
+def ots_client(cloud, provider):
+    cloud.ots.create_instance("inst")
+    client = ProxyOTSClient(cloud.endpoint("ots-recorded"), instance_name="inst", credentials_provider=provider)
+    return client, lambda: list(client.list_table())
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -358,6 +374,8 @@ def oss_v2_async_client(cloud, provider):
         oss_v2_client,
         oss_v2_client_on_your_session,
         oss_v2_async_client,
+        mns_account,
+        ots_client,
     ],
 )
 def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, make):
@@ -367,6 +385,8 @@ def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, ma
     recorded = {
         "ecs": serve_recorded(cloud, "ecs-recorded", EcsService(cloud.state, cloud.region_id)),
         "oss": serve_recorded(cloud, "oss-recorded", OssService(cloud.state, cloud.region_id)),
+        "mns": serve_recorded(cloud, "mns-recorded", cloud.mns),  # the emulator's own: one store of queues
+        "ots": serve_recorded(cloud, "ots-recorded", cloud.ots),
     }
     key_id, secret = cloud.add_access_key()
     cloud.create_bucket(BUCKET)
@@ -375,7 +395,7 @@ def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, ma
     seen = recorded[
         "ecs"
         if make in (acs_client, openapi_client, openapi_client_async, plain_tea_client_on_managed_credentials)
-        else "oss"
+        else {mns_account: "mns", ots_client: "ots"}.get(make, "oss")
     ]
     expected = call()
     per_loop = make in (openapi_client_async, oss_v2_async_client)

@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("credentials", "proxy")
 #: What credentials/ must never import: the proxies, and the SDKs only they adapt.
-FORBIDDEN_IN_CREDENTIALS = ("proxy", "oss2", "alibabacloud_oss_v2")
+FORBIDDEN_IN_CREDENTIALS = ("proxy", "oss2", "alibabacloud_oss_v2", "mns", "tablestore")
 
 
 def module_files() -> Dict[str, str]:

@@ -16,8 +16,8 @@ socket.create_connection = no_network
 import credentials, proxy
 from proxy import ProxyAcsClient
 assert threading.active_count() == 1, threading.enumerate()
-heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2")
-         if m in sys.modules]
+heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2", "mns",
+                     "tablestore") if m in sys.modules]
 assert not heavy, heavy
 print("ok")
 """
@@ -51,14 +51,14 @@ def test_warnings_reach_stderr_and_nothing_below_when_the_application_configures
     assert "hidden-info" not in result.stderr + result.stdout
 
 
-HIDE_THE_OSS_V2_EXTRA = """
+HIDE_THE_EXTRAS = """
 import sys
-class HideTheExtra:  # as on a base install: alibabacloud-oss-v2 (the .[oss-v2] extra) cannot be imported
+class HideTheExtras:  # as on a base install: the SDKs of the extras .[oss-v2], .[mns], .[tablestore] cannot be imported
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] == "alibabacloud_oss_v2":
+        if name.partition(".")[0] in ("alibabacloud_oss_v2", "mns", "tablestore"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
-sys.meta_path.insert(0, HideTheExtra())
+sys.meta_path.insert(0, HideTheExtras())
 """
 
 STAR_IMPORT_AND_HELP = """
@@ -70,7 +70,8 @@ page = io.StringIO()
 with contextlib.redirect_stdout(page):
     help(proxy)
 missing = {}
-for name in ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient"):
+for name in ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient", "ProxyMnsAccount",
+             "ProxyOTSClient"):
     try:
         globals()[name]()  # the real class refuses no arguments otherwise (TypeError, ValueError)
     except ImportError as exc:
@@ -84,7 +85,9 @@ print(json.dumps({
     "missing": missing,
     "bucket_is_oss2": issubclass(ProxyBucket, oss2.Bucket),
     "v2_client_bases": [base.__module__ for base in ProxyOssClient.__mro__],
-    "sdk_imported": "alibabacloud_oss_v2" in sys.modules,
+    "sdk_imported": [m for m in ("alibabacloud_oss_v2", "mns", "tablestore") if m in sys.modules],
+    "mns_account_bases": [base.__module__ for base in ProxyMnsAccount.__mro__],
+    "ots_client_bases": [base.__module__ for base in ProxyOTSClient.__mro__],
 }))
 """
 
@@ -103,14 +106,25 @@ def run_python(script):
     return json.loads(result.stdout.splitlines()[-1])
 
 
+EXTRA_OF = {
+    "ManagedOssCredentialsProvider": "oss-v2",
+    "ProxyOssClient": "oss-v2",
+    "ProxyAsyncOssClient": "oss-v2",
+    "ProxyMnsAccount": "mns",
+    "ProxyOTSClient": "tablestore",
+}
+
+
 def test_star_import_and_help_work_without_an_extra_and_its_names_say_what_to_install():
-    """Row "base install": without the .[oss-v2] extra, ``from proxy import *`` binds every name and ``help(proxy)``
-    lists them; the OSS SDK V2 names are placeholders whose construction raises ImportError with the pip command."""
-    seen = run_python(HIDE_THE_OSS_V2_EXTRA + STAR_IMPORT_AND_HELP)
+    """Row "base install": without the extras .[oss-v2], .[mns] and .[tablestore], ``from proxy import *`` binds
+    every name and ``help(proxy)`` lists them; each adapter's names are placeholders whose construction raises
+    ImportError with the pip command of its extra."""
+    seen = run_python(HIDE_THE_EXTRAS + STAR_IMPORT_AND_HELP)
     assert seen["bound"] == seen["all"]
     assert all(name in seen["help"] for name in seen["all"]), seen["help"]
-    assert set(seen["missing"]) == {"ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient"}
-    assert all("pip install 'managed-credentials-sdk-proxy[oss-v2]'" in text for text in seen["missing"].values())
+    assert set(seen["missing"]) == set(EXTRA_OF)
+    for name, text in seen["missing"].items():
+        assert f"pip install 'managed-credentials-sdk-proxy[{EXTRA_OF[name]}]'" in text, (name, text)
     assert seen["bucket_is_oss2"] and not seen["sdk_imported"]
 
 
@@ -118,4 +132,5 @@ def test_star_import_and_help_with_the_extra_give_the_real_clients():
     seen = run_python(STAR_IMPORT_AND_HELP)
     assert seen["bound"] == seen["all"] and seen["missing"] == {}
     assert "alibabacloud_oss_v2.client" in seen["v2_client_bases"]
-    assert "class ProxyAsyncOssClient(" in seen["help"]
+    assert "mns.account" in seen["mns_account_bases"] and "tablestore.client" in seen["ots_client_bases"]
+    assert "class ProxyAsyncOssClient(" in seen["help"] and "class ProxyMnsAccount(" in seen["help"]

@@ -18,12 +18,15 @@ from alibabacloud_ecs20140526.client import Client as EcsClient
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.request import CommonRequest
 from darabonba.runtime import RuntimeOptions
+from mns.mns_exception import MNSServerException
+from mns.queue import Message, QueueMeta
+from tablestore import OTSClientError, OTSServiceError
 from Tea.exceptions import TeaException
 
 from credentials import StaticCredentialsProvider
 from credentials.masking.redaction import MASK, SDK_LOGGERS, SdkLogRedactor, covered, install_sdk_log_redaction, redact
 from credentials.tool.provider import CredentialsToolProvider
-from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient
+from proxy import ProxyAcsClient, ProxyBucket, ProxyMnsAccount, ProxyOpenApiClient, ProxyOTSClient
 from tests.helpers import bad_parameter_request, describe_regions
 from tests.test_openapi import config as tea_config
 from tests.test_reliability import emulator_secrets
@@ -172,6 +175,54 @@ def test_no_token_or_secret_in_any_output_of_the_sdks_with_debug_on(
     assert cloud.count(code="OK", service="oss") >= 4 and cloud.count("DescribeRegions", code="OK") >= 3
 
 
+@pytest.mark.parametrize("make_provider", [sts_key_provider, ram_role_provider], ids=["static-sts", "ram_role_arn"])
+def test_no_token_or_secret_in_the_logs_of_message_service_and_tablestore_with_debug_on(
+    cloud, debug_everywhere, capfd, make_provider
+):
+    """aliyun-mns-sdk logs every request's headers (Authorization, security-token) at DEBUG on the logger the
+    application gives Account; tablestore logs them (x-ots-ststoken, x-ots-signature) on its own logger or the one
+    named by logger_name=. Through good calls, failing ones and a revocation (healed when the provider can refresh),
+    no secret or token is in any record, output or exception text; the headers are there, masked."""
+    cloud.ots.create_instance("inst")
+    provider = make_provider(cloud)
+    account = ProxyMnsAccount(cloud.mns_endpoint, credentials_provider=provider, logger=logging.getLogger("app.mns"))
+    tables = ProxyOTSClient(cloud.ots_endpoint, instance_name="inst", credentials_provider=provider)
+    named = ProxyOTSClient(
+        cloud.ots_endpoint, instance_name="inst", credentials_provider=provider, logger_name="app.ots"
+    )
+    queue = account.get_queue("q")
+    seen = []
+
+    def attempt(call):
+        try:
+            call()
+        except (MNSServerException, OTSServiceError, OTSClientError) as exc:
+            seen.append(exc)
+
+    calls = [lambda: queue.create(QueueMeta()), lambda: queue.send_message(Message("m")), tables.list_table]
+    calls.append(named.list_table)
+    failing = [lambda: account.get_queue("nowhere").send_message(Message("x")), lambda: tables.describe_table("no")]
+    for call in calls + failing:
+        attempt(call)
+    for call in calls:
+        revoke(cloud, provider)
+        attempt(call)
+    seen.extend([account, tables, named, account.credentials_provider.get_credentials()])
+    for client in (account, tables, named):
+        client.shutdown()
+    records, text, out, err = everything_seen(debug_everywhere, capfd, seen)
+    secrets = emulator_secrets(cloud)
+    found = sorted(
+        {where for where, blob in (("records", text), ("stdout", out), ("stderr", err)) for s in secrets if s in blob}
+    )
+    assert not found, f"a secret or token appeared in: {found}"
+    logged = {r.name for r in records if MASK in r.getMessage()}
+    assert {"app.mns", "tablestore-client", "app.ots"} <= logged, sorted(logged)
+    assert any("security-token: " + MASK in r.getMessage() for r in records if r.name == "app.mns")
+    assert any("'x-ots-ststoken': '%s'" % MASK in r.getMessage() for r in records if r.name == "tablestore-client")
+    assert cloud.count("SendMessage", code="OK") >= 1 and cloud.count("ListTable", code="OK") >= 2
+
+
 # ---- the filter itself ----------------------------------------------------------------------------------------------
 
 TOKEN = "CAIS" + "Zx9+/" * 20 + "="
@@ -250,6 +301,15 @@ TOKEN = "CAIS" + "Zx9+/" * 20 + "="
             "GET http://svc:pa55w0rd@127.0.0.1:8080/credentials?auth_token=t0ken&role=app",
             "GET http://svc:****@127.0.0.1:8080/credentials?auth_token=****&role=app",
         ),
+        (  # aliyun-mns-sdk's DEBUG "SendRequest": its request headers, one per line
+            f"Header: Authorization: MNS STS.x:Zm9vYmFyYmF6cXV4cXV1eA==\nsecurity-token: {TOKEN}\nx-mns-version: 1",
+            "Header: Authorization: MNS STS.x:****\nsecurity-token: ****\nx-mns-version: 1",
+        ),
+        (  # tablestore's DEBUG "OTS request": its request headers as a dict (v2 and v4 signatures)
+            f"Headers: {{'x-ots-ststoken': '{TOKEN}', 'x-ots-signature': 'c2ln+PQ==', 'x-ots-signaturev4': 'c2ln'}}",
+            "Headers: {'x-ots-ststoken': '****', 'x-ots-signature': '****', 'x-ots-signaturev4': '****'}",
+        ),
+        ("{'authorization': 'OTS STS.x:Zm9vYmFyYmF6cXV4cXV1eA=='}", "{'authorization': 'OTS STS.x:****'}"),
         ("Init Auth v1: access_key_id: STS.x, access_key_secret: ******", None),  # masked already: untouched
         ('{"SecurityToken": null, "SignatureMethod": "HMAC-SHA1"}', None),  # no value to mask
         ("a template SecurityToken=%s", None),  # a placeholder of a log template is not a value
@@ -328,12 +388,15 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     logging under a new name fails here, naming it (add it to credentials/masking/redaction.py SDK_LOGGERS)."""
     import aliyunsdkcore
     import darabonba
+    import mns
+    import tablestore
     import Tea
     import urllib3
+    from tablestore import OTSClient
 
     install_sdk_log_redaction()
     names = set()
-    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3):
+    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3, mns, tablestore):
         root = os.path.dirname(package.__file__)
         for folder, _, files in os.walk(root):
             for file_name in files:
@@ -343,6 +406,8 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     missing = sorted(name for name in names if not covered(name))
     assert not missing, f"SDK loggers without the redaction filter: {missing}"
     assert set(SDK_LOGGERS) >= {"aliyunsdkcore.client", "oss2.auth", "oss2.http", "credentials", "darabonba-core"}
+    # The names the scan cannot read (a variable's default, a class attribute): the SDKs' default loggers
+    assert "tablestore.decoder" in names and covered(OTSClient.DEFAULT_LOGGER_NAME) and covered("mns_python_sdk")
 
 
 def logger_names(path, package, root):

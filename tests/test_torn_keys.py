@@ -111,6 +111,34 @@ def test_proxy_openapi_client_reads_one_snapshot_per_request(cloud, changing):
     ecs.shutdown()
 
 
+def test_proxy_mns_account_reads_one_snapshot_per_request(cloud, changing):
+    from mns.queue import Message, QueueMeta
+
+    from proxy import ProxyMnsAccount
+
+    with ProxyMnsAccount(cloud.mns_endpoint, credentials_provider=changing) as account:
+        queue = account.get_queue("q")
+        queue.create(QueueMeta())
+        for _ in range(3):
+            queue.send_message(Message("m"))
+    assert_signed_with_one_snapshot(cloud, changing, "SendMessage", 3)
+
+
+@pytest.mark.parametrize("region", [None, "cn-hangzhou"], ids=["v2", "v4"])
+def test_proxy_ots_client_reads_one_snapshot_per_request(cloud, changing, region):
+    """tablestore also checks the answer's signature: with the request's snapshot, so a changing provider must not
+    make a good answer fail ("Invalid signature in response")."""
+    from proxy import ProxyOTSClient
+
+    cloud.ots.create_instance("inst")
+    with ProxyOTSClient(
+        cloud.ots_endpoint, instance_name="inst", credentials_provider=changing, region=region
+    ) as client:
+        for _ in range(3):
+            assert client.list_table() == ()
+    assert_signed_with_one_snapshot(cloud, changing, "ListTable", 3)
+
+
 # --- the legacy one-field getters (row n): a round of them reads one snapshot ---------------------------------------
 
 THREADS, ROUNDS = 25, 40  # 25: not a multiple of the 8 versions, so a torn read cannot land on a match

@@ -48,7 +48,8 @@ from .sdk_loggers import SDK_LOGGERS, SDK_PREFIXES
 # A sensitive name. "Signature" only capitalised: oss2 writes "Make signature: string to be signed = ...".
 _NAMES = (
     r"(?:(?i:x-(?:oss|acs)-security-token|security[_-]?token|access[_-]?key[_-]?secret|client[_-]?secret"
-    r"|x-oss-signature|(?:oidc|bearer|auth|access|refresh|session|id|api|metadata)[_-]?token|token"
+    r"|x-oss-signature|x-ots-signature(?:v4)?|(?:x-ots-)?sts[_-]?token"  # Tablestore's headers
+    r"|(?:oidc|bearer|auth|access|refresh|session|id|api|metadata)[_-]?token|token"
     r"|password|passwd|private[_-]?key(?:[_-]?data)?)|Signature)"
 )
 _NAME_START = r"(?:(?<![A-Za-z_])|(?<=%[0-9A-Fa-f]{2})|(?<=%25[0-9A-Fa-f]{2}))"  # a word's start, or after %3F
@@ -95,7 +96,9 @@ def _patterns() -> _Patterns:
             xml=re.compile(
                 rf"(?P<head>(?:<|&lt;)(?:[\w.-]+:)?{_NAMES}(?:\s[^<>]*)?(?:>|&gt;))(?P<value>[^<&\s][^<&]*)"
             ),
-            authorization=re.compile(r"(?<![\w-])(?P<head>(?:OSS|acs)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})"),
+            authorization=re.compile(  # oss2, aliyunsdkcore ROA, Message Service, Tablestore's answers
+                r"(?<![\w-])(?P<head>(?:OSS|acs|MNS|OTS)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})"
+            ),
             bearer=re.compile(r"(?<![\w-])(?P<head>(?i:bearer)\s+)(?P<value>[A-Za-z0-9+/=._\-]{16,})"),
             userinfo=re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)(?P<value>[^/\s@'\"]+)(?=@)"),
             template=re.compile(rf"^{_TEMPLATE}$"),
@@ -126,7 +129,7 @@ def redact(text: str) -> str:
         masked = p.xml.sub(_mask_tail, p.header_tuple.sub(_mask_tail, p.named.sub(_mask_named, masked)))
     if "bearer" in lowered:
         masked = p.bearer.sub(_mask_tail, masked)
-    if "OSS" in masked or "acs" in masked:
+    if "OSS" in masked or "acs" in masked or "MNS" in masked or "OTS" in masked:
         masked = p.authorization.sub(_mask_tail, masked)
     if "://" in masked:
         masked = p.userinfo.sub(_mask_tail, masked)

@@ -50,6 +50,14 @@ SDK_LOGGERS: Tuple[str, ...] = (
     "alibabacloud-tea",
     "darabonba-core",
     "credentials",
+    # aliyun-mns-sdk logs only on a logger the application gives Account (logger=; the proxy adds the filter to it),
+    # by default MNSLogger.get_logger()'s
+    "mns_python_sdk",
+    # tablestore: the client's logger (OTSClient.DEFAULT_LOGGER_NAME, or logger_name=: the proxy adds the filter to
+    # that one) and its codec modules'
+    "tablestore-client",
+    "tablestore.decoder",
+    "tablestore.encoder",
     # urllib3, under oss2's and tea's requests: it logs every URL with its query string
     "urllib3",
     "urllib3.connectionpool",
@@ -65,4 +73,13 @@ SDK_LOGGERS: Tuple[str, ...] = (
 )
 
 #: Loggers that already exist under these names get the filter as well.
-SDK_PREFIXES: Tuple[str, ...] = ("aliyunsdkcore", "oss2", "alibabacloud", "darabonba", "Tea", "urllib3")
+SDK_PREFIXES: Tuple[str, ...] = (
+    "aliyunsdkcore",
+    "oss2",
+    "alibabacloud",
+    "darabonba",
+    "Tea",
+    "urllib3",
+    "mns",
+    "tablestore",
+)

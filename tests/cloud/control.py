@@ -8,6 +8,7 @@ can rehearse a key rotation against a running application. `python -m tests.clou
                                                {"name", "access_key_id", "previous_access_key_id", "mode",
                                                 "previous_key_revoked_at"}
     POST   /buckets          {"name"}                                201 {"name"}
+    POST   /ots/instances    {"name"}                                201 {"name"}   a Tablestore instance
     POST   /faults/kms       {"fault": "error", "status"?, "code"?, "times"?}    KMS answers an error (503)
                              {"fault": "hang", "seconds"?, "times"?}             KMS answers late (60 s)
                              {"fault": "refuse"}                                 KMS refuses connections
@@ -47,6 +48,7 @@ ROUTES = [  # (method, path pattern, ControlService method): the docstring above
     ("GET", re.compile(r"^/secrets/%s$" % _NAME), "_get_secret"),
     ("POST", re.compile(r"^/secrets/%s/rotate$" % _NAME), "_rotate"),
     ("POST", re.compile(r"^/buckets$"), "_create_bucket"),
+    ("POST", re.compile(r"^/ots/instances$"), "_create_ots_instance"),
     ("POST", re.compile(r"^/faults/kms$"), "_inject_kms_fault"),
     ("DELETE", re.compile(r"^/faults$"), "_clear_faults"),
     ("GET", re.compile(r"^/calls$"), "_calls"),
@@ -194,6 +196,12 @@ class ControlService:
     def _create_bucket(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:
         name = _text(body, "name")
         self.cloud.create_bucket(name)
+        return 201, {"name": name}
+
+    def _create_ots_instance(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:
+        """Tablestore's instances are made in the console, not through the API the SDK speaks: this stands for that."""
+        name = _text(body, "name")
+        self.cloud.ots.create_instance(name)
         return 201, {"name": name}
 
     def _inject_kms_fault(self, request: Request, path: Dict[str, str], body: dict) -> Tuple[int, object]:

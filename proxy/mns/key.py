@@ -1,0 +1,79 @@
+"""The key as aliyun-mns-sdk reads it, from our provider; the error a call raises when there is no key at all."""
+
+import threading
+from typing import Any, Optional, Tuple
+
+from mns.mns_exception import MNSClientException
+
+from credentials import CredentialsError, CredentialsProvider
+from credentials.model import Credentials
+
+from .. import errors
+
+
+class MnsKey:
+    """One snapshot with the getters ``MNSClient.build_header`` calls. ``get_security_token()`` is ``""`` for a key
+    without a token: the SDK sends the header whenever the token is not ``""``, and a ``None`` there fails the
+    request (MNSClientNetworkException "expected string or bytes-like object")."""
+
+    __slots__ = ("credentials",)
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+
+    def get_access_key_id(self) -> str:
+        return self.credentials.access_key_id
+
+    def get_access_key_secret(self) -> str:
+        return self.credentials.access_key_secret
+
+    def get_security_token(self) -> str:
+        return self.credentials.security_token or ""
+
+    def __repr__(self) -> str:
+        return f"MnsKey({self.credentials!r})"  # Credentials' repr: a masked key id, no secret, no token
+
+
+class MnsCredentialsAdapter:
+    """aliyun-mns-sdk's credentials-provider interface (``get_credentials()``, called once per request) over ours;
+    remembers, per thread, which snapshot signed that thread's latest request (the Reissuer's ``last_signed``)."""
+
+    def __init__(self, provider: CredentialsProvider) -> None:
+        self.provider = provider
+        self._local = threading.local()
+        self._view: Tuple[Optional[Credentials], Optional[MnsKey]] = (None, None)
+
+    def get_credentials(self) -> MnsKey:
+        try:
+            creds = self.provider.get_credentials()
+        except CredentialsError as exc:  # no key at all: an MNSClientException, as the SDK's own client errors are
+            raise MnsCredentialsUnavailable(exc) from exc  # __cause__: the CredentialsError
+        self._local.credentials = creds
+        seen, view = self._view  # one view per snapshot, not one per request (a race makes an equal one)
+        if seen is not creds or view is None:
+            view = MnsKey(creds)
+            self._view = (creds, view)
+        return view
+
+    def last_signed(self) -> Optional[Credentials]:
+        return getattr(self._local, "credentials", None)
+
+    def __repr__(self) -> str:
+        return f"MnsCredentialsAdapter({self.provider!r})"
+
+
+class MnsCredentialsUnavailable(MNSClientException, CredentialsError):
+    """No key for a ProxyMnsAccount call: an aliyun-mns-sdk MNSClientException (``type`` =
+    ``ManagedCredentials.Unavailable``) and a CredentialsError (``secret_name``, ``code``: the KMS error code)."""
+
+    def __init__(self, cause: CredentialsError) -> None:
+        message = errors.unavailable_message(cause)
+        MNSClientException.__init__(self, errors.UNAVAILABLE_CODE, message)
+        self.args = (message,)
+        self.secret_name = cause.secret_name
+        self.reason = getattr(cause, "reason", str(cause))
+        self.code = cause.code
+        self.__cause__ = cause
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.__cause__,)
