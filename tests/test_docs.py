@@ -73,7 +73,7 @@ def test_rehearsal_commands_use_real_flags_and_control_routes():
 
 
 def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
-    from proxy.oss.bucket import _NOT_REISSUED
+    from proxy.oss.calls import _NOT_REISSUED
     from tests.test_conformance_oss import BUCKET_CALLS, SERVICE_CALLS
     from tests.test_proxy_resumable import (  # noqa: F401
         test_resumable_download_heals_a_revocation_in_the_middle,
