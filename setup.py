@@ -14,6 +14,9 @@ def version() -> str:
         return re.search(r'^__version__ = "([^"]+)"$', handle.read(), re.M).group(1)
 
 
+# The documentation site (mkdocs.yml): `mkdocs build --strict` runs in CI and in tests/test_docs.py.
+DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
+
 setup(
     name="managed-credentials-sdk-proxy",
     version=version(),
@@ -61,7 +64,10 @@ setup(
             "aliyun-log-python-sdk>=0.9.16,<1",
             "aliyun-mns-sdk>=1.3.0,<2",
             "tablestore>=6.3.8,<7",
+            *DOCS,  # the strict docs build is a test too
+            "setuptools>=70.1",  # tests/test_packaging.py builds the wheel offline; bdist_wheel is built in from 70.1
         ],
+        "docs": DOCS,
         # Dedicated KMS instances: our own gateway client (credentials/kms/dedicated/) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.

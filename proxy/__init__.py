@@ -14,7 +14,7 @@ and ``help(proxy)`` work on the base install): each is a placeholder class whose
 saying what to install.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .handlers import (
     AKExpireHandler,
@@ -23,6 +23,12 @@ from .handlers import (
     SdkCoreAKExpireHandler,
     TeaAKExpireHandler,
 )
+
+if TYPE_CHECKING:  # for the type checker and the API reference (mkdocstrings); imported at first use below
+    from .acs import ProxyAcsClient
+    from .openapi import ManagedCredentialsClient, ProxyOpenApiClient
+    from .oss import ProxyBucket, ProxyService
+    from .oss_v2 import ManagedOssCredentialsProvider, ProxyAsyncOssClient, ProxyOssClient
 
 # Every client, and the adapter (one subpackage per SDK) that exports it (imported at first use).
 _LAZY = {
@@ -48,7 +54,15 @@ __all__ = [
     "OssAKExpireHandler",
     "TeaAKExpireHandler",
     "OssV2AKExpireHandler",
-    *_LAZY,
+    # the _LAZY names:
+    "ProxyAcsClient",
+    "ProxyBucket",
+    "ProxyService",
+    "ManagedCredentialsClient",
+    "ProxyOpenApiClient",
+    "ManagedOssCredentialsProvider",
+    "ProxyOssClient",
+    "ProxyAsyncOssClient",
 ]
 
 

@@ -23,7 +23,7 @@ def example_text() -> str:
     return (files(__package__) / EXAMPLE_FILE).read_text(encoding="utf-8")
 
 
-#: Every key this library reads, in the order the README and the .example file document them. The one list: a
+#: Every key this library reads, in the order docs/configuration.md and the .example file document them. The one list: a
 #: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
 KNOWN_KEYS: Tuple[str, ...] = (
     "credentials_type",
