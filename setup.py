@@ -1,18 +1,40 @@
 """Managed-credentials SDK proxy for Alibaba Cloud: AcsClient and oss2.Bucket whose keys rotate under them."""
 
+import os
+import re
+
 from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def version() -> str:
+    """credentials/_version.py's __version__, read as text: building must not import the package."""
+    with open(os.path.join(HERE, "credentials", "_version.py"), encoding="utf-8") as handle:
+        return re.search(r'^__version__ = "([^"]+)"$', handle.read(), re.M).group(1)
+
+
+# The documentation site (mkdocs.yml): `mkdocs build --strict` runs in CI and in tests/test_docs.py.
+DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 
 setup(
     name="managed-credentials-sdk-proxy",
-    version="0.1.0",
+    version=version(),
     description="Drop-in AcsClient / oss2.Bucket / tea-openapi clients that take their AccessKey from KMS Secrets "
     "Manager managed RAM credentials (or the Credentials tool) and heal on key rotation.",
-    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.9",
     packages=find_packages(include=["credentials", "credentials.*", "proxy", "proxy.*"]),
-    package_data={"credentials": ["py.typed"], "proxy": ["py.typed"]},
+    package_data={
+        "credentials": ["py.typed"],
+        "proxy": ["py.typed"],
+        # A copy of the root managed_credentials_providers.properties.example (tests/test_packaging.py checks they
+        # are identical), so that an installed package has it: `managed-credentials example` prints it.
+        "credentials.config": ["managed_credentials_providers.properties.example"],
+    },
     install_requires=[
         "aliyun-python-sdk-core>=2.13.33,<3",  # AcsClient(pool_size=) and DEFAULT_POOL_CONNECTIONS from 2.13.33
         "oss2>=2.17,<3",
@@ -42,7 +64,10 @@ setup(
             "aliyun-log-python-sdk>=0.9.16,<1",
             "aliyun-mns-sdk>=1.3.0,<2",
             "tablestore>=6.3.8,<7",
+            *DOCS,  # the strict docs build is a test too
+            "setuptools>=70.1",  # tests/test_packaging.py builds the wheel offline; bdist_wheel is built in from 70.1
         ],
+        "docs": DOCS,
         # Dedicated KMS instances: our own gateway client (credentials/kms/dedicated/) needs only what the base
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.

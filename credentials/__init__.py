@@ -12,6 +12,7 @@ secret (managed, secret) and the per-process registry (registry, default_kms).
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
+from ._version import __version__ as __version__
 from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials

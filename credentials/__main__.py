@@ -1,8 +1,9 @@
-"""``python -m credentials check [--config FILE] [SECRET ...]`` (also the ``managed-credentials`` command).
+"""The ``managed-credentials`` command (also ``python -m credentials``).
 
-Validates the properties file, reaches KMS and fetches each secret, printing
-its key id masked, its version and next rotation: never the secret. Exit
-status 0 when everything works, 1 otherwise, for deploy scripts.
+``check [--config FILE] [SECRET ...]`` validates the properties file, reaches KMS and fetches each secret, printing
+its key id masked, its version and next rotation: never the secret. Exit status 0 when everything works, 1
+otherwise, for deploy scripts. ``example`` prints an example properties file with every key, commented.
+``--version`` prints the version.
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 import time
 from typing import Any, List, Optional, TextIO
 
+from ._version import __version__
 from .config import ConfigLoader, KmsConfig, read_config
 from .errors import ConfigError, CredentialsError
 from .model import mask
@@ -98,11 +100,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="managed-credentials", description="Check the managed-credentials configuration and secrets."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="validate the properties file and fetch secrets")
     check_parser.add_argument("--config", help="properties file (default: the usual lookup)")
     check_parser.add_argument("secrets", nargs="*", help="secret names to fetch (default: secret_names)")
+    commands.add_parser("example", help="print an example properties file with every key, commented")
     args = parser.parse_args(argv)
+    if args.command == "example":
+        from .config import example_text
+
+        sys.stdout.write(example_text())
+        return 0
     return check(args.config, args.secrets)
 
 

@@ -38,6 +38,12 @@ class ManagedSecretProvider(RefreshingProvider):
         background: bool = True,
         startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT,
     ) -> None:
+        """``secret_name``: the KMS secret (a managed RAM credential, or a generic secret holding the same JSON).
+        ``kms_client``: what fetches it (default: the process's client, built from the properties file).
+        ``refresh_interval``: seconds between fetches when the secret names no next rotation (jittered).
+        ``fetch_now``: fetch in the constructor (False: at the first ``get_credentials()``). ``startup_timeout``:
+        see the class. Most programs get one shared instance per secret from ``credentials.get_secret_provider``
+        instead of building one."""
         if not isinstance(secret_name, str) or not secret_name.strip():
             raise ValueError("secret_name must be a non-empty string")
         if startup_timeout is not None and not startup_timeout > 0:

@@ -35,16 +35,22 @@ class Credentials:
 
     # oss2's credentials interface, so oss2.ProviderAuth can sign with this object as it is.
     def get_access_key_id(self) -> str:
+        """oss2's getter: ``access_key_id``."""
         return self.access_key_id
 
     def get_access_key_secret(self) -> str:
+        """oss2's getter: ``access_key_secret``."""
         return self.access_key_secret
 
     def get_security_token(self) -> Optional[str]:
+        """oss2's getter: ``security_token``."""
         return self.security_token
 
     def __reduce__(self) -> NoReturn:  # pickling a secret into a queue or a cache file is almost always a leak
         raise TypeError("Credentials are not picklable: pass a provider, not the key")
+
+
+Credentials.__init__.__doc__ = "The key id and secret, the STS token (or None) and its expiry (epoch seconds, or None)."
 
 
 class _Frozen:

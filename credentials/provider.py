@@ -89,6 +89,10 @@ class RefreshingProvider(CredentialsProvider):
         backoff_cap: float = 30.0,
         background: bool = True,
     ):
+        """``name``: what messages and ``repr`` call it (a secret name, a source). ``clock``: the time source
+        (injected by tests). ``backoff_base`` / ``backoff_cap``: seconds of the first and the longest wait after a
+        failed or useless fetch. ``background``: refresh in the advisory window from a background thread (False:
+        the caller that finds the key due refreshes it)."""
         self.name = name
         self._clock = clock
         self._backoff_base = backoff_base

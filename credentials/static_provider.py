@@ -17,10 +17,12 @@ class StaticCredentialsProvider(CredentialsProvider):
         security_token: Optional[str] = None,
         expiration: Optional[float] = None,
     ):
+        """The key (``security_token`` for an STS key; ``expiration`` in epoch seconds, informational)."""
         self._credentials = Credentials(access_key_id, access_key_secret, security_token, expiration)
 
     @classmethod
     def of(cls, credentials: Credentials) -> "StaticCredentialsProvider":
+        """A provider that always hands out ``credentials``."""
         return cls(
             credentials.access_key_id, credentials.access_key_secret, credentials.security_token, credentials.expiration
         )

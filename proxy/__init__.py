@@ -15,7 +15,7 @@ and ``help(proxy)`` work on the base install): each is a placeholder class whose
 saying what to install.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .handlers import (
     AKExpireHandler,
@@ -26,6 +26,14 @@ from .handlers import (
     SdkCoreAKExpireHandler,
     TeaAKExpireHandler,
 )
+
+if TYPE_CHECKING:  # for the type checker and the API reference (mkdocstrings); imported at first use below
+    from .acs import ProxyAcsClient
+    from .mns import ProxyMnsAccount
+    from .openapi import ManagedCredentialsClient, ProxyOpenApiClient
+    from .oss import ProxyBucket, ProxyService
+    from .oss_v2 import ManagedOssCredentialsProvider, ProxyAsyncOssClient, ProxyOssClient
+    from .tablestore import ProxyOTSClient
 
 # Every client, and the adapter (one subpackage per SDK) that exports it (imported at first use).
 _LAZY = {
@@ -57,7 +65,17 @@ __all__ = [
     "OssV2AKExpireHandler",
     "MnsAKExpireHandler",
     "OtsAKExpireHandler",
-    *_LAZY,
+    # the _LAZY names:
+    "ProxyAcsClient",
+    "ProxyBucket",
+    "ProxyService",
+    "ManagedCredentialsClient",
+    "ProxyOpenApiClient",
+    "ManagedOssCredentialsProvider",
+    "ProxyOssClient",
+    "ProxyAsyncOssClient",
+    "ProxyMnsAccount",
+    "ProxyOTSClient",
 ]
 
 

@@ -59,15 +59,30 @@ OTS_EXPIRED_KEY_MESSAGES: FrozenSet[str] = frozenset(
 
 
 class AKExpireHandler:
-    """Decides whether an SDK exception means the key must be refreshed. Subclass and override ``judge_ak_expire``."""
+    """Decides whether an SDK exception means the key was rotated, disabled or expired: the only errors a proxy
+    refreshes the key for and re-issues the call after. Any other error reaches the caller unchanged.
+
+    Give a proxy another judgement with ``ak_expire_handler=``: a handler built with codes matches those codes
+    instead of the defaults (``SdkCoreAKExpireHandler("Gateway.KeyRevoked")``), or subclass and override
+    ``judge_ak_expire``::
+
+        class MyHandler(AKExpireHandler):
+            def judge_ak_expire(self, exception) -> bool:
+                return getattr(exception, "code", None) == "MyCode"
+
+    This base class compares the exception's ``get_error_code()`` (aliyunsdkcore) or ``code`` with ``error_codes``.
+    """
 
     default_codes: FrozenSet[str] = frozenset()
 
     def __init__(self, *codes: str, error_codes: Optional[Iterable[str]] = None):
+        """``codes`` / ``error_codes``: the error codes that mean an expired key (default: the class's
+        ``default_codes``)."""
         chosen = set(codes) | set(error_codes or ())
         self.error_codes: FrozenSet[str] = frozenset(chosen) if chosen else self.default_codes
 
     def judge_ak_expire(self, exception: BaseException) -> bool:
+        """True when ``exception`` means the key must be refreshed and the call re-issued."""
         return _error_code(exception) in self.error_codes
 
     def __repr__(self) -> str:
@@ -75,7 +90,9 @@ class AKExpireHandler:
 
 
 class SdkCoreAKExpireHandler(AKExpireHandler):
-    """For AcsClient: a ServerException whose code reports a rotated, disabled or expired key."""
+    """For AcsClient (ProxyAcsClient's default): an aliyunsdkcore ServerException whose code reports a rotated,
+    disabled or expired key: InvalidAccessKeyId.NotFound, InvalidAccessKeyId.Inactive, Forbidden.AccessKeyDisabled,
+    InvalidSecurityToken.Expired, InvalidSecurityToken.MismatchWithAccessKey, InvalidSecurityToken.Malformed."""
 
     default_codes = SDK_CORE_EXPIRED_KEY_CODES
 
@@ -86,7 +103,9 @@ class SdkCoreAKExpireHandler(AKExpireHandler):
 
 
 class OssAKExpireHandler(AKExpireHandler):
-    """For oss2.Bucket: an oss2 ServerError whose code reports a rotated, disabled or expired key."""
+    """For oss2 (ProxyBucket's and ProxyService's default): an oss2 ServerError whose code reports a rotated,
+    disabled or expired key: InvalidAccessKeyId, InvalidSecurityToken, SecurityTokenExpired,
+    AccessKeyIdAndSecurityTokenNotMatch."""
 
     default_codes = OSS_EXPIRED_KEY_CODES
 
@@ -173,7 +192,8 @@ def _expired_token(message: str) -> bool:
 
 
 class TeaAKExpireHandler(AKExpireHandler):
-    """For tea-openapi (V2) clients: a TeaException whose code reports a rotated, disabled or expired key."""
+    """For tea-openapi (V2) clients (ProxyOpenApiClient's default): a TeaException whose code reports a rotated,
+    disabled or expired key: SdkCoreAKExpireHandler's codes and InvalidAccessKeyId."""
 
     default_codes = TEA_EXPIRED_KEY_CODES
 

@@ -3,7 +3,7 @@ aliyun-mns-sdk object an application calls it on (Queue, Topic, Subscription), r
 it succeeds, costs exactly one GetSecretValue, and the emulator sees one request refused with the old key and one
 answered with the new.
 
-CALLS is the matrix; the "Which calls heal" table of docs/sdk/message-service.md is checked against it
+CALLS is the matrix; the "Which calls heal" table of docs/sdks/message-service.md is checked against it
 (tests/test_docs.py::test_which_calls_heal_mns_table_matches_the_matrix).
 """
 

@@ -19,7 +19,7 @@ from credentials.config import KmsEndpoint
 from credentials.kms.client import KmsClient
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyBucket, ProxyService
-from proxy.oss.bucket import _NOT_REISSUED
+from proxy.oss.calls import _NOT_REISSUED
 from tests.cloud.oss_multipart import MIN_PART_SIZE
 
 PART = b"p" * MIN_PART_SIZE

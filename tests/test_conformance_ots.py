@@ -2,7 +2,7 @@
 right after a revoking rotation: it succeeds (the answer's signature checked with the new key), costs exactly one
 GetSecretValue, and the emulator sees one request refused with the old key and one answered with the new.
 
-CALLS is the matrix; the "Which calls heal" table of docs/sdk/tablestore.md is checked against it
+CALLS is the matrix; the "Which calls heal" table of docs/sdks/tablestore.md is checked against it
 (tests/test_docs.py::test_which_calls_heal_ots_table_matches_the_matrix).
 """
 

@@ -281,11 +281,11 @@ def test_a_write_without_json_content_type_is_refused_and_changes_nothing(plane:
 
 
 def test_the_readme_commands_drive_the_control_plane(plane: CloudEmulator) -> None:
-    """Every curl line of the README's rehearsal section, run as written (port 8700 -> this plane's), succeeds."""
+    """Every curl line of the rehearsal page (docs/rehearsal.md), run as written (port 8700 -> this plane's),
+    succeeds."""
     if shutil.which("curl") is None or shutil.which("bash") is None:
         pytest.skip("needs curl and bash")
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    section = readme.split("## Rehearse a rotation against your application")[1].split("\n## ")[0]
+    section = open(os.path.join(ROOT, "docs", "rehearsal.md"), encoding="utf-8").read()
     lines = [line.strip() for line in section.splitlines() if line.startswith(("    curl ", "    JSON="))]
     prelude, commands = lines[0], lines[1:]
     assert prelude.startswith("JSON=") and len(commands) >= 10

@@ -242,6 +242,9 @@ def test_every_public_name_of_a_package_is_there():
     for package in [*PACKAGES, *subpackages(files)]:
         if package.startswith("proxy.oss_v2"):
             continue  # the .[oss-v2] extra: tests/test_packaging.py covers its names with and without the SDK
+        with open(files[package], encoding="utf-8") as handle:
+            lazy = _lazy_table(ast.parse(handle.read()))
+        assert set(lazy) <= public_names(package, files), f"{package}: a _LAZY name missing from __all__"
         loaded = importlib.import_module(package)
         for name in public_names(package, files):
             assert getattr(loaded, name, None) is not None, f"{package}.__all__ names {name}, which is not there"

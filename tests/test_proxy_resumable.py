@@ -11,7 +11,7 @@ import pytest
 
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyBucket
-from proxy.oss.bucket import unwrap_sized_file_adapter
+from proxy.oss.calls import unwrap_sized_file_adapter
 
 MIB = 1024 * 1024
 SIZE = 12 * MIB
@@ -140,7 +140,7 @@ def test_a_sized_adapter_over_a_one_way_stream_is_not_re_sent(cloud, managed_buc
 
 def test_oss2_still_has_the_sized_file_adapter_we_rewind_through():
     """If an oss2 upgrade renames SizedFileAdapter or its file_object/offset, resumable uploads stop healing:
-    this says so plainly (proxy/oss/bucket.py unwrap_sized_file_adapter)."""
+    this says so plainly (proxy/oss/calls.py unwrap_sized_file_adapter)."""
     adapter = oss2.utils.SizedFileAdapter(io.BytesIO(b"abcdef"), 4)
     inner, reset = unwrap_sized_file_adapter(adapter)
     assert inner is adapter.file_object

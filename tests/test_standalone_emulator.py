@@ -3,6 +3,7 @@ revoking rotation driven through its control plane while a ProxyAcsClient in thi
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -150,3 +151,45 @@ def test_revoking_rotation_through_the_control_plane_while_the_application_calls
         (new, "OK"),
         (old, "OK"),
     }  # (old, OK): a call checked just before the rotation, logged just after
+
+
+def _rehearsal_page() -> str:
+    with open(os.path.join(ROOT, "docs", "rehearsal.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_the_rehearsal_pages_before_and_after_programs_run_as_written(standalone: Standalone, tmp_path: Path) -> None:
+    """docs/rehearsal.md: the command that gives the "before" application its key, before.py (the plain SDK) and
+    after.py (ProxyAcsClient), run as written with their /tmp paths pointed at this test's files. Both answer; after
+    a revoking rotation the plain SDK is refused and the proxy heals."""
+    page = _rehearsal_page()
+    key_command = next(line.strip() for line in page.splitlines() if "> /tmp/before.key" in line)
+    before, after = re.findall(r"```python\n(.*?)```", page, re.S)[:2]
+    (tmp_path / "emulator.json").write_text(json.dumps(standalone.info))
+
+    def as_here(text: str) -> str:
+        text = text.replace("/tmp/rehearsal.properties", "<PROPERTIES>").replace("/tmp/", str(tmp_path) + "/")
+        text = text.replace("<PROPERTIES>", standalone.info["properties"])
+        return text.replace("my-ram-secret", "app-key")  # the fixture's secret
+
+    env = dict(
+        os.environ,
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        PYTHONPATH=ROOT,
+        MANAGED_CREDENTIALS_PROVIDERS_CONFIG=standalone.info["properties"],
+    )
+
+    def run(program: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", as_here(program)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    done = subprocess.run(["bash", "-c", as_here(key_command)], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "before.key").read_text().split()) == 2  # key id and secret
+    assert run(before).returncode == 0 and run(after).returncode == 0
+
+    standalone.ask("POST", "/secrets/app-key/rotate", {"mode": "revoke"})
+    refused, healed = run(before), run(after)
+    assert refused.returncode != 0 and "InvalidAccessKeyId.NotFound" in refused.stderr, refused.stderr[-2000:]
+    assert healed.returncode == 0, healed.stderr[-2000:]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
 from .endpoints import KmsEndpoint
+from .keys import example_text
 from .loader import DEFAULT_STARTUP_TIMEOUT, ConfigLoader, KmsConfig, read_config
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "read_config",
     "DEFAULT_STARTUP_TIMEOUT",
     "KmsEndpoint",
+    "example_text",
     "ClientKey",
     "load_client_key",
     "DkmsInstance",

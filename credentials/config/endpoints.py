@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from ..errors import ConfigError
+from .keys import SEE_EXAMPLE
 
 INSECURE_HTTP_KEY = "allow_insecure_http"
 
@@ -73,7 +74,7 @@ def parse_endpoint(value: str, region_id: str, file: str, key: str, allow_insecu
             f"endpoint {value.strip()!r} for region {region_id!r} is http:// to another machine: the managed "
             "key would cross the network in clear text. Use https:// (or no scheme); http:// is accepted for "
             f"a loopback address (127.0.0.1, ::1, localhost: a local emulator), or anywhere with "
-            f"{INSECURE_HTTP_KEY}=true in this file (see managed_credentials_providers.properties.example)",
+            f"{INSECURE_HTTP_KEY}=true in this file ({SEE_EXAMPLE})",
             file=file,
             key=key,
         )

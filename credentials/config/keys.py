@@ -1,8 +1,9 @@
 """The keys a properties file may hold: the ones this library reads, the older plugin's that it ignores on
 purpose, and the report of any other key (a typo goes unnoticed until the day it matters).
 
-``KNOWN_KEYS`` is the one list: the README's properties table and the .example file document the same keys
-(tests/test_docs.py checks both).
+``KNOWN_KEYS`` is the one list: the configuration page of the docs and the .example file document the same keys
+(tests/test_docs.py checks both). The example file is installed with the package, beside this module; an error that
+sends the reader to it names the command that prints it (``SEE_EXAMPLE``), which works from any installation.
 """
 
 from typing import Dict, List, Optional, Set, Tuple
@@ -10,7 +11,19 @@ from typing import Dict, List, Optional, Set, Tuple
 from ..errors import ConfigError
 from ..json_limits import loads
 
-#: Every key this library reads, in the order the README and the .example file document them. The one list: a
+EXAMPLE_FILE = "managed_credentials_providers.properties.example"  # installed beside this module
+#: How a message points to the example file: a command that prints it, wherever the package is installed.
+SEE_EXAMPLE = "`managed-credentials example` prints an example file with every key, commented"
+
+
+def example_text() -> str:
+    """The example properties file: every key, commented (the installed copy of the repository's root file)."""
+    from importlib.resources import files  # here: only the command that prints it pays for importlib.resources
+
+    return (files(__package__) / EXAMPLE_FILE).read_text(encoding="utf-8")
+
+
+#: Every key this library reads, in the order docs/configuration.md and the .example file document them. The one list: a
 #: branch that reads a new key adds it here (and to both documents; tests/test_docs.py checks them).
 KNOWN_KEYS: Tuple[str, ...] = (
     "credentials_type",
@@ -83,7 +96,7 @@ def unknown_key_errors(properties: Dict[str, str], file: str) -> List[ConfigErro
         hint = f"; did you mean {closest}?" if closest else ""
         errors.append(
             ConfigError(
-                f"unknown key, ignored{hint} (the keys are listed in managed_credentials_providers.properties.example)",
+                f"unknown key, ignored{hint} ({SEE_EXAMPLE})",
                 file=file,
                 key=key,
             )

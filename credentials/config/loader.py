@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional,
 from ..errors import ConfigError
 from ..json_limits import JsonTooDeep, loads
 from .endpoints import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
-from .keys import unknown_key_errors
+from .keys import SEE_EXAMPLE, unknown_key_errors
 from .properties import Properties, joined_line_errors, parse_properties, without
 
 if TYPE_CHECKING:
@@ -290,8 +290,7 @@ def read_properties_file(path: str) -> Dict[str, str]:
             return parse_properties(handle)
     except FileNotFoundError:
         raise ConfigError(
-            "the properties file does not exist; create it (see "
-            "managed_credentials_providers.properties.example) or name another with "
+            f"the properties file does not exist; create it ({SEE_EXAMPLE}) or name another with "
             f"ConfigLoader.set_config_name() or ${CONFIG_ENV}",
             file=path,
         ) from None

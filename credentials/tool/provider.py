@@ -79,6 +79,9 @@ class CredentialsToolProvider(RefreshingProvider):
         environ: Optional[Mapping[str, str]] = None,
         **kwargs: Any,
     ) -> None:
+        """``config``: see the class. ``name``: what messages call it (default: the credential type).
+        ``environ``: the environment the default chain reads (default: ``os.environ``). Other keywords are
+        RefreshingProvider's (clock, backoff, background)."""
         env = dict(os.environ if environ is None else environ)
         self._recheck_tokens = provider is not None
         if provider is not None:

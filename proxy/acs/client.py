@@ -23,11 +23,28 @@ _sdk_init = sdk_init_without_endpoint_tables()  # the SDK's constructor, minus t
 
 
 class ProxyAcsClient(AcsClient):
-    """Swap-in for ``AcsClient(ak, secret, region_id, ...)``: ``ProxyAcsClient(secret_name, region_id, ...)``.
+    """An aliyunsdkcore ``AcsClient`` whose key comes from KMS (or any provider) and heals on rotation.
 
-    Every attempt (including aliyunsdkcore's own retries) is signed by a
-    signer that reads the provider's current snapshot. A call that fails with
-    an expired-key ServerException is re-issued after a refresh, at most twice.
+    Swap-in for ``AcsClient(ak, secret, region_id, ...)``::
+
+        client = ProxyAcsClient("my-ram-secret", region_id="cn-hangzhou")
+        client = ProxyAcsClient(credentials_provider=provider, region_id="cn-hangzhou")
+        body = client.do_action_with_exception(request)     # any AcsClient method
+        client.shutdown()                                    # or: with ProxyAcsClient(...) as client:
+
+    What heals: every call that goes through AcsClient's request loop (``do_action_with_exception``,
+    ``do_action``, ``get_response``; RPC, ROA, CommonRequest, generated request classes). When it fails with an
+    error the ``ak_expire_handler`` judges to be a rotated, disabled or expired key (``SdkCoreAKExpireHandler``:
+    InvalidAccessKeyId.NotFound, InvalidAccessKeyId.Inactive, Forbidden.AccessKeyDisabled,
+    InvalidSecurityToken.*), the key is refreshed once for every thread that saw it, the same request is signed
+    anew and sent again, at most twice per call. Every attempt, aliyunsdkcore's own retries included, is signed
+    with one snapshot of the current key.
+
+    What does not heal, and why: any other error (a bad parameter, throttling, a timeout) reaches the caller
+    unchanged, after aliyunsdkcore's own retries; a call made with a signer of its own is not ours to refresh;
+    a call still refused after two refreshes raises aliyunsdkcore's own exception. When no key can be had (KMS
+    unreachable before the first key), a call raises aliyunsdkcore's ``ClientException``, which is also a
+    ``credentials.CredentialsError``. The AcsClient methods are the SDK's: ``help(AcsClient)``.
     """
 
     session = None  # AcsClient.__del__ reads it even when __init__ failed early
@@ -42,6 +59,14 @@ class ProxyAcsClient(AcsClient):
         pool_size: int = 10,
         **kwargs: Any,
     ) -> None:
+        """Exactly one of ``secret_name`` (a managed RAM credential in KMS Secrets Manager: one shared provider
+        per secret in the process, configured by the properties file) and ``credentials_provider`` (any
+        ``credentials.CredentialsProvider``). ``region_id`` as for AcsClient. ``ak_expire_handler``: which errors
+        mean a rotated key (default ``SdkCoreAKExpireHandler()``). Every other AcsClient keyword (auto_retry,
+        max_retry_time, user_agent, port, connect_timeout, timeout, debug, verify, ...) passes through; AcsClient's
+        key parameters (ak, secret, credential, ...) do not apply. Raises ValueError / TypeError saying what to
+        write for a misplaced argument, ConfigError for a bad properties file.
+        """
         if misplaced:
             raise TypeError(
                 "ProxyAcsClient takes (secret_name, region_id, keywords...): AcsClient's (ak, secret, "

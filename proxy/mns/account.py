@@ -37,6 +37,17 @@ class ProxyMnsAccount(Account):
     ``credentials.CredentialsProvider``. ``ak_expire_handler=`` decides which errors mean an expired key (default:
     ``MnsAKExpireHandler()``); ``debug=`` and ``logger=`` are Account's. One account per thread (module docstring).
     ``shutdown()`` (or ``with``) releases the shared provider and closes the connection.
+
+    What heals: every request the account, and the queues, topics and subscriptions it hands out, send (send, batch
+    send, receive, delete, change visibility, publish, create, delete, attributes, ...): they all go through the
+    account's MNSClient, whose request methods run on the shared re-issue rule. A request refused for a rotated,
+    disabled or expired key (``MnsAKExpireHandler``: InvalidAccessKeyId, SecurityTokenExpired,
+    InvalidSecurityToken) is signed anew with the refreshed key and sent again, at most twice; the service refuses
+    such a request before accepting anything, so a message is never sent twice.
+
+    What is not re-issued, and why: any other error (SignatureDoesNotMatch, AccessDenied, a timeout after which the
+    service may have stored the message) reaches the caller unchanged, as with the plain Account. When no key can be
+    had, a call raises an ``MNSClientException`` that is also a ``credentials.CredentialsError``.
     """
 
     def __init__(
@@ -48,6 +59,11 @@ class ProxyMnsAccount(Account):
         ak_expire_handler: Optional[AKExpireHandler] = None,
         **kwargs: Any,
     ) -> None:
+        """``host``: the account's endpoint (``http://<account id>.mns.<region>.aliyuncs.com``). Exactly one of
+        ``secret_name`` (a managed RAM credential in KMS Secrets Manager) and ``credentials_provider`` (any
+        ``credentials.CredentialsProvider``). ``ak_expire_handler``: which errors mean a rotated key (default
+        ``MnsAKExpireHandler()``). Other keywords (``debug``, ``logger``) pass to Account; its key arguments do not
+        apply and are refused."""
         if misplaced:
             raise TypeError(
                 "ProxyMnsAccount takes (host, secret_name, keywords...): Account's (host, access_id, access_key, "

@@ -84,6 +84,20 @@ class ProxyOpenApiClient(OpenApiClient):
 
     Exactly one of ``secret_name`` / ``credentials_provider``, or neither when ``config.credential`` is a
     ManagedCredentialsClient. ``config`` must not carry another key (access_key_id, bearer_token, credential).
+    A generated product client (``alibabacloud_ecs20140526.client.Client``, ...) gets the same behaviour as
+    ``ProxyOpenApiClient.for_product(EcsClient)``.
+
+    What heals: every request, sync and ``*_async``: ``do_rpcrequest``, ``do_roarequest``,
+    ``do_roarequest_with_form``, ``do_request`` and ``execute``, which ``call_api`` and every generated
+    ``*_with_options`` method go through. When it fails with an error the
+    ``ak_expire_handler`` judges to be a rotated or revoked key (``TeaAKExpireHandler``: the AcsClient codes plus
+    InvalidAccessKeyId), the key is refreshed once for every thread that saw it and the request is made again,
+    signed anew, at most twice; a request body stream is rewound first, or not re-sent when it cannot be.
+
+    What does not heal, and why: any other error reaches the caller unchanged. When no key can be had, a call
+    raises tea's ``ClientException``, which is also a ``credentials.CredentialsError``. A plain tea client given
+    a ManagedCredentialsClient signs with the managed key but does not re-issue: a credential never sees the
+    response.
     """
 
     _product_classes: Dict[type, type] = {}
@@ -97,6 +111,8 @@ class ProxyOpenApiClient(OpenApiClient):
         credentials_provider: Optional[CredentialsProvider] = None,
         ak_expire_handler: Optional[AKExpireHandler] = None,
     ):
+        """``config``: tea-openapi's Config (endpoint, region_id, ...) without a key of its own. See the class for
+        ``secret_name`` / ``credentials_provider``; ``ak_expire_handler`` defaults to ``TeaAKExpireHandler()``."""
         for field_name in ("access_key_id", "access_key_secret", "security_token", "bearer_token"):
             if getattr(config, field_name, None):
                 raise ValueError(

@@ -70,16 +70,24 @@ class ManagedCredentialsClient:
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider. Constructed
     inside a running event loop (ProxyOpenApiClient's too), it does not wait for KMS: the secret's first fetch runs in
     a worker thread, awaited by the first ``get_credential_async()`` (a synchronous getter waits for it instead).
+
+    It is accepted wherever the Credentials tool's ``Client`` is: tea-openapi asks it for one snapshot of the
+    current key on every attempt, so a generated V2 client signs with the managed key and picks up refreshes. It
+    does not re-issue a request refused because the key was just revoked (a credential never sees the response):
+    ProxyOpenApiClient does.
     """
 
     def __init__(
         self, secret_name: Optional[str] = None, *, credentials_provider: Optional[CredentialsProvider] = None
     ):
+        """Exactly one of ``secret_name`` (a managed RAM credential in KMS Secrets Manager) and
+        ``credentials_provider`` (any ``credentials.CredentialsProvider``)."""
         self._source = KeySource(secret_name, credentials_provider, type(self).__name__, defer_in_event_loop=True)
         self._pinned = PinnedFields(_TOOL_FIELDS)
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
+        """Our provider behind it (the one ``secret_name=`` acquired, or the one given)."""
         return self._source.provider
 
     # --- what tea-openapi calls ----------------------------------------------------------------------------------

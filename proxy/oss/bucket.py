@@ -1,29 +1,24 @@
-"""ProxyBucket: an oss2.Bucket whose key comes from the provider layer and heals on rotation.
+"""ProxyBucket and ProxyService: oss2's Bucket and Service whose key comes from the provider layer and heals on
+rotation.
 
-oss2 signs through its own credentials-provider auth (ProviderAuth /
-ProviderAuthV4), which asks our adapter for the current snapshot on every
-signing. Re-issue happens around the public methods, where the caller's
-arguments are still intact: ``put_object`` wraps its data in CRC and progress
-adapters before ``_do``, so re-calling ``_do`` would re-send a consumed stream.
+oss2 signs through its own credentials-provider auth (ProviderAuth / ProviderAuthV4), which asks our adapter for
+the current snapshot on every signing. Which calls are re-issued, and how: calls.py.
 """
 
-import functools
-import inspect
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 import oss2
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.masking import redact_exception
 from credentials.model import Credentials
 
 from .. import errors
-from ..bodies import Rewind, body_rewinder
 from ..fresh_connections import renew_connections
 from ..handlers import AKExpireHandler, OssAKExpireHandler
 from ..reissue import Reissuer
 from ..source import KeySource, check_secret_name, reset_http_after_fork
+from .calls import wrap_public_methods
 
 
 class OssCredentialsAdapter:
@@ -58,87 +53,6 @@ def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optiona
     if auth_version in ("v1", None):
         return oss2.ProviderAuth(adapter)
     raise ValueError(f"auth_version must be 'v1', 'v2' or 'v4', not {auth_version!r}")
-
-
-def unwrap_sized_file_adapter(value: object) -> Optional[Tuple[object, Callable[[], None]]]:
-    """oss2.utils.SizedFileAdapter(file_object, size): how resumable_upload hands each part to upload_part (a view
-    of `size` bytes of the caller's file from where it stands, with no seek). Its attributes file_object and
-    offset are public; a re-issue seeks the file back and puts offset back, so the part is re-sent whole.
-    (The other oss2 wrappers, the CRC and progress adapters, are made inside the methods we re-issue, from the
-    caller's own argument, so we judge the caller's object. One the caller made itself, with
-    oss2.make_progress_adapter, is the caller's body: it cannot seek, so it is not re-sent.)"""
-    if isinstance(value, oss2.utils.SizedFileAdapter):
-        offset = value.offset
-
-        def reset() -> None:
-            value.offset = offset
-
-        return value.file_object, reset
-    return None
-
-
-# Public Bucket methods that make no request of their own, or replay a URL signed with the old key.
-_NOT_REISSUED = frozenset(
-    {
-        "sign_url",
-        "sign_rtmp_url",
-        "get_object_with_url",
-        "get_object_with_url_to_file",
-        "put_object_with_url",
-        "put_object_with_url_from_file",
-    }
-)
-
-
-# The parameter that carries a request body as the caller gave it (put_object, append_object, upload_part): oss2
-# wraps it in its CRC and progress adapters inside the method, so here it is still the caller's own object.
-_BODY = "data"
-
-
-def _body_position(method: Callable[..., Any]) -> Optional[int]:
-    """Where ``data`` stands among the method's positional parameters (after self); None when it takes no body."""
-    names = list(inspect.signature(method).parameters)[1:]
-    return names.index(_BODY) if _BODY in names else None
-
-
-def call_rewinder(position: Optional[int], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[Rewind]:
-    """The call's body judged by the body rule (proxy/bodies.py), its other arguments by the argument rule (a key
-    list given as a generator would build an empty request the second time). Noted before the first attempt."""
-    if position is None:
-        body, others = None, args
-    elif position < len(args):
-        body, others = args[position], args[:position] + args[position + 1 :]
-    else:
-        body, others = kwargs.get(_BODY), args
-    if kwargs:
-        others += tuple(kwargs.values()) if _BODY not in kwargs else tuple(v for k, v in kwargs.items() if k != _BODY)
-    return body_rewinder((body,), unwrap_sized_file_adapter, others)
-
-
-def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a public oss2.Bucket method. Only the outermost call of a thread re-issues (put_object_from_file
-    calls put_object: one budget per user call, not one per layer)."""
-    position = _body_position(method)
-
-    @functools.wraps(method)
-    def call(bucket: Any, *args: Any, **kwargs: Any) -> Any:
-        local = bucket._call_depth
-        if getattr(local, "active", False):
-            return method(bucket, *args, **kwargs)
-        rewind = call_rewinder(position, args, kwargs)  # before any read
-        local.active = True
-        try:
-            return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more
-        except Exception as exc:
-            reissuer = bucket._reissuer
-            if not reissuer.is_expired_key_error(exc):
-                redact_exception(exc)  # no token or signature in the text of what the caller gets
-                raise
-            return reissuer.reissue(exc, lambda: method(bucket, *args, **kwargs), rewind)
-        finally:
-            local.active = False
-
-    return call
 
 
 class _ManagedOssClient:
@@ -178,6 +92,7 @@ class _ManagedOssClient:
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
+        """Where the key comes from: ``get_credentials()`` reads the whole current key (id, secret, token)."""
         return self._source.provider
 
     def shutdown(self) -> None:
@@ -203,8 +118,32 @@ class _ManagedOssClient:
 
 
 class ProxyBucket(_ManagedOssClient, oss2.Bucket):
-    """Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``:
-    ``ProxyBucket(secret_name, endpoint, bucket_name, ...)``."""
+    """An ``oss2.Bucket`` whose key comes from KMS (or any provider) and heals on rotation.
+
+    Swap-in for ``oss2.Bucket(auth, endpoint, bucket_name, ...)``::
+
+        bucket = ProxyBucket("my-ram-secret", "https://oss-cn-hangzhou.aliyuncs.com", "my-bucket")
+        bucket = ProxyBucket(credentials_provider=provider, endpoint=..., bucket_name=..., auth_version="v4",
+                             region="cn-hangzhou")
+        bucket.put_object("key", b"data"); bucket.get_object("key").read()
+        bucket.shutdown()                                   # or: with ProxyBucket(...) as bucket:
+
+    What heals: every public oss2.Bucket method that sends a request (put_object, get_object, upload_part,
+    resumable_upload's parts, ...). When it fails with an error the ``ak_expire_handler`` judges to be a rotated
+    or revoked key (``OssAKExpireHandler``: InvalidAccessKeyId, InvalidSecurityToken, SecurityTokenExpired,
+    AccessKeyIdAndSecurityTokenNotMatch), the key is refreshed once for every thread that saw it and the same
+    call is made again, signed anew, at most twice. A seekable body is rewound first (a multipart part is re-sent
+    whole).
+
+    What is not re-issued, and why: ``sign_url`` and ``sign_rtmp_url`` make no request; they sign, locally, with
+    the key current at that moment, so a URL signed before a revocation fails when it is used, by design (sign a
+    new one; after a heal the new key signs). ``get_object_with_url``, ``put_object_with_url`` and their
+    ``_to_file`` / ``_from_file`` forms replay a URL signed earlier: sending the old signature again cannot
+    succeed. A body that cannot be replayed (a consumed one-way stream, a generator) is not re-sent: the SDK's
+    error is raised and the key is refreshed anyway. Any other error reaches the caller unchanged. When no key
+    can be had, a call raises ``oss2.exceptions.ClientError``, which is also a ``credentials.CredentialsError``.
+    Each method below is oss2's: ``help(oss2.Bucket.put_object)`` documents it.
+    """
 
     def __init__(
         self,
@@ -217,6 +156,11 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
         auth_version: str = "v1",
         **kwargs: Any,
     ) -> None:
+        """Exactly one of ``secret_name`` (a managed RAM credential in KMS Secrets Manager) and
+        ``credentials_provider``; ``endpoint`` and ``bucket_name`` as for oss2.Bucket. ``auth_version``: "v1"
+        (default), "v2" or "v4" (which needs ``region=``). ``ak_expire_handler``: which errors mean a rotated key
+        (default ``OssAKExpireHandler()``). The other oss2.Bucket keywords (is_cname, session, connect_timeout,
+        app_name, enable_crc, proxies, region, cloudbox_id) pass through; ``auth=`` does not apply."""
         check_secret_name(secret_name, "ProxyBucket")  # before the others: oss2.Bucket's (auth, ...) form
         if not endpoint or not bucket_name:
             raise ValueError("ProxyBucket needs endpoint= and bucket_name=")
@@ -230,11 +174,20 @@ class ProxyBucket(_ManagedOssClient, oss2.Bucket):
         )
 
     def __repr__(self) -> str:
+        """``ProxyBucket(secret 'name', endpoint, bucket)``: never a key."""
         return f"ProxyBucket({self._source.describe()}, {self.endpoint!r}, {self.bucket_name!r})"
 
 
 class ProxyService(_ManagedOssClient, oss2.Service):
-    """Swap-in for ``oss2.Service(auth, endpoint, ...)`` (``list_buckets``): ``ProxyService(secret_name, endpoint)``."""
+    """An ``oss2.Service`` (``list_buckets``, ...) whose key comes from KMS (or any provider) and heals on rotation.
+
+    Swap-in for ``oss2.Service(auth, endpoint, ...)``: ``ProxyService("my-ram-secret", endpoint)`` or
+    ``ProxyService(credentials_provider=provider, endpoint=endpoint)``.
+
+    What heals: every public oss2.Service method, as ProxyBucket's (see there): after an error the
+    ``ak_expire_handler`` judges to be a rotated or revoked key, the key is refreshed once and the call made
+    again, at most twice. What does not heal: any other error, which reaches the caller unchanged.
+    """
 
     def __init__(
         self,
@@ -246,6 +199,8 @@ class ProxyService(_ManagedOssClient, oss2.Service):
         auth_version: str = "v1",
         **kwargs: Any,
     ) -> None:
+        """As ProxyBucket's, without ``bucket_name``: exactly one of ``secret_name`` and ``credentials_provider``,
+        ``endpoint``, ``ak_expire_handler``, ``auth_version`` and oss2.Service's other keywords."""
         check_secret_name(secret_name, "ProxyService")
         if not endpoint:
             raise ValueError("ProxyService needs endpoint=")
@@ -259,27 +214,5 @@ class ProxyService(_ManagedOssClient, oss2.Service):
         )
 
 
-def _masking(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a public method that is not re-issued: its errors too leave without a token or signature in their text
-    (get_object_with_url's connection error holds the signed URL)."""
-
-    @functools.wraps(method)
-    def call(bucket: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(bucket, *args, **kwargs)
-        except Exception as exc:
-            redact_exception(exc)
-            raise
-
-    return call
-
-
-def _wrap_public_methods(cls: type, base: type) -> None:
-    for name in dir(base):
-        attr = getattr(base, name)
-        if not name.startswith("_") and callable(attr) and not isinstance(attr, type):
-            setattr(cls, name, _masking(attr) if name in _NOT_REISSUED else _reissuing(attr))
-
-
-_wrap_public_methods(ProxyBucket, oss2.Bucket)
-_wrap_public_methods(ProxyService, oss2.Service)
+wrap_public_methods(ProxyBucket, oss2.Bucket)
+wrap_public_methods(ProxyService, oss2.Service)

@@ -27,6 +27,7 @@ from .client import (
     ManagedOssClientMixin,
     credentials_unavailable,
     public_request_methods,
+    reissued_doc,
     request_body_rewinder,
 )
 
@@ -74,14 +75,22 @@ def _reissuing_async(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awa
         finally:
             ACTIVE.reset(token)
 
+    call.__doc__ = reissued_doc(method)
     return call
 
 
 class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
-    """An ``alibabacloud_oss_v2.aio.AsyncClient`` that signs with a managed key and heals on rotation.
+    """An ``alibabacloud_oss_v2.aio.AsyncClient`` (OSS SDK V2, extra ``.[oss-v2]``) that signs with a managed key
+    and heals on rotation::
 
         async with ProxyAsyncOssClient(config, secret_name="my-ram-secret") as client:
             await client.put_object(oss.PutObjectRequest(bucket="b", key="k", body=b"..."))
+
+    What heals: every request coroutine, as ProxyOssClient's calls do (``ak_expire_handler``, at most two re-issues
+    per call). What is not re-issued, and why: as ProxyOssClient (``presign()`` signs with the current key and sends
+    nothing; a body that cannot be replayed is not re-sent). The SDK has no async
+    uploader; the multipart calls heal one by one. The event loop never waits for KMS: a refresh runs in a worker
+    thread. Each method below is the SDK's: ``help(alibabacloud_oss_v2.aio.AsyncClient.put_object)``.
 
     Constructed like ProxyOssClient, but inside a running event loop the constructor does not wait for KMS: the
     secret's first fetch runs in a worker thread and ``async with`` (or the first call) awaits it; ``async with``
@@ -101,6 +110,8 @@ class ProxyAsyncOssClient(ManagedOssClientMixin, AsyncClient):
         ak_expire_handler: Optional[AKExpireHandler] = None,
         **kwargs: Any,
     ) -> None:
+        """As ProxyOssClient's (``config``, exactly one of ``secret_name`` / ``credentials_provider``,
+        ``ak_expire_handler``); inside a running event loop the first fetch of ``secret_name`` is not awaited here."""
         managed = self._manage(config, secret_name, credentials_provider, ak_expire_handler)
         try:
             super().__init__(config, credentials_provider=managed, **kwargs)

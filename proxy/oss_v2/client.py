@@ -215,18 +215,40 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             ACTIVE.reset(token)
 
+    call.__doc__ = reissued_doc(method)
     return call
 
 
+def reissued_doc(method: Callable[..., Any]) -> str:
+    """The one line help() shows for a wrapped method, instead of the SDK's documentation again."""
+    return (
+        f"alibabacloud_oss_v2.{method.__qualname__}, re-issued once the key is refreshed when it was rotated or "
+        "revoked."
+    )
+
+
 class ProxyOssClient(ManagedOssClientMixin, oss.Client):
-    """An ``alibabacloud_oss_v2.Client`` that signs with a managed key and heals on rotation.
+    """An ``alibabacloud_oss_v2.Client`` (OSS SDK V2, extra ``.[oss-v2]``) that signs with a managed key and heals
+    on rotation::
 
-        ProxyOssClient(config, secret_name="my-ram-secret")
-        ProxyOssClient(config, credentials_provider=provider, ak_expire_handler=MyHandler())
-        ProxyOssClient(config)        # with config.credentials_provider = ManagedOssCredentialsProvider(...)
+        client = ProxyOssClient(config, secret_name="my-ram-secret")
+        client = ProxyOssClient(config, credentials_provider=provider, ak_expire_handler=MyHandler())
+        client = ProxyOssClient(config)   # with config.credentials_provider = ManagedOssCredentialsProvider(...)
+        client.put_object(oss.PutObjectRequest(bucket="b", key="k", body=b"..."))
 
-    ``config`` is the SDK's Config (region, endpoint, signature version, ...); other keywords pass to the SDK's
-    Client. ``config`` must not carry another credentials provider.
+    What heals: every public request method (put_object, get_object, upload_part, ..., invoke_operation), and so
+    what calls them: paginators, ``uploader()``, ``downloader()``, ``copier()``, ``open_file()`` (each part or
+    page on its own). When a call fails with an error the ``ak_expire_handler`` judges to be a rotated or revoked
+    key (``OssV2AKExpireHandler``: the ServiceError inside the OperationError, with OssAKExpireHandler's codes),
+    the key is refreshed once for every thread that saw it and the call is made again, signed anew, at most twice.
+    A seekable body is rewound first.
+
+    What is not re-issued, and why: ``presign()`` sends nothing; it signs with the key current at that moment, so
+    a URL presigned before a revocation fails when it is used, by design (presign again). A body that cannot be
+    replayed (a one-way stream, an iterator) is not re-sent: the SDK's error is raised, and the key is refreshed
+    anyway. Any other error reaches the caller unchanged. When no key can be had, a call raises the SDK's
+    ``OperationError`` (``unwrap()``: a CredentialsFetchError), which is also a ``credentials.CredentialsError``.
+    Each method below is the SDK's: ``help(alibabacloud_oss_v2.Client.put_object)`` documents it.
     """
 
     def __init__(
@@ -238,6 +260,11 @@ class ProxyOssClient(ManagedOssClientMixin, oss.Client):
         ak_expire_handler: Optional[AKExpireHandler] = None,
         **kwargs: Any,
     ) -> None:
+        """``config``: the SDK's Config (region, endpoint, signature version, ...), which must not carry another
+        credentials provider. Exactly one of ``secret_name`` (a managed RAM credential in KMS Secrets Manager) and
+        ``credentials_provider`` (any ``credentials.CredentialsProvider``), or neither when ``config`` carries a
+        ManagedOssCredentialsProvider. ``ak_expire_handler``: which errors mean a rotated key (default
+        ``OssV2AKExpireHandler()``). Other keywords pass to the SDK's Client."""
         managed = self._manage(config, secret_name, credentials_provider, ak_expire_handler)
         try:
             super().__init__(config, credentials_provider=managed, **kwargs)

@@ -69,6 +69,11 @@ class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
     Exactly one of the two (ValueError otherwise). ``shutdown()`` releases a shared secret provider.
     ``defer_in_event_loop=True`` (ProxyAsyncOssClient): constructed inside a running event loop, the secret's first
     fetch runs in a worker thread, awaited by ``first_fetch_async()``, instead of in the constructor.
+
+    What it does: a plain ``alibabacloud_oss_v2.Client`` given it signs every attempt with one snapshot of the
+    current key and picks up scheduled refreshes (ahead of rotation). What it does not, and why: a credentials
+    provider never sees the response, so a call refused because the key was just revoked is not re-issued; use
+    ProxyOssClient for that.
     """
 
     def __init__(
@@ -78,11 +83,13 @@ class ManagedOssCredentialsProvider(OssCredentialsProviderBase):
         credentials_provider: Optional[CredentialsProvider] = None,
         defer_in_event_loop: bool = False,
     ) -> None:
+        """See the class: ``secret_name`` or ``credentials_provider``, and ``defer_in_event_loop``."""
         self._source = KeySource(secret_name, credentials_provider, defer_in_event_loop=defer_in_event_loop)
         self._converted: Optional[Tuple[Credentials, ManagedOssCredentials]] = None
 
     @property
     def credentials_provider(self) -> CredentialsProvider:
+        """Our provider behind it (the one ``secret_name=`` acquired, or the one given)."""
         return self._source.provider
 
     def get_credentials(self) -> ManagedOssCredentials:

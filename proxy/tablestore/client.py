@@ -39,6 +39,15 @@ class ProxyOTSClient(OTSClient):
     (default: ``OtsAKExpireHandler()``); every other keyword (``region=``, ``retry_policy=``, ``socket_timeout=``,
     ``logger_name=``, ...) is OTSClient's. ``shutdown()`` (or ``with``) releases the shared provider and closes the
     connections.
+
+    What heals: every request (table, row, batch, search and SQL calls all go through the client's one request
+    path), the whole call signed anew: an ``OTSAuthFailed`` whose message says the key does not exist, is disabled,
+    or its STS token expired (``OtsAKExpireHandler``) refreshes the key once for every thread and re-issues the call,
+    at most twice; the answer's signature is checked with the new key.
+
+    What is not re-issued, and why: ``OTSAuthFailed`` for anything a new key does not fix (a wrong secret, an unknown
+    instance, a missing permission, clock skew) and every other error reach the caller unchanged. When no key can be
+    had, a call raises an ``OTSClientError`` that is also a ``credentials.CredentialsError``.
     """
 
     def __init__(
@@ -51,6 +60,11 @@ class ProxyOTSClient(OTSClient):
         ak_expire_handler: Optional[AKExpireHandler] = None,
         **kwargs: Any,
     ) -> None:
+        """``end_point``: the instance's endpoint; ``instance_name``: the instance. Exactly one of ``secret_name`` (a
+        managed RAM credential in KMS Secrets Manager) and ``credentials_provider`` (any
+        ``credentials.CredentialsProvider``). ``ak_expire_handler``: which errors mean a rotated key (default
+        ``OtsAKExpireHandler()``). Other keywords pass to OTSClient; its key arguments do not apply and are
+        refused."""
         if misplaced:
             raise TypeError(
                 "ProxyOTSClient takes (end_point, keywords...): OTSClient's (end_point, access_key_id, "
