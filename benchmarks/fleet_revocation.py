@@ -12,7 +12,7 @@ What runs is the library's own code, event by event in simulated time (a heap of
 * a fetch round is the KMS client's tenacity rule (``credentials.kms.client.transient_retrying``) stepped through
   tenacity's own ``Retrying.iter()``: each attempt asks the token bucket at its simulated time, each ``DoSleep``
   becomes the next event. The round's outcome (the secret, or the KmsRequestError that
-  ``credentials.kms.client.parse_response`` makes of a 429 answer) is handed to the provider, whose fake KMS client
+  ``credentials.kms.client._parse_response`` makes of a 429 answer) is handed to the provider, whose fake KMS client
   returns or raises it at the simulated time the round ended;
 * the provider decides when the next round may start (``_slot.refresh_at``: its backoff after a failure), and the
   next round starts through its background refresh path (``get_credentials()``, ``background=False``);
@@ -80,7 +80,7 @@ def _throttled_answer() -> BaseException:
 
     body = json.dumps({"Code": "Rejected.Throttling", "Message": "QPS Limit Exceeded", "HttpStatus": 429})
     try:
-        client._parse_response(429, body.encode(), SECRET, KmsEndpoint("cn-fleet", _HOST))
+        client._parse_response(429, body.encode(), SECRET, KmsEndpoint("cn-fleet", _HOST), {})
     except Exception as exc:  # noqa: BLE001 - the KmsRequestError is what we want
         return exc
     raise AssertionError("a 429 answer did not raise")
