@@ -217,7 +217,8 @@ def _round_start(due: float, phase: float, rate: float, refresh_wait: float, wai
 
 
 def _calls(p: _Process, horizon: float, rate: float, bound: float, waits: bool, out: "array[float]") -> int:
-    """Append the wait of every call of ``p`` in [0, min(healed, horizon)) to ``out``; return how many failed.
+    """Append the wait of every call of ``p`` from t = 0 to its heal (the call that met the revoked key included;
+    none after ``horizon``) to ``out``; return how many failed.
 
     A call that meets the revoked key: in a design whose calls wait (after), it waits for the refresh at most
     ``bound``; it succeeds if the process heals by then, else it gives up after the last attempt that started within
@@ -229,7 +230,7 @@ def _calls(p: _Process, horizon: float, rate: float, bound: float, waits: bool, 
     attempts = p.attempts
     rounds = p.rounds
     r = 0
-    while c < end:
+    while c <= end + 1e-9:
         if waits:
             if p.healed <= c + bound:
                 out.append(p.healed - c)

@@ -34,6 +34,10 @@ Each module of benchmarks/ says more about its own figure.
   programs, spawn to exit, medians; the emulator runs in another process.
 * Fleet: 10,000 real ManagedSecretProvider objects on a simulated clock with a fake KMS,
   five fleets (random seeds 0-4).
+* Fleet under KMS's quota (benchmarks/fleet_revocation.py): 1,000, 10,000 and 50,000 real ManagedSecretProvider
+  objects on a simulated clock; each fetch is the KMS client's tenacity rule stepped through tenacity's
+  Retrying.iter() against a token bucket (Q a second, 1 s of burst) that answers the rest with the KmsRequestError
+  of a 429; a call a second per process; one fleet each (seed 0). Figure: benchmarks/fleet_revocation.png.
 * Dedicated-KMS fetch CPU: the official SDK (in the venv tests/wire/dkms_fidelity.py makes) and our DkmsClient,
   each in a process of its own against the emulator's TLS gateway in the benchmark's process, one warm-up fetch
   then 40 timed ones, time.process_time() of the child only; five rounds, alternating, medians.

@@ -259,7 +259,7 @@ class RefreshingProvider(CredentialsProvider):
 
     def _fetch_round(self, stale: Optional[Credentials], deadline: Optional[float] = None) -> Credentials:
         """One fetch, under ``self._lock``. Stores the result or records the failure. ``deadline``: when the caller
-        that makes it stops waiting (a fetch for a process without a key may be bounded by it: ManagedSecretProvider)."""
+        that makes it stops waiting (a fetch without a key yet may be bounded by it: ManagedSecretProvider)."""
         previous = self._slot.credentials
         self._fetch_deadline = deadline
         try:

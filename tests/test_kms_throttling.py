@@ -80,7 +80,7 @@ def test_refresh_wait_is_validated():
     assert DEFAULT_REFRESH_WAIT == 10.0
 
 
-# ---- against the emulator ----------------------------------------------------------------------------------------------
+# ---- against the emulator --------------------------------------------------------------------------------------------
 
 
 def test_a_throttled_answer_is_not_retried_within_the_fetch(cloud_emulator):
