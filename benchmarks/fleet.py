@@ -88,7 +88,7 @@ def simulate(processes: int, hours_after: float, seed: int, quota: Optional[floa
 
     sim = _Clock()
     clock = lambda: _EPOCH + sim.now  # noqa: E731
-    kms = _FleetKms(sim, TokenBucket(quota) if quota else None)
+    kms = _FleetKms(sim)
     kms.clock = lambda: sim.now
     end = ROTATION_AT + hours_after * 3600.0
     state = random.getstate()
@@ -103,6 +103,7 @@ def simulate(processes: int, hours_after: float, seed: int, quota: Optional[floa
             providers.append(provider)
             heapq.heappush(heap, (provider._slot.refresh_at - _EPOCH, i))
         first_after: Dict[int, float] = {}
+        kms.bucket = TokenBucket(quota) if quota else None  # from here on KMS is asked in time order
         while heap:
             t, i = heapq.heappop(heap)
             if t >= end:

@@ -67,6 +67,12 @@ NOTES = {
         "fleets). The library is at that limit; over 10-second bins the peak is 1.3 x the mean. Without jitter "
         "all 10,000 would fetch in the same second."
     ),
+    "fleet_revocation_shared_after_10000": (
+        "A throttled answer is not retried at once; the provider asks again after a window of 2, 4, 8, 16, then 30 s "
+        "(the wait in its upper half), and a call waits for the new key at most refresh_wait_seconds (10 s). The "
+        "request target (<= 2 per process) cannot hold together with 1.3 x N/Q for every N with what a process "
+        "knows: docs/fleet.md. Figure: benchmarks/fleet_revocation.png."
+    ),
     "startup": (
         "What the proxy program adds: importing the library (of which tenacity, imported by "
         "credentials/kms/client.py, is ~6 ms), building the KMS client's own AcsClient (~4 ms: it parses the "
