@@ -72,6 +72,8 @@ setup(
         # install has; cryptography (already there) opens the client key's PKCS#12, and 42 fixed CVE-2024-26130 in
         # that code. The extra is kept so that existing `pip install '...[dkms]'` commands still work.
         "dkms": ["cryptography>=42"],
+        # Benchmarks only: the fleet figure (benchmarks/fleet_figure.py draws docs/img/fleet_revocation.png).
+        "bench": ["matplotlib>=3.5"],
         # OSS SDK V2 (ProxyOssClient, ProxyAsyncOssClient, ManagedOssCredentialsProvider). Its asyncio client needs
         # aiohttp, which tea-openapi's darabonba-core already brings.
         "oss-v2": ["alibabacloud-oss-v2>=1.4,<2"],

@@ -24,7 +24,7 @@ import json
 import random
 import time
 from collections import Counter
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 
 from .figures import Figure, verdict
 from .settings import Settings
@@ -46,14 +46,24 @@ class _Clock:
 
 
 class _FleetKms:
-    """One secret rotated every week at ROTATION_AT + k * WEEK; records the simulated time of every fetch."""
+    """One secret rotated every week at ROTATION_AT + k * WEEK; records the simulated time of every fetch. With a
+    ``bucket`` (fleet_revocation.TokenBucket), KMS admits only what its quota allows and throttles the rest."""
 
-    def __init__(self, clock: _Clock):
+    def __init__(self, clock: _Clock, bucket: Any = None):
         self.clock = clock
         self.fetches: List[float] = []
+        self.attempts: List[float] = []
+        self.bucket = bucket
+        self.throttled = 0
 
     def get_secret_value(self, secret_name: str) -> Dict[str, str]:
         now = self.clock()
+        self.attempts.append(now)
+        if self.bucket is not None and not self.bucket.admit(now):
+            from .fleet_revocation import _throttled_answer
+
+            self.throttled += 1
+            raise _throttled_answer()
         self.fetches.append(now)
         k = int((now - ROTATION_AT) // WEEK)  # rotations done so far: ... -1 before the first, 0 after it
         next_rotation = ROTATION_AT + (k + 1) * WEEK
@@ -70,8 +80,11 @@ class _FleetKms:
 _EPOCH = 1_800_000_000.0  # simulated time 0 as epoch seconds (what the provider's clock returns)
 
 
-def simulate(processes: int, hours_after: float, seed: int) -> Dict[str, object]:
+def simulate(processes: int, hours_after: float, seed: int, quota: Optional[float] = None) -> Dict[str, object]:
+    """The fleet through one scheduled rotation; ``quota``: KMS admits that many fetches a second (None: all)."""
     from credentials.managed import ManagedSecretProvider
+
+    from .fleet_revocation import TokenBucket
 
     sim = _Clock()
     clock = lambda: _EPOCH + sim.now  # noqa: E731
@@ -90,21 +103,25 @@ def simulate(processes: int, hours_after: float, seed: int) -> Dict[str, object]
             providers.append(provider)
             heapq.heappush(heap, (provider._slot.refresh_at - _EPOCH, i))
         first_after: Dict[int, float] = {}
+        kms.bucket = TokenBucket(quota) if quota else None  # from here on KMS is asked in time order
         while heap:
             t, i = heapq.heappop(heap)
             if t >= end:
                 break
             sim.now = t
-            before = len(kms.fetches)
+            before = len(kms.attempts)
             providers[i].get_credentials()
-            if len(kms.fetches) == before:
+            if len(kms.attempts) == before:
                 raise AssertionError("a provider did not fetch at its own refresh time")
             if t >= ROTATION_AT and i not in first_after:
                 first_after[i] = t - ROTATION_AT
             heapq.heappush(heap, (providers[i]._slot.refresh_at - _EPOCH, i))
     finally:
         random.setstate(state)
-    return _analyse([t for t in kms.fetches if 0.0 <= t < end], first_after, processes, end)
+    result = _analyse([t for t in kms.fetches if 0.0 <= t < end], first_after, processes, end)
+    result["throttled"] = kms.throttled
+    result["requests_in_rotation_window"] = sum(1 for t in kms.attempts if ROTATION_AT <= t < end)
+    return result
 
 
 def _peak_and_mean(times: List[float], start: float, stop: float, width: float) -> Dict[str, float]:
@@ -187,7 +204,9 @@ def measure(settings: Settings) -> List[Figure]:
         "fleets": fleets,
     }
     title = f"fleet: {processes:,} processes, one secret, 7-day rotation (simulated)"
-    return [
+    from . import fleet_report
+
+    return fleet_report.measure(settings) + [
         Figure(
             "fleet",
             title,

@@ -34,6 +34,10 @@ Each module of benchmarks/ says more about its own figure.
   programs, spawn to exit, medians; the emulator runs in another process.
 * Fleet: 10,000 real ManagedSecretProvider objects on a simulated clock with a fake KMS,
   five fleets (random seeds 0-4).
+* Fleet under KMS's quota (benchmarks/fleet_revocation.py): 1,000, 10,000 and 50,000 real ManagedSecretProvider
+  objects on a simulated clock; each fetch is the KMS client's tenacity rule stepped through tenacity's
+  Retrying.iter() against a token bucket (Q a second, 1 s of burst) that answers the rest with the KmsRequestError
+  of a 429; a call a second per process; one fleet each (seed 0). Figure: docs/img/fleet_revocation.png.
 * Dedicated-KMS fetch CPU: the official SDK (in the venv tests/wire/dkms_fidelity.py makes) and our DkmsClient,
   each in a process of its own against the emulator's TLS gateway in the benchmark's process, one warm-up fetch
   then 40 timed ones, time.process_time() of the child only; five rounds, alternating, medians.
@@ -62,6 +66,12 @@ NOTES = {
         "noise alone: one uniform draw per process, the best independent jitter can do, gives 2.07 (median of 50 "
         "fleets). The library is at that limit; over 10-second bins the peak is 1.3 x the mean. Without jitter "
         "all 10,000 would fetch in the same second."
+    ),
+    "fleet_revocation_shared_after_10000": (
+        "A throttled answer is not retried at once; the provider asks again after a window of 2, 4, 8, 16, then 30 s "
+        "(the wait in its upper half), and a call waits for the new key at most refresh_wait_seconds (10 s). The "
+        "request target (<= 2 per process) cannot hold together with 1.3 x N/Q for every N with what a process "
+        "knows: docs/fleet.md. Figure: docs/img/fleet_revocation.png."
     ),
     "startup": (
         "What the proxy program adds: importing the library (of which tenacity, imported by "

@@ -22,6 +22,7 @@ class Settings:
     fleet_processes: int
     fleet_hours_after: float  # simulated time after the rotation
     fleet_seeds: int  # fleets simulated (random seeds 0, 1, ...)
+    fleet_revocation_sizes: tuple  # fleets simulated through an emergency revocation under KMS's quota
 
 
 FULL = Settings(
@@ -42,6 +43,7 @@ FULL = Settings(
     fleet_processes=10_000,
     fleet_hours_after=3.0,
     fleet_seeds=5,
+    fleet_revocation_sizes=(1_000, 10_000, 50_000),
 )
 
 QUICK = Settings(
@@ -62,4 +64,5 @@ QUICK = Settings(
     fleet_processes=200,
     fleet_hours_after=1.0,
     fleet_seeds=1,
+    fleet_revocation_sizes=(1_000,),
 )

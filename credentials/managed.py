@@ -9,6 +9,7 @@ from .config import DEFAULT_STARTUP_TIMEOUT  # seconds: the longest a fetch of t
 from .errors import CredentialsError
 from .provider import Fetched, RefreshingProvider
 from .secret import DEFAULT_REFRESH_INTERVAL, SecretValue, next_refresh_at, parse_secret_value
+from .throttling import DEFAULT_REFRESH_WAIT
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -24,6 +25,13 @@ class ManagedSecretProvider(RefreshingProvider):
     while there is no key yet, connection, reads and retries together: a constructor never waits longer. When it
     passes, the constructor logs one error and returns; calls then raise CredentialsError (in the SDK's own
     exception type, through the proxies) until a later fetch succeeds. None: no bound but the KMS client's own.
+    While KMS is throttling, the constructor waits through the throttling windows (credentials/throttling.py)
+    within the same bound.
+
+    ``refresh_wait`` (seconds, default 10; properties key ``refresh_wait_seconds``) bounds how long a call whose key
+    the service rejected waits for the new one while KMS is throttling (or while another caller's fetch is under
+    way); then the call raises the service's error, noted "could not be refreshed: KMS is throttling
+    (Rejected.Throttling)", and the next call after the next window heals. 0: a call never waits for a later attempt.
     """
 
     def __init__(
@@ -37,6 +45,7 @@ class ManagedSecretProvider(RefreshingProvider):
         fetch_now: bool = True,
         background: bool = True,
         startup_timeout: Optional[float] = DEFAULT_STARTUP_TIMEOUT,
+        refresh_wait: float = DEFAULT_REFRESH_WAIT,
     ) -> None:
         """``secret_name``: the KMS secret (a managed RAM credential, or a generic secret holding the same JSON).
         ``kms_client``: what fetches it (default: the process's client, built from the properties file).
@@ -48,7 +57,11 @@ class ManagedSecretProvider(RefreshingProvider):
             raise ValueError("secret_name must be a non-empty string")
         if startup_timeout is not None and not startup_timeout > 0:
             raise ValueError("startup_timeout must be a positive number of seconds (or None)")
-        super().__init__(name=secret_name, clock=clock, backoff_cap=backoff_cap, background=background)
+        if isinstance(refresh_wait, bool) or not isinstance(refresh_wait, (int, float)) or not refresh_wait >= 0:
+            raise ValueError("refresh_wait must be a number of seconds >= 0 (0: calls never wait for a later attempt)")
+        super().__init__(
+            name=secret_name, clock=clock, backoff_cap=backoff_cap, background=background, refresh_wait=refresh_wait
+        )
         self.secret_name = secret_name
         if kms_client is None:
             from .default_kms import default_kms_client
@@ -102,10 +115,20 @@ class ManagedSecretProvider(RefreshingProvider):
         return next_refresh_at(value, now, self._refresh_interval, seen_passed=seen_passed)
 
     def _get_secret_value(self) -> Dict[str, Any]:
-        """GetSecretValue; while there is no key yet, bounded by the start-up timeout (every caller is waiting)."""
+        """GetSecretValue; while there is no key yet, bounded by the start-up timeout (every caller is waiting),
+        counted from when the waiting caller began (it may have waited through throttling windows)."""
         if self._startup_timeout is None or not self._kms_takes_deadline or self._slot.credentials is not None:
             return self._kms.get_secret_value(self.secret_name)
-        return self._kms.get_secret_value(self.secret_name, deadline=time.monotonic() + self._startup_timeout)
+        deadline = time.monotonic() + self._startup_timeout
+        if self._fetch_deadline is not None:
+            deadline = min(deadline, self._fetch_deadline)
+        return self._kms.get_secret_value(self.secret_name, deadline=deadline)
+
+    def _wait_deadline(self, no_key: bool) -> float:
+        """Without a key, a caller waits (through throttling windows too) at most the start-up timeout."""
+        if no_key and self._startup_timeout is not None:
+            return time.monotonic() + self._startup_timeout
+        return super()._wait_deadline(no_key)
 
     def __repr__(self) -> str:
         return f"ManagedSecretProvider({self.secret_name!r})"

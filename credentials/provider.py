@@ -7,6 +7,14 @@ key yet, or a token about to expire) in which callers wait for the refresh.
 A forced ``refresh(stale=...)`` is single-flight and rate-limited after
 fetches that brought nothing new, so a key that the service keeps rejecting
 cannot turn into a KMS storm.
+
+When KMS is throttling (HTTP 429 ``Rejected.Throttling``) the next fetch waits
+for a window that grows with the throttled answers in a row (2, 4, 8, 16, 30 s;
+the wait drawn in the window's upper half, never before a ``Retry-After``), one
+request per window; a caller that needs a new key (its key was rejected, or
+there is none yet) waits through those windows at most ``refresh_wait`` seconds
+(``refresh_wait_seconds``, default 10 s), then gets the failure, and the next
+call after the next window heals. Why this design: credentials/throttling.py.
 """
 
 import abc
@@ -20,6 +28,7 @@ from typing import Callable, Optional
 
 from .errors import CredentialsError
 from .model import _EMPTY, Credentials, Fetched, _Slot, mask
+from .throttling import DEFAULT_REFRESH_WAIT, is_throttling, throttle_delay
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -77,7 +86,9 @@ class RefreshingProvider(CredentialsProvider):
     Errors of a fetch never replace a good key. Consecutive failures, and
     forced fetches that returned the very key the caller said was stale, push
     the next allowed fetch back exponentially (1 s, 2 s, ... ``backoff_cap``),
-    with jitter; a productive fetch resets that.
+    with jitter; a productive fetch resets that. Throttled answers have their own
+    windows (credentials/throttling.py), which a caller waits through for at most
+    ``refresh_wait`` seconds (0: never waits for a later attempt).
     """
 
     def __init__(
@@ -88,12 +99,17 @@ class RefreshingProvider(CredentialsProvider):
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         background: bool = True,
+        refresh_wait: float = DEFAULT_REFRESH_WAIT,
     ):
         """``name``: what messages and ``repr`` call it (a secret name, a source). ``clock``: the time source
         (injected by tests). ``backoff_base`` / ``backoff_cap``: seconds of the first and the longest wait after a
         failed or useless fetch. ``background``: refresh in the advisory window from a background thread (False:
-        the caller that finds the key due refreshes it)."""
+        the caller that finds the key due refreshes it). ``refresh_wait``: the longest a caller of ``refresh()`` waits
+        through throttling windows or another caller's fetch (seconds)."""
+        if not refresh_wait >= 0:  # also false for nan
+            raise ValueError("refresh_wait must be a number of seconds >= 0")
         self.name = name
+        self._refresh_wait = float(refresh_wait)
         self._clock = clock
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -110,7 +126,10 @@ class RefreshingProvider(CredentialsProvider):
         self._rounds = 0  # fetch rounds finished, success or not: a caller that waited through one shares it
         self._last_error: Optional[CredentialsError] = None
         self._streak = 0  # consecutive failed or useless fetches
+        self._throttles = 0  # consecutive throttled answers (credentials/throttling.py)
         self._not_before = 0.0  # earliest next fetch after a failed or useless one
+        self._round_done = threading.Condition(threading.Lock())  # notified at the end of every fetch round
+        self._fetch_deadline: Optional[float] = None  # the deadline of the caller making the fetch under way
 
     # --- what subclasses provide -------------------------------------------------
     @abc.abstractmethod
@@ -141,30 +160,99 @@ class RefreshingProvider(CredentialsProvider):
         return self._slot.credentials or slot.credentials
 
     def _refresh_blocking(self, seen: _Slot) -> Credentials:
+        deadline = self._wait_deadline(no_key=seen.credentials is None)
         rounds = self._rounds
-        with self._lock:
-            slot = self._slot
-            if slot is not seen and slot.credentials is not None and self._clock() < slot.must_refresh_at:
-                return slot.credentials
-            if self._rounds != rounds or self._clock() < self._not_before:
-                return self._result_of_last_round()
-            return self._fetch_round(stale=None)
+        while True:
+            if not self._lock.acquire(timeout=_left(deadline)):
+                return self._result_of_last_round()  # another caller's fetch outlasted our bound
+            try:
+                slot = self._slot
+                if slot is not seen and slot.credentials is not None and self._clock() < slot.must_refresh_at:
+                    return slot.credentials
+                wait = self._throttle_wait(deadline)
+                if wait is None and (self._rounds != rounds or self._clock() < self._not_before):
+                    return self._result_of_last_round()
+                if self._clock() >= self._not_before:
+                    try:
+                        return self._fetch_round(stale=None, deadline=deadline)
+                    except CredentialsError:
+                        wait = self._throttle_wait(deadline)
+                        if wait is None:
+                            raise
+                rounds = self._rounds
+            finally:
+                self._lock.release()
+            self._sleep_for_round(rounds, wait)
 
     # --- forced refresh -----------------------------------------------------------
     def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
+        deadline = self._wait_deadline(no_key=self._slot.credentials is None)
         rounds = self._rounds
-        with self._lock:
-            current = self._slot.credentials
-            if stale is not None and current is not None and current != stale:
-                return current
-            if self._rounds != rounds:  # a round ran while we waited: share it
-                return self._result_of_last_round()
-            if current is not None and self._clock() < self._not_before:
-                logger.debug(
-                    "%s: refresh skipped, next fetch allowed in %.1fs", self.name, self._not_before - self._clock()
-                )
-                return current
-            return self._fetch_round(stale=stale)
+        while True:
+            if not self._lock.acquire(timeout=_left(deadline)):  # another caller's fetch outlasted our bound
+                return self._gave_up_waiting(stale)
+            try:
+                current = self._slot.credentials
+                if stale is not None and current is not None and current != stale:
+                    return current
+                wait = self._throttle_wait(deadline)  # KMS is throttling and its next window opens within our bound
+                if self._rounds != rounds and wait is None:  # a round ran while we waited: share it
+                    return self._result_of_last_round()
+                if current is not None and self._clock() < self._not_before:
+                    if wait is None:
+                        logger.debug(
+                            "%s: refresh skipped, next fetch allowed in %.1fs",
+                            self.name,
+                            self._not_before - self._clock(),
+                        )
+                        return current
+                else:
+                    try:
+                        fresh = self._fetch_round(stale=stale, deadline=deadline)
+                    except CredentialsError:
+                        wait = self._throttle_wait(deadline)
+                        if wait is None:
+                            raise
+                    else:
+                        wait = self._throttle_wait(deadline) if self._last_error is not None else None
+                        if wait is None:
+                            return fresh
+                rounds = self._rounds
+            finally:
+                self._lock.release()
+            self._sleep_for_round(rounds, wait)
+
+    # --- waiting for a throttled fetch's next window ----------------------------------------------
+    def _wait_deadline(self, no_key: bool) -> float:
+        """When a caller stops waiting for a key (time.monotonic()): ``refresh_wait`` seconds from now."""
+        return time.monotonic() + self._refresh_wait
+
+    def _throttle_wait(self, deadline: float) -> Optional[float]:
+        """Seconds until the next fetch when the last one was throttled and that fetch is allowed before
+        ``deadline``; None otherwise (no throttling, or a window that opens after the caller's bound)."""
+        if not is_throttling(self._last_error):
+            return None
+        seconds = max(0.0, self._not_before - self._clock())
+        return seconds if time.monotonic() + seconds < deadline else None
+
+    def _sleep_for_round(self, rounds: int, seconds: Optional[float]) -> None:
+        """Until the next throttling window opens, or until another caller has finished a round."""
+        with self._round_done:
+            if self._rounds == rounds and seconds:
+                self._round_done.wait(seconds)
+
+    def _gave_up_waiting(self, stale: Optional[Credentials]) -> Credentials:
+        """A caller's bound passed while another caller's fetch was still running: the key held (the caller says
+        the service rejected it; the Reissuer then says why, from last_error()), or the reason there is none."""
+        current = self._slot.credentials
+        if current is not None and (stale is None or current != stale or self._last_error is not None):
+            return current
+        if self._last_error is not None:
+            raise self._last_error
+        raise CredentialsError(
+            f"a fetch from the source was still running after {self._refresh_wait:g} s (refresh_wait_seconds)",
+            secret_name=self.name,
+        )
 
     def _result_of_last_round(self) -> Credentials:
         slot = self._slot
@@ -174,9 +262,11 @@ class RefreshingProvider(CredentialsProvider):
             return slot.credentials
         raise self._last_error or CredentialsError("no credentials yet", secret_name=self.name)
 
-    def _fetch_round(self, stale: Optional[Credentials]) -> Credentials:
-        """One fetch, under ``self._lock``. Stores the result or records the failure."""
+    def _fetch_round(self, stale: Optional[Credentials], deadline: Optional[float] = None) -> Credentials:
+        """One fetch, under ``self._lock``. Stores the result or records the failure. ``deadline``: when the caller
+        that makes it stops waiting (a fetch without a key yet may be bounded by it: ManagedSecretProvider)."""
         previous = self._slot.credentials
+        self._fetch_deadline = deadline
         try:
             try:
                 fetched = self._fetch()
@@ -190,7 +280,10 @@ class RefreshingProvider(CredentialsProvider):
             self._store(fetched, useless=stale is not None and fetched.credentials == stale)
             return fetched.credentials
         finally:
+            self._fetch_deadline = None
             self._rounds += 1
+            with self._round_done:
+                self._round_done.notify_all()
 
     def _store(self, fetched: Fetched, useless: bool) -> None:
         now = self._clock()
@@ -210,6 +303,7 @@ class RefreshingProvider(CredentialsProvider):
         if self._streak and not useless:
             logger.info("%s: credentials fetched again after %d failed attempt(s)", self.name, self._streak)
         self._last_error = None
+        self._throttles = 0
         if useless:
             self._streak += 1
             self._not_before = now + self._backoff(self._streak)
@@ -223,7 +317,8 @@ class RefreshingProvider(CredentialsProvider):
         self._last_error = exc
         self._streak += 1
         now = self._clock()
-        delay = self._backoff(self._streak)
+        throttled = self._throttle_backoff(exc)
+        delay = self._backoff(self._streak) if throttled is None else throttled
         self._not_before = now + delay
         slot = self._slot
         usable = slot.credentials is not None and now < slot.must_refresh_at
@@ -256,6 +351,14 @@ class RefreshingProvider(CredentialsProvider):
 
     def last_error(self) -> Optional[CredentialsError]:
         return self._last_error
+
+    def _throttle_backoff(self, exc: CredentialsError) -> Optional[float]:
+        """Seconds until the next fetch after a throttled answer (None: not throttling; the general backoff
+        applies). The window grows with the throttled answers in a row: credentials/throttling.py."""
+        if not is_throttling(exc):
+            return None
+        self._throttles += 1
+        return throttle_delay(self._throttles, getattr(exc, "retry_after", None))
 
     def _backoff(self, streak: int) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * (2 ** min(streak - 1, 30)))
@@ -315,6 +418,11 @@ def failure_level(exc: CredentialsError) -> int:
     if exc.code == "MalformedSecretData" or getattr(exc, "retryable", True) is False:
         return logging.ERROR
     return logging.WARNING
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (time.monotonic()), never negative (a lock's timeout)."""
+    return max(0.0, deadline - time.monotonic())
 
 
 def _unexpected(exc: BaseException, name: str) -> CredentialsError:

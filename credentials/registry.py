@@ -134,6 +134,7 @@ def _entry_for(secret_name: str) -> _Entry:
             secret_name,
             default_kms_client(),
             startup_timeout=default_config().startup_timeout,
+            refresh_wait=default_config().refresh_wait,
             fetch_now=False,
         )
         entry = _providers[secret_name] = _Entry(secret_name, provider)

@@ -32,6 +32,7 @@ from typing import Any, Dict, Optional, Type
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials, mask
+from credentials.throttling import is_throttling
 
 UNAVAILABLE_CODE = "ManagedCredentials.Unavailable"
 
@@ -265,7 +266,15 @@ def source_of(provider: CredentialsProvider) -> str:
 
 
 def refresh_failed_note(provider: CredentialsProvider, cause: CredentialsError) -> str:
-    """``managed credentials: secret 'app' could not be refreshed: SecretData field AccessKeySecret is missing``."""
+    """``managed credentials: secret 'app' could not be refreshed: SecretData field AccessKeySecret is missing``;
+    for throttling: ``... could not be refreshed: KMS is throttling (Rejected.Throttling); the refresh goes on in
+    the background``."""
+    if is_throttling(cause):
+        code = cause.code or "HTTP 429"
+        return (
+            f"managed credentials: {source_of(provider)} could not be refreshed: KMS is throttling ({code}); "
+            "the refresh goes on in the background"
+        )
     reason = getattr(cause, "reason", None) or str(cause)
     code = f" (error code {cause.code})" if cause.code else ""
     return f"managed credentials: {source_of(provider)} could not be refreshed: {reason}{code}"

@@ -170,6 +170,21 @@ def test_kms_faults_error_hang_refuse_then_clear(plane: CloudEmulator) -> None:
     assert ask(plane, "POST", "/faults/kms", {"fault": "error", "status": 200})[0] == 400
 
 
+def test_kms_throttle_through_the_control_plane(plane: CloudEmulator) -> None:
+    ask(plane, "POST", "/secrets", {"name": "app"})
+    assert ask(plane, "POST", "/faults/kms", {"fault": "throttle", "times": 2}) == (200, {"fault": "throttle"})
+    for _ in range(2):
+        assert error_code(secret_value, plane, "app") == "Rejected.Throttling"
+    assert secret_value(plane, "app")["SecretName"] == "app"  # times=2: used up
+    ask(plane, "POST", "/faults/kms", {"fault": "throttle", "seconds": 600})
+    assert error_code(secret_value, plane, "app") == "Rejected.Throttling"
+    assert plane.state.pending_fault("kms").until is not None  # a window of time
+    ask(plane, "DELETE", "/faults")
+    assert secret_value(plane, "app")["SecretName"] == "app"
+    assert ask(plane, "POST", "/faults/kms", {"fault": "throttle", "seconds": 0})[0] == 400
+    assert ask(plane, "POST", "/faults/kms", {"fault": "throttle", "retry_after": ""})[0] == 400
+
+
 def test_request_log_pages_with_since_and_filters(plane: CloudEmulator) -> None:
     ask(plane, "POST", "/secrets", {"name": "app"})
     key = key_of(plane, "app")

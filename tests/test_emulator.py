@@ -328,6 +328,53 @@ def test_kms_fault_delay(cloud_emulator):
     assert cloud.count("GetSecretValue", code="OK") == 2
 
 
+class _TestClock:
+    """A clock the test moves by hand (the emulator's throttling window is measured on it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_kms_throttle_answers_429_rejected_throttling_for_a_window_of_time_then_admits(cloud_emulator):
+    """The plain SDK sees what KMS documents for its quota: HTTP 429, Rejected.Throttling, "QPS Limit Exceeded"."""
+    cloud = cloud_emulator
+    cloud.create_secret("s1")
+    clock = _TestClock()
+    cloud.kms_throttle(seconds=1.5, clock=clock)
+    for _ in range(3):
+        err = server_error(get_secret, cloud, "s1")
+        assert (err.get_http_status(), err.get_error_code()) == (429, "Rejected.Throttling")
+        assert "QPS Limit Exceeded" in err.get_error_msg()
+    clock.now += 1.4
+    assert server_error(get_secret, cloud, "s1").get_error_code() == "Rejected.Throttling"
+    clock.now += 0.1  # the window has passed
+    assert get_secret(cloud, "s1")["SecretName"] == "s1"
+    assert cloud.state.pending_fault("kms") is None
+    assert describe_regions(cloud, cloud.current_key("s1"))  # KMS only
+    assert cloud.count("GetSecretValue", code="Rejected.Throttling") == 4
+
+
+def test_kms_throttle_for_a_count_of_requests_with_a_retry_after(cloud_emulator):
+    cloud = cloud_emulator
+    cloud.create_secret("s1")
+    cloud.kms_throttle(times=2, retry_after="3")
+    codes = []
+    for _ in range(3):
+        try:
+            codes.append(get_secret(cloud, "s1")["SecretName"])
+        except ServerException as exc:
+            codes.append(exc.get_error_code())
+    assert codes == ["Rejected.Throttling", "Rejected.Throttling", "s1"]
+    cloud.kms_throttle(times=1, retry_after="3")
+    # The SDK's exception does not carry headers: the answer itself, as any HTTP client sees it.
+    answer = requests.post("http://%s/" % cloud.kms_host, data={"Action": "GetSecretValue"}, timeout=10)
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "3"
+    assert answer.json()["Code"] == "Rejected.Throttling"
+
+
 def test_kms_hold_keeps_requests_unanswered_until_the_test_releases_them(cloud_emulator):
     """The plain SDK's GetSecretValue waits at the gate (counted as held, not answered) until it is set."""
     cloud = cloud_emulator

@@ -47,6 +47,7 @@ KNOWN_KEYS: Tuple[str, ...] = (
     "allow_insecure_http",
     "secret_names",
     "startup_timeout_seconds",
+    "refresh_wait_seconds",
 )
 
 #: Keys the older plugin (0.1.4) reads that we accept and deliberately ignore (documented in the .example file):

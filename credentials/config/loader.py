@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional,
 
 from ..errors import ConfigError
 from ..json_limits import JsonTooDeep, loads
+from ..throttling import DEFAULT_REFRESH_WAIT  # seconds: credentials/throttling.py says why
 from .endpoints import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
 from .keys import SEE_EXAMPLE, unknown_key_errors
 from .properties import Properties, joined_line_errors, parse_properties, without
@@ -40,6 +41,8 @@ CREDENTIALS_TYPES = (
 STARTUP_TIMEOUT_KEY = "startup_timeout_seconds"
 DEFAULT_STARTUP_TIMEOUT = 10.0  # seconds (credentials/managed.py uses the same default)
 MAX_STARTUP_TIMEOUT = 600.0
+REFRESH_WAIT_KEY = "refresh_wait_seconds"
+MAX_REFRESH_WAIT = 600.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class KmsConfig:
     dkms_instances: Tuple["DkmsInstance", ...] = ()
     secret_names: Tuple[str, ...] = ()
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT  # seconds: see ManagedSecretProvider
+    refresh_wait: float = DEFAULT_REFRESH_WAIT  # seconds: see ManagedSecretProvider
     client_key: Optional["ClientKey"] = None  # credentials_type=client_key: opened when the file is read
 
     def require(self, key: str) -> str:
@@ -178,6 +182,24 @@ def _parse_startup_timeout(properties: Dict[str, str], file: str) -> float:
     return value
 
 
+def _parse_refresh_wait(properties: Dict[str, str], file: str) -> float:
+    raw = properties.get(REFRESH_WAIT_KEY, "").strip()
+    if not raw:
+        return DEFAULT_REFRESH_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= MAX_REFRESH_WAIT:  # also false for nan
+        raise ConfigError(
+            f"expected a number of seconds from 0 to {MAX_REFRESH_WAIT:g} (the longest a call whose key was "
+            f"rejected waits for the new one while KMS is throttling; 0: never waits), e.g. 10; not {raw!r}",
+            file=file,
+            key=REFRESH_WAIT_KEY,
+        )
+    return value
+
+
 def _parse_type(properties: Dict[str, str], file: str) -> str:
     ctype = properties.get("credentials_type", "").strip()
     dkms_given = bool(properties.get("cache_client_dkms_config_info", "").strip())
@@ -265,6 +287,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         lambda: _parse_secret_names(names_raw, file) if names_raw is not None and names_raw.strip() else (), ()
     )
     startup_timeout = step(lambda: _parse_startup_timeout(properties, file), DEFAULT_STARTUP_TIMEOUT)
+    refresh_wait = step(lambda: _parse_refresh_wait(properties, file), DEFAULT_REFRESH_WAIT)
     warn_clear_text(endpoints or (), file)
     kept = Properties()
     kept.update(properties)
@@ -276,6 +299,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
         dkms_instances=dkms or (),
         secret_names=names,
         startup_timeout=startup_timeout,
+        refresh_wait=refresh_wait,
         client_key=client_key,
     )
 

@@ -24,6 +24,7 @@ from ..errors import CredentialsError
 from ..json_limits import JsonRejected, loads_bounded
 from ..masking import install_sdk_log_redaction, redact_exception
 from ..provider import CredentialsProvider
+from ..throttling import is_throttling, retry_after_seconds
 from ._acs_compat import make_http_response
 from .signers import ClientKeySigner, ProviderSigner
 
@@ -45,17 +46,41 @@ RETRYABLE_CODES = frozenset(
 
 
 class KmsRequestError(CredentialsError):
-    """A GetSecretValue that failed; ``retryable`` says whether another try (or another endpoint) may help."""
+    """A GetSecretValue that failed; ``retryable`` says whether another try (or another endpoint) may help;
+    ``retry_after``: the seconds the answer's Retry-After asked for (None: it had none)."""
 
-    def __init__(self, message: str, *, secret_name: str, code: Optional[str], status: Optional[int], retryable: bool):
+    def __init__(
+        self,
+        message: str,
+        *,
+        secret_name: str,
+        code: Optional[str],
+        status: Optional[int],
+        retryable: bool,
+        retry_after: Optional[float] = None,
+    ):
         super().__init__(message, secret_name=secret_name, code=code)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
+
+    @property
+    def throttled(self) -> bool:
+        """KMS refused the request for the rate (HTTP 429, Rejected.Throttling): the provider retries it after a
+        growing window (credentials/throttling.py), never at once."""
+        return is_throttling(self)
 
 
 def is_transient_kms_error(exc: BaseException) -> bool:
-    """Connection errors, 5xx and throttling: retried with backoff; everything else is final."""
+    """Connection errors, 5xx and throttling: worth another try later; everything else is final."""
     return isinstance(exc, KmsRequestError) and exc.retryable
+
+
+def is_retried_at_once(exc: BaseException) -> bool:
+    """What a fetch retries within itself: connection errors and 5xx. A throttled answer is not: quick retries of
+    every process of a fleet are what keeps KMS throttling; the provider tries again after its throttling window
+    (credentials/throttling.py)."""
+    return is_transient_kms_error(exc) and not is_throttling(exc)
 
 
 def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Retrying:
@@ -88,15 +113,15 @@ def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
 
 
 def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
-    """How every GetSecretValue (KMS or a dedicated instance) retries: transient errors only, bounded, with
-    exponential backoff and full jitter."""
+    """How every GetSecretValue (KMS or a dedicated instance) retries within itself: connection errors and 5xx only
+    (throttling is the provider's: credentials/throttling.py), bounded, with exponential backoff and full jitter."""
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         logger.debug("%s GetSecretValue attempt %d/%d failed (%s); retrying", what, state.attempt_number, attempts, exc)
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_transient_kms_error),
+        retry=tenacity.retry_if_exception(is_retried_at_once),
         stop=tenacity.stop_after_attempt(attempts),
         wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
         before_sleep=log_retry,
@@ -213,10 +238,10 @@ class KmsClient:
                 remaining(deadline, self._connect_timeout),
                 self._signer,
             )
-            status, _headers, body = response.get_response_object()
+            status, headers, body = response.get_response_object()
         except (IOError, ClientException) as exc:  # kept as __context__, masked: its text holds the URL's token
             raise _transport_error(redact_exception(exc), endpoint, secret_name) from None
-        return _parse_response(status, body, secret_name, endpoint)
+        return _parse_response(status, body, secret_name, endpoint, headers)
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's HTTP connections (sharing a socket with the parent crosses the answers) and lock."""
@@ -262,7 +287,9 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
-def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint) -> Dict[str, Any]:
+def _parse_response(
+    status: int, body: bytes, secret_name: str, endpoint: KmsEndpoint, headers: Optional[Dict[str, str]] = None
+) -> Dict[str, Any]:
     try:
         document = loads_bounded(body)
         problem = "" if isinstance(document, dict) else "is not a JSON object"
@@ -288,6 +315,7 @@ def _parse_response(status: int, body: bytes, secret_name: str, endpoint: KmsEnd
         code=code or f"HTTP{status}",
         status=status,
         retryable=retryable,
+        retry_after=retry_after_seconds(headers) if retryable else None,
     )
 
 

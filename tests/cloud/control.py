@@ -12,6 +12,8 @@ can rehearse a key rotation against a running application. `python -m tests.clou
     POST   /faults/kms       {"fault": "error", "status"?, "code"?, "times"?}    KMS answers an error (503)
                              {"fault": "hang", "seconds"?, "times"?}             KMS answers late (60 s)
                              {"fault": "refuse"}                                 KMS refuses connections
+                             {"fault": "throttle", "seconds"?, "times"?, "retry_after"?}
+                                                 KMS answers 429 Rejected.Throttling (for seconds / times)
     DELETE /faults                             every fault cleared, KMS listening again
     GET    /calls?since=N&service=S&action=A   {"calls": [record, ...], "next": M} (poll with since=M)
     DELETE /calls                              the log emptied
@@ -220,8 +222,19 @@ class ControlService:
             self.cloud.kms_fault(delay=float(seconds), times=times)
         elif fault == "refuse":
             self.cloud.kms_down()
+        elif fault == "throttle":
+            seconds, retry_after = body.get("seconds"), body.get("retry_after")
+            if seconds is not None and (not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600):
+                raise ControlError(400, "seconds must be a positive number of seconds, at most 3600")
+            if retry_after is not None and (not isinstance(retry_after, (int, str)) or str(retry_after).strip() == ""):
+                raise ControlError(400, "retry_after must be a number of seconds or an HTTP date")
+            self.cloud.kms_throttle(
+                seconds=float(seconds) if seconds is not None else None,
+                times=times,
+                retry_after=str(retry_after) if retry_after is not None else None,
+            )
         else:
-            raise ControlError(400, 'fault must be "error", "hang" or "refuse"')
+            raise ControlError(400, 'fault must be "error", "hang", "refuse" or "throttle"')
         self._log("InjectKmsFault", None)
         return 200, {"fault": fault}
 

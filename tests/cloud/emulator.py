@@ -11,7 +11,7 @@ More services plug in with add_service(name, handler): any object with `name` an
 import threading
 import time
 from functools import partialmethod
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import credentials_uri, cs, dkms, metadata, mns, ots, sls, sts
 from .ecs import EcsService
@@ -254,6 +254,31 @@ class CloudEmulator:
         self.state.set_fault(service, Fault(status=status, code=code, message=message, delay=delay, remaining=times))
 
     kms_fault = partialmethod(service_fault, "kms")
+
+    def kms_throttle(
+        self,
+        seconds: Optional[float] = None,
+        times: Optional[int] = None,
+        retry_after: Optional[str] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
+        """KMS answers HTTP 429 Rejected.Throttling ("QPS Limit Exceeded", as KMS documents its quota's answer) for
+        the next `seconds` (measured on `clock`, default time.monotonic: a test may pass the clock it gives the
+        provider) and/or the next `times` requests; with neither, until clear_faults(). `retry_after`: the
+        Retry-After header of each answer (shared KMS documents none)."""
+        now = (clock or time.monotonic)()
+        self.state.set_fault(
+            "kms",
+            Fault(
+                status=429,
+                code="Rejected.Throttling",
+                message="QPS Limit Exceeded",
+                remaining=times,
+                until=now + seconds if seconds is not None else None,
+                clock=clock,
+                retry_after=retry_after,
+            ),
+        )
 
     def kms_hold(self, times: Optional[int] = None, limit: float = 60.0) -> threading.Event:
         """The next `times` KMS requests (None: until clear_faults) are held unanswered until the returned event is

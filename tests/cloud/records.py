@@ -7,7 +7,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Union
+from typing import Callable, Dict, List, Optional, Set, Union
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -126,6 +126,9 @@ class Fault:
     delay: Optional[float] = None
     remaining: Optional[int] = None
     gate: Optional[threading.Event] = None  # held unanswered until set (at most `delay`, default 60 s)
+    until: Optional[float] = None  # the fault ends when clock() reaches this (None: only `remaining` ends it)
+    clock: Optional[Callable[[], float]] = None  # what `until` is measured on (None: time.monotonic)
+    retry_after: Optional[str] = None  # a Retry-After header on the error answer
 
 
 @dataclass(frozen=True)

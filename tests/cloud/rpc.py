@@ -77,6 +77,14 @@ DEFAULT_FAULT_CODES = {
 def apply_injected_fault(state: CloudState, service: str, request: Request) -> Optional[Tuple[int, str, str]]:
     """Take the service's next injected fault: wait its delay, and return (status, code, message) when the
     request must fail."""
+    failure = injected_failure(state, service, request)
+    return failure[:3] if failure else None
+
+
+def injected_failure(
+    state: CloudState, service: str, request: Request
+) -> Optional[Tuple[int, str, str, Tuple[Tuple[str, str], ...]]]:
+    """apply_injected_fault, with the headers the error answer carries (a throttling fault's Retry-After)."""
     fault = state.take_fault(service)
     if fault is None:
         return None
@@ -90,6 +98,7 @@ def apply_injected_fault(state: CloudState, service: str, request: Request) -> O
         fault.status,
         fault.code or DEFAULT_FAULT_CODES.get(fault.status, "InternalError"),
         fault.message or "The request has failed due to a temporary failure of the server (injected fault).",
+        (("Retry-After", fault.retry_after),) if fault.retry_after else (),
     )
 
 
@@ -117,9 +126,10 @@ def error_document(err: "RpcError", request: Request, request_id: str, product: 
 
 
 class RpcError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: Tuple[Tuple[str, str], ...] = ()):
         super().__init__("%s %s: %s" % (status, code, message))
         self.status, self.code, self.message = status, code, message
+        self.headers = headers  # extra headers of the error answer (Retry-After)
 
 
 class RpcCall:
@@ -187,7 +197,9 @@ class RpcService:
             return self._json(200, dict({"RequestId": request_id}, **result), request_id)
         except RpcError as err:
             status, code = err.status, err.code
-            return self._json(err.status, error_document(err, request, request_id, self.product), request_id)
+            answer = self._json(err.status, error_document(err, request, request_id, self.product), request_id)
+            answer.headers.extend(err.headers)
+            return answer
         finally:
             self.state.log_call(
                 self.name, call.action if call else None, call.access_key_id if call else None, status, code
@@ -216,7 +228,7 @@ class RpcService:
         return RpcCall(request, params, body, request_id)
 
     def _apply_fault(self, request: Request) -> None:
-        failure = apply_injected_fault(self.state, self.name, request)
+        failure = injected_failure(self.state, self.name, request)
         if failure:
             raise RpcError(*failure)
 

@@ -368,6 +368,9 @@ class CloudState:
             fault = self._faults.get(service)
             if fault is None:
                 return None
+            if fault.until is not None and (fault.clock or time.monotonic)() >= fault.until:
+                del self._faults[service]  # a window of time that has passed
+                return None
             if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
