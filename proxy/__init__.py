@@ -1,13 +1,14 @@
 """Drop-in SDK clients whose keys come from the provider layer and heal on rotation.
 
-One subpackage per SDK (acs/, oss/, openapi/, oss_v2/), each built on the shared machinery here at the top: the
+One subpackage per SDK (acs/, oss/, openapi/, oss_v2/, sls/), each built on the shared machinery here at the top: the
 re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors), request bodies
 that can be sent again (bodies), where the keys come from (source), fresh connections after a rotation
 (fresh_connections) and the key fields pinned per request (pinned_snapshot).
 
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
-(alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used.
+(alibabacloud_oss_v2, the ``.[oss-v2]`` extra) unless a V2 proxy is used, nor Log Service's SDK (aliyun.log, the
+``.[sls]`` extra) unless a Log Service proxy is.
 
 An adapter whose SDK comes with an extra that is not installed still has its names here (so ``from proxy import *``
 and ``help(proxy)`` work on the base install): each is a placeholder class whose construction raises ImportError
@@ -21,6 +22,7 @@ from .handlers import (
     OssAKExpireHandler,
     OssV2AKExpireHandler,
     SdkCoreAKExpireHandler,
+    SlsAKExpireHandler,
     TeaAKExpireHandler,
 )
 
@@ -34,12 +36,20 @@ _LAZY = {
     "ManagedOssCredentialsProvider": ".oss_v2",  # OSS SDK V2: extra .[oss-v2]
     "ProxyOssClient": ".oss_v2",
     "ProxyAsyncOssClient": ".oss_v2",
+    "ProxyLogClient": ".sls",  # Log Service: extra .[sls]
+    "ProxyQueuedLogHandler": ".sls",
+    "ProxySimpleLogHandler": ".sls",
+    "ProxyUwsgiQueuedLogHandler": ".sls",
 }
 
 # One entry per adapter whose SDK is an optional extra: the extra's name -> (the SDK's import name, the names the
 # adapter exports). Without that SDK, the names are placeholders that say which extra to install.
 _EXTRAS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "oss-v2": ("alibabacloud_oss_v2", ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient")),
+    "sls": (
+        "aliyun.log",
+        ("ProxyLogClient", "ProxyQueuedLogHandler", "ProxySimpleLogHandler", "ProxyUwsgiQueuedLogHandler"),
+    ),
 }
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "OssAKExpireHandler",
     "TeaAKExpireHandler",
     "OssV2AKExpireHandler",
+    "SlsAKExpireHandler",
     *_LAZY,
 ]
 
