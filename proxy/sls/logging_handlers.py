@@ -192,8 +192,8 @@ class _Queued(_ManagedHandler):
         return self._shipper.pending
 
     def handle(self, record: logging.LogRecord) -> Any:
-        if self._shipper.is_sender():
-            return False  # logged by the sender while it sends: not shipped, no loop
+        if self._shipper.is_sender() or getattr(self._sending, "active", False):
+            return False  # logged by the sender while it sends, or by this handler itself: not shipped, no loop
         return super().handle(record)  # type: ignore[misc]
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -201,7 +201,11 @@ class _Queued(_ManagedHandler):
             request = self.make_request(record)  # type: ignore[attr-defined]
             outcome = self._shipper.put(request, record, self.put_wait * 2)
             if outcome == NO_SENDER:  # the interpreter is exiting and no sender ran yet: send it here
-                self.send(request)  # type: ignore[attr-defined]
+                self._sending.active = True
+                try:
+                    self.send(request)  # type: ignore[attr-defined]
+                finally:
+                    self._sending.active = False
             elif outcome == FULL:
                 raise RecordNotQueued(f"Log Service handler: queue full ({self._shipper.capacity} records): dropped")
             elif outcome != ACCEPTED:
@@ -225,13 +229,20 @@ class _Queued(_ManagedHandler):
         """Send what is queued (at most ``close_wait`` seconds) and stop the sender, for good."""
         left = self._shipper.close(self.close_wait)
         if left:
-            logging.getLogger("managed_credentials.proxy").error(
-                "Log Service handler %s/%s: %d records not stored within close_wait (%.1f s): lost",
-                getattr(self, "project", "?"),
-                getattr(self, "log_store", "?"),
-                left,
-                self.close_wait,
-            )
+            self._sending.active = True  # this line goes to the other handlers, not into this closed one
+            try:
+                self._log_lost(left)
+            finally:
+                self._sending.active = False
+
+    def _log_lost(self, left: int) -> None:
+        logging.getLogger("managed_credentials.proxy").error(
+            "Log Service handler %s/%s: %d records not stored within close_wait (%.1f s): lost",
+            getattr(self, "project", "?"),
+            getattr(self, "log_store", "?"),
+            left,
+            self.close_wait,
+        )
 
     def close(self) -> None:
         try:
