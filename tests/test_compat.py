@@ -4,7 +4,8 @@ names the dependency's version, what it no longer has, and the compat module to 
 Each reach lives beside the code that needs it: credentials/kms/_acs_compat.py (the KMS client) and
 proxy/acs/_compat.py (ProxyAcsClient) for aliyun-python-sdk-core, credentials/tool/_compat.py for
 alibabacloud-credentials, proxy/openapi/_compat.py for alibabacloud-tea-openapi (and the cores it sends through,
-darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2; oss2 needs none. These tests read
+darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2, proxy/sls/_compat.py for
+aliyun-log-python-sdk; oss2 needs none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
@@ -13,10 +14,13 @@ import types
 from importlib import metadata
 from typing import Any, Callable, Iterable, List
 
+import pytest
+
 ACS = ("aliyun-python-sdk-core", "credentials/kms/_acs_compat.py")  # the KMS client's reach
 ACS_PROXY = ("aliyun-python-sdk-core", "proxy/acs/_compat.py")  # ProxyAcsClient's reaches
 TOOL = ("alibabacloud-credentials", "credentials/tool/_compat.py")
 TEA = ("alibabacloud-tea-openapi", "proxy/openapi/_compat.py")
+SLS = ("aliyun-log-python-sdk", "proxy/sls/_compat.py")
 
 
 def gone(dependency: tuple, what: str) -> str:
@@ -290,3 +294,43 @@ def test_tea_core_of_the_credentials_tool_keeps_its_pooled_sessions_too():
     from Tea.core import TeaCore
 
     _pooled_sessions_are_where_the_fork_hook_looks(TeaCore, ("alibabacloud-tea", TEA[1]))
+
+
+# --- aliyun-log-python-sdk: proxy/sls/_compat.py (ProxyLogClient) ---------------------------------------------------
+
+
+def test_sls_send_hook_is_where_every_request_goes_through():
+    """ProxyLogClient re-issues in LogClient._send: it must still take the request whole (so that calling it again
+    sends it again), sign inside (so each attempt is signed anew) and be what the public methods call."""
+    pytest.importorskip("aliyun.log")  # the .[sls] extra
+    from aliyun.log.logclient import LogClient
+
+    from proxy.sls._compat import SEND_HOOK
+
+    hook = getattr(LogClient, SEND_HOOK, None)
+    assert callable(hook), gone(SLS, f"LogClient.{SEND_HOOK} (ProxyLogClient overrides it to re-issue)")
+    assert parameters(hook)[:7] == ["self", "method", "project", "body", "resource", "params", "headers"], gone(
+        SLS, f"LogClient.{SEND_HOOK}(method, project, body, resource, params, headers, ...): it is {parameters(hook)}"
+    )
+    assert "sign_request" in names_used(hook), gone(SLS, f"the signing inside LogClient.{SEND_HOOK}")
+    for caller in ("put_logs", "put_log_raw", "get_cursor", "pull_logs", "list_logstore", "list_logstores"):
+        assert SEND_HOOK in names_used(getattr(LogClient, caller)), gone(
+            SLS, f"LogClient.{caller} calling {SEND_HOOK} (ProxyLogClient would no longer heal it)"
+        )
+    public = [getattr(LogClient, name) for name in dir(LogClient) if not name.startswith("_")]
+    assert sum(SEND_HOOK in names_used(method) for method in public if callable(method)) >= 100
+
+
+def test_sls_session_is_where_the_client_keeps_its_connections():
+    """After a fork and at shutdown ProxyLogClient renews or closes the requests.Session that sdk_session() finds:
+    any Session a LogClient holds must be that one (older releases hold none)."""
+    pytest.importorskip("aliyun.log")  # the .[sls] extra
+    import requests
+    from aliyun.log.logclient import LogClient
+
+    from proxy.sls._compat import sdk_session
+
+    client = LogClient("127.0.0.1:9", "LTAI5tKeyId", "secret", source="10.0.0.1")  # sends nothing
+    sessions = [name for name, value in vars(client).items() if isinstance(value, requests.Session)]
+    assert sessions in ([], ["_session"]), gone(SLS, f"LogClient._session (it keeps its Session in {sessions})")
+    assert (sdk_session(client) is not None) == bool(sessions)

@@ -53,7 +53,8 @@ CALLS: Dict[str, Call] = {
     "get_begin_cursor": lambda c, ls: c.get_begin_cursor(PROJECT, ls, 0).get_cursor(),
     "get_end_cursor": lambda c, ls: c.get_end_cursor(PROJECT, ls, 0).get_cursor(),
     "pull_logs": lambda c, ls: [
-        log["n"] for log in c.pull_logs(PROJECT, ls, 0, "MA==").get_flatten_logs_json()  # the cursor of record 0
+        log["n"]
+        for log in c.pull_logs(PROJECT, ls, 0, "MA==").get_flatten_logs_json()  # the cursor of record 0
     ],
     "pull_log": lambda c, ls: [
         log["n"]

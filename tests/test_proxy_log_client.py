@@ -121,7 +121,9 @@ def test_an_expired_sts_token_heals_and_the_token_travels(sls, version):
         (404, "LogStoreNotExist", "logstore app-log does not exist"),
     ],
 )
-def test_errors_that_are_not_an_expired_key_are_raised_at_once_without_a_refresh(sls, kms_client, status, code, message):
+def test_errors_that_are_not_an_expired_key_are_raised_at_once_without_a_refresh(
+    sls, kms_client, status, code, message
+):
     """A RAM policy denial comes as Unauthorized too (the service's words, "denied by sts or ram, ..."): the key is
     good, so it is not refreshed for; the caller gets the service's error, once, unchanged."""
     sls.create_secret("log-key")

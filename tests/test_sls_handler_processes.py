@@ -76,7 +76,9 @@ def test_the_dictconfig_example_ships_every_record_of_a_program_that_exits(sls, 
 
 
 def test_the_fileconfig_example_ships_every_record_of_a_program_that_exits(sls, configured, tmp_path):
-    (tmp_path / "logging.ini").write_text(example("sls-fileconfig").replace("cn-hangzhou.log.aliyuncs.com", sls.sls_endpoint))
+    (tmp_path / "logging.ini").write_text(
+        example("sls-fileconfig").replace("cn-hangzhou.log.aliyuncs.com", sls.sls_endpoint)
+    )
     body = "import logging.config\nlogging.config.fileConfig('logging.ini')\n" + LOG.format(first=0, last=300)
     run(sls, configured, body, tmp_path)
     assert once_each(stored(sls), range(300))

@@ -221,9 +221,7 @@ def test_records_logged_while_the_handler_sends_are_not_shipped_by_it(sls, provi
 
 def test_the_simple_handler_heals_a_revocation(sls, configured, shipping):
     sls.create_secret(SECRET)
-    ship = shipping(
-        ProxySimpleLogHandler(sls.sls_endpoint, project=PROJECT, log_store=LOGSTORE, secret_name=SECRET)
-    )
+    ship = shipping(ProxySimpleLogHandler(sls.sls_endpoint, project=PROJECT, log_store=LOGSTORE, secret_name=SECRET))
     ship.log(range(3))
     sls.rotate_secret(SECRET, mode="revoke")
     ship.log(range(3, 6))

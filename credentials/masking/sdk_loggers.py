@@ -50,6 +50,35 @@ SDK_LOGGERS: Tuple[str, ...] = (
     "alibabacloud-tea",
     "darabonba-core",
     "credentials",
+    # aliyun-log-python-sdk (Log Service, the .[sls] extra): its modules, and two names its es_migration tool sets
+    # the level of
+    "aliyun.log.consumer.consumer_client",
+    "aliyun.log.consumer.heart_beat",
+    "aliyun.log.consumer.shard_worker",
+    "aliyun.log.consumer.tasks",
+    "aliyun.log.consumer.worker",
+    "aliyun.log.es_migration.migration_manager",
+    "aliyun.log.etl_core.config_parser",
+    "aliyun.log.etl_core.restrict_config_parser",
+    "aliyun.log.etl_core.runner",
+    "aliyun.log.etl_core.trans_comp.trans_base",
+    "aliyun.log.etl_core.trans_comp.trans_csv",
+    "aliyun.log.etl_core.trans_comp.trans_json",
+    "aliyun.log.etl_core.trans_comp.trans_kv",
+    "aliyun.log.etl_core.trans_comp.trans_lookup",
+    "aliyun.log.etl_core.trans_comp.trans_mv",
+    "aliyun.log.etl_core.trans_comp.trans_regex",
+    "aliyun.log.etl_core.trans_comp.trans_set_field",
+    "aliyun.log.etl_core.transform.condition_list",
+    "aliyun.log.etl_core.transform.condition_transform",
+    "aliyun.log.etl_core.transform.transform_list",
+    "aliyun.log.external_store_config",
+    "aliyun.log.logclient",
+    "aliyun.log.logclient_operator",
+    "aliyun.log.logtail_config_detail",
+    "aliyun.log.util",
+    "requests",
+    "elasticsearch",
     # urllib3, under oss2's and tea's requests: it logs every URL with its query string
     "urllib3",
     "urllib3.connectionpool",
@@ -65,4 +94,4 @@ SDK_LOGGERS: Tuple[str, ...] = (
 )
 
 #: Loggers that already exist under these names get the filter as well.
-SDK_PREFIXES: Tuple[str, ...] = ("aliyunsdkcore", "oss2", "alibabacloud", "darabonba", "Tea", "urllib3")
+SDK_PREFIXES: Tuple[str, ...] = ("aliyunsdkcore", "oss2", "alibabacloud", "darabonba", "Tea", "urllib3", "aliyun.log")
