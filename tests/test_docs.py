@@ -93,3 +93,12 @@ def test_which_calls_heal_oss_table_matches_the_conformance_matrix():
     )
     assert len(rows) == len(listed)
     assert listed == expected, (sorted(listed - expected), sorted(expected - listed))
+
+
+def test_which_calls_heal_sls_table_matches_the_conformance_matrix():
+    from tests.test_conformance_sls import CALLS
+
+    page = read(os.path.join("docs", "sdks", "log-service.md"))
+    table = page.split("<!-- which-calls-heal-sls:start -->")[1].split("<!-- which-calls-heal-sls:end -->")[0]
+    rows = re.findall(r"^\| `LogClient\.(\w+)` \| (heals) \|", table, re.M)
+    assert sorted(name for name, _ in rows) == sorted(CALLS) and len(rows) == len(CALLS), rows
