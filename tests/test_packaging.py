@@ -16,8 +16,8 @@ socket.create_connection = no_network
 import credentials, proxy
 from proxy import ProxyAcsClient
 assert threading.active_count() == 1, threading.enumerate()
-heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2")
-         if m in sys.modules]
+heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2",
+                     "aliyun.log") if m in sys.modules]
 assert not heavy, heavy
 print("ok")
 """
@@ -119,3 +119,31 @@ def test_star_import_and_help_with_the_extra_give_the_real_clients():
     assert seen["bound"] == seen["all"] and seen["missing"] == {}
     assert "alibabacloud_oss_v2.client" in seen["v2_client_bases"]
     assert "class ProxyAsyncOssClient(" in seen["help"]
+
+
+HIDE_THE_SLS_EXTRA = HIDE_THE_OSS_V2_EXTRA.replace("alibabacloud_oss_v2", "aliyun").replace("oss-v2", "sls")
+
+SLS_NAMES = """
+import json, sys
+from proxy import *
+import proxy
+missing = {}
+for name in ("ProxyLogClient", "ProxyQueuedLogHandler", "ProxySimpleLogHandler", "ProxyUwsgiQueuedLogHandler"):
+    try:
+        globals()[name]("cn-hangzhou.log.aliyuncs.com", secret_name="x")
+    except ImportError as exc:
+        missing[name] = str(exc)
+print(json.dumps({"missing": missing, "handler": SlsAKExpireHandler.__name__, "sdk_imported": "aliyun.log" in sys.modules}))
+"""
+
+
+def test_without_the_sls_extra_the_log_service_names_say_what_to_install():
+    seen = run_python(HIDE_THE_SLS_EXTRA + SLS_NAMES)
+    assert set(seen["missing"]) == {
+        "ProxyLogClient",
+        "ProxyQueuedLogHandler",
+        "ProxySimpleLogHandler",
+        "ProxyUwsgiQueuedLogHandler",
+    }
+    assert all("pip install 'managed-credentials-sdk-proxy[sls]'" in text for text in seen["missing"].values())
+    assert seen["handler"] == "SlsAKExpireHandler" and not seen["sdk_imported"]
