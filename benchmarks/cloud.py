@@ -22,6 +22,7 @@ from typing import Iterator, Optional, Tuple
 
 SECRET = "bench-ram-secret"
 BUCKET = "bench-bucket"
+SLS_PROJECT, SLS_LOGSTORE = "bench-project", "bench-log"  # Log Service: reached as <project>.127.0.0.1 (loopback_names)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_TIMEOUT = 30.0
 
@@ -36,6 +37,7 @@ class Cloud:
     ecs_host: str
     oss_endpoint: str
     kms_host: str
+    sls_endpoint: Optional[str] = None  # host:port of the emulator's Log Service (logstore SLS_PROJECT/SLS_LOGSTORE)
     emulator: Optional[object] = None  # the tests.cloud.CloudEmulator, when it runs in this process
     _channel: Optional["_Channel"] = None  # commands to the emulator process, when it runs in a child
 
@@ -69,6 +71,7 @@ class Cloud:
             "ecs_host": self.ecs_host,
             "oss_endpoint": self.oss_endpoint,
             "kms_host": self.kms_host,
+            "sls_endpoint": self.sls_endpoint,
         }
 
 
@@ -144,6 +147,7 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
         emulator.start()
         key = emulator.create_secret(SECRET, rotation_interval=rotation_interval)
         emulator.create_bucket(BUCKET)
+        emulator.sls.create_logstore(SLS_PROJECT, SLS_LOGSTORE)
         properties = emulator.write_properties(os.path.join(workdir, "managed_credentials_providers.properties"))
         cloud = Cloud(
             SECRET,
@@ -154,6 +158,7 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
             emulator.ecs_host,
             emulator.oss_endpoint,
             emulator.kms_host,
+            emulator.sls_endpoint,
             emulator,
         )
         with _pointed_at(properties):
@@ -185,6 +190,7 @@ def cloud_process(max_seconds: float = 900.0) -> Iterator[Cloud]:
             info["ecs_host"],
             info["oss_endpoint"],
             info["kms_host"],
+            info.get("sls_endpoint"),
             _channel=_Channel(child, START_TIMEOUT),
         )
         with _pointed_at(cloud.properties):

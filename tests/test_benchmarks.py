@@ -24,6 +24,8 @@ EXPECTED = {
     "dkms_fetch_cpu",
     "oss_v2_put",
     "oss_v2_get",
+    "sls_put_logs",
+    "sls_get_cursor",
     "cpu_oss_v2_put",
     "cpu_oss_v2_get",
     "constructor_beside_a_held_fetch",
