@@ -18,8 +18,9 @@ import pytest
 from aliyun.log import QueuedLogHandler
 from aliyun.log.logger_hanlder import SimpleLogHandler, UwsgiQueuedLogHandler
 
-from credentials import StaticCredentialsProvider
+from credentials import CredentialsError, CredentialsProvider, StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
+from credentials.model import Credentials
 from proxy import ProxyQueuedLogHandler, ProxySimpleLogHandler, ProxyUwsgiQueuedLogHandler
 from tests.helpers import DEADLINE, join_all, wait_until
 
@@ -177,16 +178,19 @@ def test_flush_keeps_the_sender_running(sls, provider, shipping):
 
 
 def test_a_full_queue_drops_at_once_while_the_sender_is_failing(sls, provider, shipping):
-    """queue_size bounds what waits. While the service refuses (here: the key revoked and KMS down) a record that
-    finds the queue full is dropped at once (never a wait on an outage), counted and reported; what was queued is
-    stored once when KMS is back."""
-    ship = shipping(handler_for(sls, provider, queue_size=20, batch_size=5, put_wait=0.05))
+    """queue_size bounds what waits. While the sender retries a refused batch (here: the key revoked and KMS down) a
+    record that finds the queue full is dropped at once (never a wait on an outage), counted and reported; what was
+    queued is stored once when KMS is back."""
+    ship = shipping(handler_for(sls, provider, queue_size=20, batch_size=5, put_wait=30))  # a full queue: 60 s
     sls.kms_down()
     sls.rotate_secret(SECRET, mode="revoke")
     try:
-        ship.log(range(5))
-        assert wait_until(lambda: sls.count("PutLogs", code="Unauthorized") >= 1 and ship.handler.pending == 5)
-        ship.log(range(5, 105))
+        ship.log(range(5))  # one full batch: sent at once
+        assert wait_until(lambda: sls.count("PutLogs", code="Unauthorized") >= 2), "not refused twice"  # retrying
+        logging_thread = threading.Thread(target=ship.log, args=(range(5, 105),), daemon=True)
+        logging_thread.start()
+        logging_thread.join(DEADLINE * 3)  # 80 waits of 60 s each, were a full queue waited on
+        assert not logging_thread.is_alive(), "a logging call waited for room during an outage"
         assert ship.handler.dropped == 80 and len(ship.errors) == 80  # 5 in hand, 20 queued
         assert "queue full (20 records)" in str(ship.errors[0][1])
     finally:
@@ -194,6 +198,20 @@ def test_a_full_queue_drops_at_once_while_the_sender_is_failing(sls, provider, s
     assert wait_until(lambda: len(stored(sls)) >= 25, DEADLINE * 6)
     ship.handler.flush()
     assert each_once(sls, 25)
+
+
+def test_a_full_queue_does_not_wait_on_a_send_that_hangs(sls, provider, shipping):
+    """Log Service holds the first PutLogs unanswered (a hung service: LogClient waits up to 120 s). A logging call
+    that finds the queue full waits at most 2 x put_wait, and none waits once the send has hung longer than that."""
+    ship = shipping(handler_for(sls, provider, queue_size=5, batch_size=5, put_wait=0.5))
+    sls.service_fault("sls", delay=60, times=1)
+    ship.log(range(5))  # the batch taken and sent: held by the service
+    assert wait_until(lambda: ship.handler.pending == 5 and len(ship.handler._shipper._items) == 0)
+    logging_thread = threading.Thread(target=ship.log, args=(range(5, 100),), daemon=True)
+    logging_thread.start()
+    logging_thread.join(DEADLINE * 3)  # 90 waits of a second each, were every full put to wait
+    assert not logging_thread.is_alive(), "logging calls waited on a send that hangs"
+    assert ship.handler.dropped == 90 and ship.handler.pending == 10  # 5 held, 5 queued
 
 
 @pytest.mark.parametrize("handler_class", [ProxyQueuedLogHandler, ProxySimpleLogHandler])
@@ -227,6 +245,46 @@ def test_the_simple_handler_heals_a_revocation(sls, configured, shipping):
     ship.log(range(3, 6))
     assert each_once(sls, 6) and ship.errors == []
     assert sls.count("PutLogs", code="Unauthorized") == 1 and sls.count("GetSecretValue") == 2
+
+
+class KeyAfterAWhile(CredentialsProvider):
+    """No key at all (KMS unreachable before the first key) until ``ready`` is set, then a fixed key."""
+
+    def __init__(self, key):
+        self.ready = threading.Event()
+        self.failures = 0
+        self._credentials = Credentials(*key)
+
+    def get_credentials(self):
+        if not self.ready.is_set():
+            self.failures += 1
+            raise CredentialsError("cannot reach KMS", secret_name=SECRET)
+        return self._credentials
+
+    def refresh(self, stale=None):
+        return self.get_credentials()
+
+
+def test_records_logged_before_the_first_key_are_stored_once_it_comes(sls, shipping):
+    provider = KeyAfterAWhile(sls.add_access_key())
+    ship = shipping(handler_for(sls, provider, put_wait=0.05))
+    ship.log(range(50))
+    assert wait_until(lambda: provider.failures >= 2), "the sender did not try again"
+    assert sls.count("PutLogs") == 0 and ship.handler.pending == 50
+    provider.ready.set()
+    assert wait_until(lambda: len(stored(sls)) >= 50, DEADLINE * 6)
+    ship.handler.flush()
+    assert each_once(sls, 50) and (ship.handler.dropped, ship.errors) == (0, [])
+
+
+def test_closing_a_handler_releases_its_hold_on_the_shared_secret(sls, configured):
+    sls.create_secret(SECRET)
+    handler = ProxyQueuedLogHandler(sls.sls_endpoint, project=PROJECT, log_store=LOGSTORE, secret_name=SECRET)
+    provider = handler.credentials_provider
+    handler.handle(logging.makeLogRecord({"msg": "one", "levelno": logging.INFO, "n": 0}))
+    handler.close()
+    assert provider.closed and stored(sls) == [0]
+    handler.close()  # idempotent
 
 
 def test_a_record_after_close_is_reported_not_sent(sls, provider, shipping):

@@ -15,8 +15,8 @@ The rules (docs/sdk/log-service.md says the same to users):
   LogClient does the same within a call): such a batch can be stored twice, never lost.
 * **Bounded.** At most ``capacity`` records wait. When the queue is full, the caller waits up to ``full_wait``
   seconds for room (the SDK's rule: twice ``put_wait``), and then the record is dropped; while the sender is retrying
-  a refused batch (the service or KMS is down), a full queue drops at once, so a logging call never waits on an
-  outage.
+  a refused batch, or its send has taken longer than ``full_wait`` already (a refresh waiting for KMS, a service that
+  does not answer), a full queue drops at once, so a logging call does not wait on an outage.
 * **flush()** waits, at most ``timeout`` seconds, until every record queued before the call is stored (or given
   up); the sender keeps running. **close()** does the same and stops the sender; what is still not stored then is
   counted in ``dropped`` and returned.
@@ -115,6 +115,7 @@ class Shipper:
         self._closing = False
         self._abandoned = False  # close() has given up waiting: the sender stops at its next step
         self._failing = False  # the batch in hand was refused and waits for its retry
+        self._sending_since: Optional[float] = None  # when the send in progress began (None: not sending)
 
     # --- the caller's side -------------------------------------------------------------------------------------------
 
@@ -131,7 +132,7 @@ class Shipper:
             while len(self._items) >= self.capacity:
                 now = time.monotonic()
                 deadline = now + full_wait if deadline is None else deadline
-                if self._failing or self._closing or now >= deadline:
+                if self._failing or self._closing or now >= deadline or self._stuck(now, full_wait):
                     self.dropped += 1
                     return FULL
                 self._cond.wait(deadline - now)
@@ -140,6 +141,12 @@ class Shipper:
             if len(self._items) == 1 or len(self._items) >= self.batch_size:
                 self._cond.notify_all()
             return ACCEPTED
+
+    def _stuck(self, now: float, full_wait: float) -> bool:
+        """The send in progress began more than ``full_wait`` ago (a refresh waiting for KMS, the SDK's own retries,
+        a service that does not answer): waiting for room would be waiting on an outage."""
+        since = self._sending_since
+        return since is not None and now - since > full_wait
 
     def flush(self, timeout: float) -> bool:
         """Wait until every record queued before this call is stored or given up; False when ``timeout`` passed."""
@@ -244,9 +251,11 @@ class Shipper:
         request = _merged(batch)
         delay, attempts = RETRY_FIRST, 0
         while True:
+            self._sending_since = time.monotonic()
             try:
                 self._send(request)
             except Exception as exc:  # noqa: BLE001 - every failure is judged: retried, or given up and reported
+                self._sending_since = None
                 if not is_transient(exc):
                     self._failing = False
                     with self._cond:
@@ -268,6 +277,7 @@ class Shipper:
                     return False
                 delay = min(delay * 2, RETRY_CAP)
                 continue
+            self._sending_since = None
             if attempts:
                 logger.info("Log Service handler: %d records stored after %d attempts", len(batch), attempts + 1)
             self._failing = False
