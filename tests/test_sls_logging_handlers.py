@@ -223,15 +223,23 @@ def test_records_logged_while_the_handler_sends_are_not_shipped_by_it(sls, provi
     root = logging.getLogger()
     monkeypatch.setattr(root, "level", logging.DEBUG)
     root.addHandler(handler)
-    try:
+
+    def application():
         logging.getLogger("app").info("hello", extra={"n": 0})
         handler.flush()
         sls.rotate_secret(SECRET, mode="revoke")  # the next send is refused and re-issued: more log lines
         logging.getLogger("app").info("again", extra={"n": 1})
         handler.flush()
+
+    thread = threading.Thread(target=application, daemon=True)
+    try:
+        thread.start()
+        thread.join(DEADLINE * 3)
+        assert not thread.is_alive(), "the handler's own sending fed back into it"
     finally:
         root.removeHandler(handler)
-        handler.close()
+        if not thread.is_alive():
+            handler.close()
     names = [record.get("name") for record in sls.sls.records(PROJECT, LOGSTORE)]
     assert names == ["app", "app"], names
     assert sls.count("PutLogs", code="OK") == 2
@@ -285,6 +293,27 @@ def test_closing_a_handler_releases_its_hold_on_the_shared_secret(sls, configure
     handler.close()
     assert provider.closed and stored(sls) == [0]
     handler.close()  # idempotent
+
+
+def test_close_sends_what_is_queued_first(sls, provider, shipping):
+    """close() without flush() (a handler closed by the application): what waits in the queue is sent first."""
+    ship = shipping(handler_for(sls, provider, put_wait=30))  # records would linger 30 s for a fuller batch
+    ship.log(range(20))
+    ship.handler.close()
+    assert each_once(sls, 20) and ship.handler.dropped == 0
+
+
+def test_records_of_another_topic_go_in_a_batch_of_their_own(sls, provider, shipping):
+    """A batch is one PutLogs, one topic (and source, tags): records queued under another topic are not merged into
+    it (the SDK's handler sent a whole batch under its last record's topic)."""
+    ship = shipping(handler_for(sls, provider, topic="first", put_wait=30))
+    ship.log(range(3))
+    ship.handler.set_topic("second")
+    ship.log(range(3, 5))
+    ship.handler.flush()
+    topics = {int(record.get("n")): record.topic for record in sls.sls.records(PROJECT, LOGSTORE)}
+    assert topics == {0: "first", 1: "first", 2: "first", 3: "second", 4: "second"}
+    assert sls.count("PutLogs", code="OK") == 2
 
 
 def test_a_record_after_close_is_reported_not_sent(sls, provider, shipping):
