@@ -28,12 +28,12 @@ import tenacity
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.models import Config
+from aliyun.log import LogException
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest, RoaRequest
 from darabonba.runtime import RuntimeOptions
-from aliyun.log import LogException
 from Tea.exceptions import TeaException
 
 from credentials import CredentialsError, CredentialsProvider, StaticCredentialsProvider

@@ -133,7 +133,8 @@ for name in ("ProxyLogClient", "ProxyQueuedLogHandler", "ProxySimpleLogHandler",
         globals()[name]("cn-hangzhou.log.aliyuncs.com", secret_name="x")
     except ImportError as exc:
         missing[name] = str(exc)
-print(json.dumps({"missing": missing, "handler": SlsAKExpireHandler.__name__, "sdk_imported": "aliyun.log" in sys.modules}))
+seen = {"missing": missing, "handler": SlsAKExpireHandler.__name__, "sdk_imported": "aliyun.log" in sys.modules}
+print(json.dumps(seen))
 """
 
 

@@ -199,7 +199,10 @@ def test_no_token_or_secret_in_any_output_of_the_log_service_proxies_with_debug_
         client.list_logstores(ListLogstoresRequest("p"))
 
     for client in clients:
-        for step in (lambda: calls(client), lambda: client.list_logstores(ListLogstoresRequest("no-such-project"))):
+        for step in (
+            lambda client=client: calls(client),
+            lambda client=client: client.list_logstores(ListLogstoresRequest("no-such-project")),
+        ):
             try:
                 step()
             except LogException as exc:
