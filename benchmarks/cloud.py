@@ -23,6 +23,7 @@ from typing import Iterator, Optional, Tuple
 SECRET = "bench-ram-secret"
 BUCKET = "bench-bucket"
 OTS_INSTANCE = "bench-instance"
+SLS_PROJECT, SLS_LOGSTORE = "bench-project", "bench-log"  # Log Service: reached as <project>.127.0.0.1 (loopback_names)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_TIMEOUT = 30.0
 
@@ -39,6 +40,7 @@ class Cloud:
     kms_host: str
     mns_endpoint: str = ""  # Message Service (http://127.0.0.1:PORT)
     ots_endpoint: str = ""  # Tablestore, with the instance OTS_INSTANCE made
+    sls_endpoint: Optional[str] = None  # host:port of the emulator's Log Service (logstore SLS_PROJECT/SLS_LOGSTORE)
     emulator: Optional[object] = None  # the tests.cloud.CloudEmulator, when it runs in this process
     _channel: Optional["_Channel"] = None  # commands to the emulator process, when it runs in a child
 
@@ -74,6 +76,7 @@ class Cloud:
             "kms_host": self.kms_host,
             "mns_endpoint": self.mns_endpoint,
             "ots_endpoint": self.ots_endpoint,
+            "sls_endpoint": self.sls_endpoint,
         }
 
 
@@ -150,6 +153,7 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
         key = emulator.create_secret(SECRET, rotation_interval=rotation_interval)
         emulator.create_bucket(BUCKET)
         emulator.ots.create_instance(OTS_INSTANCE)
+        emulator.sls.create_logstore(SLS_PROJECT, SLS_LOGSTORE)
         properties = emulator.write_properties(os.path.join(workdir, "managed_credentials_providers.properties"))
         cloud = Cloud(
             SECRET,
@@ -162,6 +166,7 @@ def local_cloud(rotation_interval: Optional[int] = 604800) -> Iterator[Cloud]:
             emulator.kms_host,
             emulator.mns_endpoint,
             emulator.ots_endpoint,
+            emulator.sls_endpoint,
             emulator,
         )
         with _pointed_at(properties):
@@ -195,6 +200,7 @@ def cloud_process(max_seconds: float = 900.0) -> Iterator[Cloud]:
             info["kms_host"],
             info.get("mns_endpoint", ""),
             info.get("ots_endpoint", ""),
+            info.get("sls_endpoint"),
             _channel=_Channel(child, START_TIMEOUT),
         )
         with _pointed_at(cloud.properties):

@@ -233,3 +233,57 @@ def ots(cloud: Cloud, settings: Settings) -> List[Figure]:
         proxy.shutdown()
     title = "per-call time, ProxyOTSClient / tablestore OTSClient (get_row, one row)"
     return [ratio_figure("ots_get_row", title, result, settings.oss_calls)]
+
+
+def sls(cloud: Cloud, settings: Settings) -> List[Figure]:
+    """ProxyLogClient against a plain aliyun.log LogClient with the same key (v1 signing, the SDK's default): put_logs
+    of 10 records (protobuf, lz4) and get_cursor. Both send through one HTTP adapter (the plain client's is mounted on
+    the proxy's session), so through the same kept-alive connection. Both are given ``source=`` so that neither looks
+    up its own address; the emulator's "<project>.127.0.0.1" names resolve in this process (loopback_names)."""
+    import time
+
+    from aliyun.log import LogClient, LogItem, PutLogsRequest
+
+    from proxy import ProxyLogClient
+    from tests.cloud.loopback_names import loopback_names
+
+    from .cloud import SLS_LOGSTORE, SLS_PROJECT
+
+    with loopback_names():
+        plain = LogClient(cloud.sls_endpoint, *cloud.key, source="10.0.0.1")
+        proxy = ProxyLogClient(cloud.sls_endpoint, cloud.secret_name, source="10.0.0.1")
+        proxy._session.mount("http://", plain._session.get_adapter("http://"))
+
+        def request() -> PutLogsRequest:
+            now = int(time.time())
+            items = [LogItem(timestamp=now, contents=[("n", str(n)), ("message", "x" * 100)]) for n in range(10)]
+            return PutLogsRequest(SLS_PROJECT, SLS_LOGSTORE, "", "", items)
+
+        def cursor(client: "LogClient") -> None:
+            client.get_cursor(SLS_PROJECT, SLS_LOGSTORE, 0, "end")
+
+        try:
+            for _ in range(min(20, settings.oss_calls)):
+                for client in (plain, proxy):
+                    client.put_logs(request())
+                    cursor(client)
+            put = interleaved(
+                plain.put_logs, proxy.put_logs, request, calls=settings.oss_calls, rounds=settings.oss_rounds
+            )
+            get_cursor = interleaved(
+                lambda _: cursor(plain),
+                lambda _: cursor(proxy),
+                lambda: None,
+                calls=settings.oss_calls,
+                rounds=settings.oss_rounds,
+            )
+        finally:
+            proxy.shutdown()
+            plain._session.close()
+    return [
+        ratio_figure(key, title, result, settings.oss_calls)
+        for key, title, result in (
+            ("sls_put_logs", "per-call time, ProxyLogClient / LogClient (put_logs, 10 records)", put),
+            ("sls_get_cursor", "per-call time, ProxyLogClient / LogClient (get_cursor)", get_cursor),
+        )
+    ]

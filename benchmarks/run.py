@@ -57,6 +57,7 @@ GROUPS: Dict[str, Group] = {
     "per_call": lambda cloud, s, _: per_call.acs(cloud, s) + per_call.oss(cloud, s),
     "per_call_oss_v2": lambda cloud, s, _: cpu_overhead.oss_v2(cloud, s) + per_call.oss_v2(cloud, s),  # .[oss-v2]
     "per_call_mns_ots": lambda cloud, s, _: per_call.mns(cloud, s) + per_call.ots(cloud, s),  # .[mns], .[tablestore]
+    "per_call_sls": lambda cloud, s, _: per_call.sls(cloud, s),  # .[sls]
     "provider": _provider,
     "clients": lambda cloud, s, _: many_clients.measure(cloud, s),
     "startup": lambda cloud, s, _: startup.measure(cloud, s),

@@ -1,14 +1,14 @@
 """Drop-in SDK clients whose keys come from the provider layer and heal on rotation.
 
-One subpackage per SDK (acs/, oss/, openapi/, oss_v2/, mns/, tablestore/), each built on the shared machinery here
-at the top: the re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors),
+One subpackage per SDK (acs/, oss/, openapi/, oss_v2/, sls/, mns/, tablestore/), each built on the shared machinery
+here at the top: the re-issue loop (reissue), which errors mean an expired key (handlers), the errors raised (errors),
 request bodies that can be sent again (bodies), where the keys come from (source), fresh connections after a rotation
 (fresh_connections) and the key fields pinned per request (pinned_snapshot).
 
 Each client is loaded at first use, so a program that only needs
 ProxyAcsClient never pays for importing oss2 or tea-openapi, and nothing imports OSS SDK V2
-(alibabacloud_oss_v2, the ``.[oss-v2]`` extra), aliyun-mns-sdk (``.[mns]``) or tablestore (``.[tablestore]``)
-unless its proxy is used.
+(alibabacloud_oss_v2, the ``.[oss-v2]`` extra), Log Service's SDK (aliyun.log, ``.[sls]``), aliyun-mns-sdk
+(``.[mns]``) or tablestore (``.[tablestore]``) unless its proxy is used.
 
 An adapter whose SDK comes with an extra that is not installed still has its names here (so ``from proxy import *``
 and ``help(proxy)`` work on the base install): each is a placeholder class whose construction raises ImportError
@@ -24,6 +24,7 @@ from .handlers import (
     OssV2AKExpireHandler,
     OtsAKExpireHandler,
     SdkCoreAKExpireHandler,
+    SlsAKExpireHandler,
     TeaAKExpireHandler,
 )
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # for the type checker and the API reference (mkdocstrings); 
     from .openapi import ManagedCredentialsClient, ProxyOpenApiClient
     from .oss import ProxyBucket, ProxyService
     from .oss_v2 import ManagedOssCredentialsProvider, ProxyAsyncOssClient, ProxyOssClient
+    from .sls import ProxyLogClient, ProxyQueuedLogHandler, ProxySimpleLogHandler, ProxyUwsgiQueuedLogHandler
     from .tablestore import ProxyOTSClient
 
 # Every client, and the adapter (one subpackage per SDK) that exports it (imported at first use).
@@ -47,6 +49,10 @@ _LAZY = {
     "ProxyAsyncOssClient": ".oss_v2",
     "ProxyMnsAccount": ".mns",  # Message Service: extra .[mns]
     "ProxyOTSClient": ".tablestore",  # Tablestore: extra .[tablestore]
+    "ProxyLogClient": ".sls",  # Log Service: extra .[sls]
+    "ProxyQueuedLogHandler": ".sls",
+    "ProxySimpleLogHandler": ".sls",
+    "ProxyUwsgiQueuedLogHandler": ".sls",
 }
 
 # One entry per adapter whose SDK is an optional extra: the extra's name -> (the SDK's import name, the names the
@@ -55,6 +61,10 @@ _EXTRAS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "oss-v2": ("alibabacloud_oss_v2", ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient")),
     "mns": ("mns", ("ProxyMnsAccount",)),
     "tablestore": ("tablestore", ("ProxyOTSClient",)),
+    "sls": (
+        "aliyun.log",
+        ("ProxyLogClient", "ProxyQueuedLogHandler", "ProxySimpleLogHandler", "ProxyUwsgiQueuedLogHandler"),
+    ),
 }
 
 __all__ = [
@@ -65,6 +75,7 @@ __all__ = [
     "OssV2AKExpireHandler",
     "MnsAKExpireHandler",
     "OtsAKExpireHandler",
+    "SlsAKExpireHandler",
     # the _LAZY names:
     "ProxyAcsClient",
     "ProxyBucket",
@@ -76,6 +87,10 @@ __all__ = [
     "ProxyAsyncOssClient",
     "ProxyMnsAccount",
     "ProxyOTSClient",
+    "ProxyLogClient",
+    "ProxyQueuedLogHandler",
+    "ProxySimpleLogHandler",
+    "ProxyUwsgiQueuedLogHandler",
 ]
 
 

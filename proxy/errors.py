@@ -8,12 +8,14 @@ Two cases, one rule each:
   ``get_error_code()`` = ``ManagedCredentials.Unavailable``), ``OssCredentialsUnavailable`` (an
   ``oss2.exceptions.ClientError``, status -1) and ``TeaCredentialsUnavailable`` (tea-openapi's ``ClientException``,
   ``code`` = ``ManagedCredentials.Unavailable``; ``Tea.exceptions.TeaException`` on tea-openapi versions without
-  it) and ``OssV2CredentialsUnavailable`` (OSS SDK V2's ``OperationError``, ``unwrap()`` a
-  ``CredentialsFetchError``, as a plain V2 client raises it). ``except ClientException:`` /
-  ``except oss2.exceptions.OssError:`` / ``except TeaException:`` / ``except OperationError:`` blocks written
-  for the plain SDK catch them, and so does ``except CredentialsError:``. ``secret_name`` is set; ``__cause__`` is
-  the original CredentialsError, whose ``code`` is the KMS (or source) error code. ``code`` of the ACS and OSS
-  errors is that code too (neither SDK gives its client errors a ``code``); tea's ``code`` is its own attribute.
+  it), ``OssV2CredentialsUnavailable`` (OSS SDK V2's ``OperationError``, ``unwrap()`` a
+  ``CredentialsFetchError``, as a plain V2 client raises it) and ``SlsCredentialsUnavailable`` (Log Service's
+  ``LogException``, ``get_error_code()`` = ``ManagedCredentials.Unavailable``). ``except ClientException:`` /
+  ``except oss2.exceptions.OssError:`` / ``except TeaException:`` / ``except OperationError:`` /
+  ``except LogException:`` blocks written for the plain SDK catch them, and so does ``except CredentialsError:``.
+  ``secret_name`` is set; ``__cause__`` is the original CredentialsError, whose ``code`` is the KMS (or source)
+  error code. ``code`` of the ACS, OSS and Log Service errors is that code too (none of those SDKs gives its client
+  errors a ``code``); tea's ``code`` is its own attribute.
 
 * **A re-issue was given up because the refresh failed.** The service's exception is raised (same class as far
   as ``isinstance``, ``except`` and ``type(e).__name__`` can tell, same code and attributes); its ``str()`` ends
@@ -143,6 +145,27 @@ def _oss_v2_class() -> type:
     return _public(OssV2CredentialsUnavailable)
 
 
+@functools.lru_cache(maxsize=None)
+def _sls_class() -> type:
+    from aliyun.log.logexception import LogException
+
+    class SlsCredentialsUnavailable(LogException, CredentialsError):
+        """No key for a ProxyLogClient call (or a Log Service handler's send): a LogException, as the SDK raises for
+        its own client-side failures (``get_error_code()`` = ``ManagedCredentials.Unavailable``, no request id), and
+        a CredentialsError."""
+
+        def __init__(self, cause: CredentialsError):
+            message = unavailable_message(cause)
+            LogException.__init__(self, UNAVAILABLE_CODE, message)
+            _share_cause(self, cause, message)
+            self.code = cause.code
+
+        def __reduce__(self) -> tuple:
+            return _reduce_to(self, self.__cause__)  # type: ignore[arg-type]
+
+    return _public(SlsCredentialsUnavailable)
+
+
 def _public(cls: type) -> type:
     """Name the class as ``proxy.errors.<Name>`` (module __getattr__ makes it there), so that pickle finds it."""
     cls.__module__ = __name__
@@ -155,6 +178,7 @@ _CLASSES = {
     "OssCredentialsUnavailable": _oss_class,
     "TeaCredentialsUnavailable": _tea_class,
     "OssV2CredentialsUnavailable": _oss_v2_class,
+    "SlsCredentialsUnavailable": _sls_class,
 }
 
 
@@ -189,6 +213,11 @@ def for_oss_v2(error: CredentialsError, operation: str = "") -> CredentialsError
     """``error`` as ProxyOssClient / ProxyAsyncOssClient raise it (OSS SDK V2's OperationError too)."""
     cls = _oss_v2_class()
     return error if isinstance(error, cls) else cls(error, operation)
+
+
+def for_sls(error: CredentialsError) -> CredentialsError:
+    """``error`` as ProxyLogClient raises it (a Log Service LogException too)."""
+    return _typed(_sls_class, error)
 
 
 # --- healing given up: the service's error says why ----------------------------------------------------------------

@@ -58,6 +58,24 @@ OTS_EXPIRED_KEY_MESSAGES: FrozenSet[str] = frozenset(
 # "expired"), since its exact wording is not published.
 
 
+# Log Service (aliyun-log-python-sdk) LogException codes. The service answers every key problem with HTTP 401.
+SLS_EXPIRED_KEY_CODES: FrozenSet[str] = frozenset(
+    {
+        "Unauthorized",  # an unknown, deleted or disabled AccessKey ("AccessKeyId not found: <id>": aliyun-log-go-sdk's
+        # end-to-end test against the service), or a token of another key; but see SLS_PERMISSION_DENIAL
+        "InvalidAccessKeyId",  # in the SDK's own auth-error set (aliyun/log/logclient.py _auth_code_set)
+        "InvalidAccessKeyId.NotFound",  # the same set
+        "SecurityTokenExpired",  # an STS token past its expiration (the same set; aliyun-log-java-producer's reports)
+        "SecurityToken.Expired",  # the same, as the SDK's set also spells it
+    }
+)
+
+# The start of an Unauthorized message that is a RAM policy denial, not a key problem ("denied by sts or ram, action:
+# log:PostLogStoreLogs, resource: acs:log:..."; seen from the service in log-pilot, aliyun-log-go-sdk and the log4j
+# appender's issues): the key is good, a new one would be refused the same way, so it is not refreshed for.
+SLS_PERMISSION_DENIAL = "denied by sts or ram"
+
+
 class AKExpireHandler:
     """Decides whether an SDK exception means the key was rotated, disabled or expired: the only errors a proxy
     refreshes the key for and re-issues the call after. Any other error reaches the caller unchanged.
@@ -189,6 +207,21 @@ def _normalised(message: object) -> str:
 def _expired_token(message: str) -> bool:
     token, expired = message.find("token"), message.find("expired")
     return token >= 0 and expired >= 0
+
+
+class SlsAKExpireHandler(AKExpireHandler):
+    """For Log Service (aliyun-log-python-sdk) clients: a LogException whose code reports a rotated, disabled or
+    expired key; an ``Unauthorized`` that says it is a RAM policy denial (``denied by sts or ram, ...``) is not one."""
+
+    default_codes = SLS_EXPIRED_KEY_CODES
+
+    def judge_ak_expire(self, exception: BaseException) -> bool:
+        from aliyun.log.logexception import LogException
+
+        if not isinstance(exception, LogException) or exception.get_error_code() not in self.error_codes:
+            return False
+        message = exception.get_error_message()
+        return not (isinstance(message, str) and message.lower().startswith(SLS_PERMISSION_DENIAL))
 
 
 class TeaAKExpireHandler(AKExpireHandler):

@@ -30,6 +30,8 @@ EXPECTED = {
     "oss_v2_get",
     "mns_send",
     "ots_get_row",
+    "sls_put_logs",
+    "sls_get_cursor",
     "cpu_oss_v2_put",
     "cpu_oss_v2_get",
     "constructor_beside_a_held_fetch",

@@ -5,7 +5,7 @@ Each reach lives beside the code that needs it: credentials/kms/_acs_compat.py (
 proxy/acs/_compat.py (ProxyAcsClient) for aliyun-python-sdk-core, credentials/tool/_compat.py for
 alibabacloud-credentials, proxy/openapi/_compat.py for alibabacloud-tea-openapi (and the cores it sends through,
 darabonba-core and alibabacloud-tea), proxy/oss_v2/_compat.py for alibabacloud-oss-v2, proxy/tablestore/_compat.py
-for tablestore; oss2 and aliyun-mns-sdk need none. These tests read
+for tablestore, proxy/sls/_compat.py for aliyun-log-python-sdk; oss2 and aliyun-mns-sdk need none. These tests read
 the SDKs offline (no request is sent) and run in the oldest-versions CI step too (.ci/oldest-versions).
 """
 
@@ -14,11 +14,14 @@ import types
 from importlib import metadata
 from typing import Any, Callable, Iterable, List
 
+import pytest
+
 ACS = ("aliyun-python-sdk-core", "credentials/kms/_acs_compat.py")  # the KMS client's reach
 ACS_PROXY = ("aliyun-python-sdk-core", "proxy/acs/_compat.py")  # ProxyAcsClient's reaches
 TOOL = ("alibabacloud-credentials", "credentials/tool/_compat.py")
 TEA = ("alibabacloud-tea-openapi", "proxy/openapi/_compat.py")
 OTS = ("tablestore", "proxy/tablestore/_compat.py")
+SLS = ("aliyun-log-python-sdk", "proxy/sls/_compat.py")
 
 
 def gone(dependency: tuple, what: str) -> str:
@@ -318,3 +321,43 @@ def test_tablestore_sends_every_request_through_its_request_hooks_with_one_snaps
     if other is not None:
         assert parameters(other)[:3] == ["self", "api_name", "request"], gone(OTS, f"OTSClient.{vectors}")
         assert names_used(other).count("get_credentials") == 1, gone(OTS, f"{vectors} reading the key once")
+
+
+# --- aliyun-log-python-sdk: proxy/sls/_compat.py (ProxyLogClient) ---------------------------------------------------
+
+
+def test_sls_send_hook_is_where_every_request_goes_through():
+    """ProxyLogClient re-issues in LogClient._send: it must still take the request whole (so that calling it again
+    sends it again), sign inside (so each attempt is signed anew) and be what the public methods call."""
+    pytest.importorskip("aliyun.log")  # the .[sls] extra
+    from aliyun.log.logclient import LogClient
+
+    from proxy.sls._compat import SEND_HOOK
+
+    hook = getattr(LogClient, SEND_HOOK, None)
+    assert callable(hook), gone(SLS, f"LogClient.{SEND_HOOK} (ProxyLogClient overrides it to re-issue)")
+    assert parameters(hook)[:7] == ["self", "method", "project", "body", "resource", "params", "headers"], gone(
+        SLS, f"LogClient.{SEND_HOOK}(method, project, body, resource, params, headers, ...): it is {parameters(hook)}"
+    )
+    assert "sign_request" in names_used(hook), gone(SLS, f"the signing inside LogClient.{SEND_HOOK}")
+    for caller in ("put_logs", "put_log_raw", "get_cursor", "pull_logs", "list_logstore", "list_logstores"):
+        assert SEND_HOOK in names_used(getattr(LogClient, caller)), gone(
+            SLS, f"LogClient.{caller} calling {SEND_HOOK} (ProxyLogClient would no longer heal it)"
+        )
+    public = [getattr(LogClient, name) for name in dir(LogClient) if not name.startswith("_")]
+    assert sum(SEND_HOOK in names_used(method) for method in public if callable(method)) >= 100
+
+
+def test_sls_session_is_where_the_client_keeps_its_connections():
+    """After a fork and at shutdown ProxyLogClient renews or closes the requests.Session that sdk_session() finds:
+    any Session a LogClient holds must be that one (older releases hold none)."""
+    pytest.importorskip("aliyun.log")  # the .[sls] extra
+    import requests
+    from aliyun.log.logclient import LogClient
+
+    from proxy.sls._compat import sdk_session
+
+    client = LogClient("127.0.0.1:9", "LTAI5tKeyId", "secret", source="10.0.0.1")  # sends nothing
+    sessions = [name for name, value in vars(client).items() if isinstance(value, requests.Session)]
+    assert sessions in ([], ["_session"]), gone(SLS, f"LogClient._session (it keeps its Session in {sessions})")
+    assert (sdk_session(client) is not None) == bool(sessions)

@@ -165,7 +165,7 @@ def test_readme_is_a_front_door_whose_links_and_commands_hold():
     assert os.path.exists(os.path.join(ROOT, "samples", "quickstart.py"))
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
     assert links and all(os.path.exists(os.path.join(ROOT, link)) for link in links), links
-    supported = ("aliyunsdkcore", "oss2", "tea-openapi", "oss-v2", "message-service", "tablestore")
+    supported = ("aliyunsdkcore", "oss2", "tea-openapi", "oss-v2", "log-service", "message-service", "tablestore")
     for page in supported:  # the table of supported SDKs
         assert f"(docs/sdks/{page}.md)" in readme
 
@@ -198,3 +198,12 @@ def _importable(name):
     from importlib.util import find_spec
 
     return find_spec(name) is not None
+
+
+def test_which_calls_heal_sls_table_matches_the_conformance_matrix():
+    from tests.test_conformance_sls import CALLS
+
+    page = read(os.path.join("docs", "sdks", "log-service.md"))
+    table = page.split("<!-- which-calls-heal-sls:start -->")[1].split("<!-- which-calls-heal-sls:end -->")[0]
+    rows = re.findall(r"^\| `LogClient\.(\w+)` \| (heals) \|", table, re.M)
+    assert sorted(name for name, _ in rows) == sorted(CALLS) and len(rows) == len(CALLS), rows

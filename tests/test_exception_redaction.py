@@ -11,6 +11,7 @@ caller's own STS token, directly and behind a proxy that has no key yet.
 """
 
 import asyncio
+import json
 import logging
 import pickle
 import re
@@ -27,6 +28,7 @@ import tenacity
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.models import Config
+from aliyun.log import LogException
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
@@ -271,6 +273,33 @@ def ots(cloud, provider, host, handler_codes):
     return client, lambda: client.list_table()
 
 
+def log_client(cloud, provider, host, handler_codes):
+    """ProxyLogClient: its project name resolved to 127.0.0.1 for the call, and LogClient's own retries (ten, a
+    second apart, after a 5xx or a connection error) made without the seconds."""
+    from aliyun.log import LogItem, PutLogsRequest
+
+    from proxy import ProxyLogClient, SlsAKExpireHandler
+    from tests.cloud.loopback_names import loopback_names
+
+    handler = SlsAKExpireHandler(*handler_codes) if handler_codes else None
+    client = ProxyLogClient(host, credentials_provider=provider, ak_expire_handler=handler)
+
+    def call():
+        import aliyun.log.logclient as sdk
+
+        real_time = sdk.time
+        sdk.time = type(
+            "NoSleep", (), {"sleep": staticmethod(lambda seconds: None), "time": staticmethod(real_time.time)}
+        )
+        try:
+            with loopback_names():
+                client.put_logs(PutLogsRequest("p", "s", "", "", [LogItem(contents=[("k", "v")])]))
+        finally:
+            sdk.time = real_time
+
+    return client, call
+
+
 def signed_url_get(client):
     return client.get_object_with_url(client.sign_url("GET", "k", 60))
 
@@ -318,6 +347,11 @@ V2_EXPECTED = {
     QUOTED: (oss.exceptions.OperationError, "SignatureDoesNotMatch", None),
 }
 TEA_QUOTED = "SecurityToken%3D" + MASK
+SLS_EXPECTED = {  # Log Service signs in headers: its errors quote no URL token (a quoted one is masked: below)
+    CLOSED: (LogException, "LogRequestError", None),
+    ANSWERS_500: (LogException, "LogRequestError", None),
+    QUOTED: (LogException, "SignatureNotMatch", None),
+}
 
 # proxy -> (how to build it and its call, the emulator service it calls, {where: (the SDK type the caller gets,
 # its code, a text showing that the secret was there and is masked, not dropped)})
@@ -381,6 +415,7 @@ PROXIES = {
         },
     ),
     "ProxyOssClient": (oss_v2, "oss", V2_EXPECTED),
+    "ProxyLogClient": (log_client, "sls", SLS_EXPECTED),
     "ProxyAsyncOssClient": (oss_v2_async, "oss", V2_EXPECTED),
 }
 
@@ -445,6 +480,7 @@ def test_no_token_or_signature_in_what_a_failed_proxy_call_raises(cloud, endpoin
         "ProxyOpenApiClient RPC async",
         "ProxyOssClient",
         "ProxyMnsAccount",
+        "ProxyLogClient",
     ],
 )
 def test_an_error_raised_after_a_reissue_carries_no_token_either(cloud, endpoints, sts_key, proxy):
@@ -452,12 +488,58 @@ def test_an_error_raised_after_a_reissue_carries_no_token_either(cloud, endpoint
     keys, then the service's error leaves through the Reissuer: masked there too."""
     error_type, code, masked = PROXIES[proxy][2][QUOTED]
     provider = NewStsKeyEveryRefresh(cloud)
-    error = failed_call(cloud, endpoints, sts_key, proxy, QUOTED, provider, handler_codes=("SignatureDoesNotMatch",))
+    error = failed_call(cloud, endpoints, sts_key, proxy, QUOTED, provider, handler_codes=(code,))
     assert isinstance(error, error_type) and code_of(error) == code
-    assert cloud.count(code="SignatureDoesNotMatch") == 3 and len(provider.issued) == 6  # the first call, 2 re-issues
+    assert cloud.count(code=code) == 3 and len(provider.issued) == 6  # the first call, 2 re-issues
     seen = everything_an_app_sees(error)
     assert not leaks(seen, *provider.issued), leaks(seen, *provider.issued)
     assert masked is None or masked in seen
+
+
+class _QuotesItsStringToSign(BaseHTTPRequestHandler):
+    """A Log Service answering 401 SignatureNotMatch with a message that quotes the request's signed headers, as OSS
+    and the ROA gateways quote their string to sign (the token among them)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        quoted = "\n".join(f"{k.lower()}:{v}" for k, v in sorted(self.headers.items()) if k.lower().startswith("x-"))
+        body = json.dumps(
+            {"errorCode": "SignatureNotMatch", "errorMessage": "string to sign: POST\n" + quoted}
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_log_exception_quoting_the_token_leaves_a_proxy_log_client_masked(sts_key):
+    """LogException keeps the service's message (and the raw body) in its own attributes: both are masked in what
+    ProxyLogClient raises, at once and after a re-issue; code, status and request id are kept."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _QuotesItsStringToSign)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for codes in ((), ("SignatureNotMatch",)):
+            client, call = log_client(
+                None, StaticCredentialsProvider(*sts_key), f"127.0.0.1:{server.server_address[1]}", codes
+            )
+            error = caught(call)
+            client.shutdown()
+            assert isinstance(error, LogException) and (error.get_error_code(), error.resp_status) == (
+                "SignatureNotMatch",
+                401,
+            )
+            seen = everything_an_app_sees(error) + repr(error.get_error_message()) + repr(error.get_resp_body())
+            assert not leaks(seen, sts_key[2], sts_key[1]), leaks(seen, sts_key[2], sts_key[1])
+            assert "x-acs-security-token:" + MASK in error.get_error_message()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 class FailsQuotingItsUrl(CredentialsProvider):
@@ -486,6 +568,7 @@ class FailsQuotingItsUrl(CredentialsProvider):
         "ProxyOssClient",
         "ProxyMnsAccount",
         "ProxyOTSClient",
+        "ProxyLogClient",
     ],
 )
 def test_a_no_key_error_carries_no_token_from_the_providers_failure(cloud, endpoints, sts_key, proxy):

@@ -40,14 +40,17 @@ from proxy import (
     ProxyAcsClient,
     ProxyAsyncOssClient,
     ProxyBucket,
+    ProxyLogClient,
     ProxyMnsAccount,
     ProxyOpenApiClient,
     ProxyOssClient,
     ProxyOTSClient,
+    ProxyQueuedLogHandler,
     ProxyService,
 )
 from tests.cloud.ecs import EcsService
 from tests.cloud.oss import OssService
+from tests.cloud.sls import SlsService
 from tests.cloud.tls import TestCA
 from tests.helpers import DEADLINE, regions_of, wait_until
 from tests.test_openapi import describe_regions_params
@@ -326,6 +329,13 @@ def plain_tea_client_on_managed_credentials(cloud, provider):
     )
 
 
+def log_client(cloud, provider):
+    from aliyun.log import ListLogstoresRequest
+
+    client = ProxyLogClient(cloud.host_of("sls-recorded"), credentials_provider=provider, source="10.0.0.1")
+    return client, lambda: client.list_logstores(ListLogstoresRequest("p")).get_logstores()
+
+
 def oss_v2_client(cloud, provider):
     client = ProxyOssClient(v2_oss_config(cloud), credentials_provider=provider)
     return client, lambda: client.get_object(oss.GetObjectRequest(bucket=BUCKET, key="k")).body.read().decode()
@@ -376,9 +386,10 @@ def ots_client(cloud, provider):
         oss_v2_async_client,
         mns_account,
         ots_client,
+        log_client,
     ],
 )
-def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, make):
+def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, make, loopback_names):
     """The parent calls twice (one pooled keep-alive connection), forks; the child's call works and comes on another
     port; then the parent's next call comes on its own connection again (the child did not close or use it). The
     async clients open a connection per event loop (the SDK's): the child's call works and is on a new port."""
@@ -387,7 +398,9 @@ def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, ma
         "oss": serve_recorded(cloud, "oss-recorded", OssService(cloud.state, cloud.region_id)),
         "mns": serve_recorded(cloud, "mns-recorded", cloud.mns),  # the emulator's own: one store of queues
         "ots": serve_recorded(cloud, "ots-recorded", cloud.ots),
+        "sls": serve_recorded(cloud, "sls-recorded", SlsService(cloud.state, cloud.region_id, cloud.host)),
     }
+    recorded["sls"].create_logstore("p", "s")
     key_id, secret = cloud.add_access_key()
     cloud.create_bucket(BUCKET)
     oss2.Bucket(oss2.Auth(key_id, secret), cloud.endpoint("oss-recorded"), BUCKET).put_object("k", b"v")
@@ -395,7 +408,7 @@ def test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child(cloud, ma
     seen = recorded[
         "ecs"
         if make in (acs_client, openapi_client, openapi_client_async, plain_tea_client_on_managed_credentials)
-        else {mns_account: "mns", ots_client: "ots"}.get(make, "oss")
+        else {mns_account: "mns", ots_client: "ots", log_client: "sls"}.get(make, "oss")
     ]
     expected = call()
     per_loop = make in (openapi_client_async, oss_v2_async_client)
@@ -569,13 +582,16 @@ def test_every_object_lock_of_ours_is_free_in_a_forked_child(cloud, tmp_path):
     from credentials.registry import _Entry
 
     provider = ManagedSecretProvider("app-key", kms)
+    handler = ProxyQueuedLogHandler("127.0.0.1:9", project="p", log_store="s", credentials_provider=provider)
     objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider)]  # _Entry: a registry entry
+    objects.append(handler._shipper)  # the Log Service handler's queue (reset through the handler's fork hook)
     covered = {(cls.__module__, cls.__name__) for obj in objects for cls in type(obj).__mro__}
     missing = classes_that_make_locks() - covered
     assert not missing, f"classes that make a lock, not checked here after a fork (add an instance): {missing}"
     locks = [lock for obj in objects for lock in locks_of(obj)]
     assert len(locks) >= 5
     assert free_in_a_child_forked_while_held(locks) == []
+    handler.close()
 
 
 def test_a_fork_while_a_constructor_waits_for_kms_leaves_the_child_free_to_build_clients(cloud, configured):

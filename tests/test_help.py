@@ -48,6 +48,7 @@ PROXIES = [
     "ProxyAsyncOssClient",
     "ProxyMnsAccount",
     "ProxyOTSClient",
+    "ProxyLogClient",
 ]
 
 
@@ -127,6 +128,7 @@ def test_no_wrapped_method_repeats_the_sdks_docstring():
         proxy.OssV2AKExpireHandler,
         proxy.MnsAKExpireHandler,
         proxy.OtsAKExpireHandler,
+        proxy.SlsAKExpireHandler,
     ],
     ids=lambda cls: cls.__name__,
 )

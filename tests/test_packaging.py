@@ -29,7 +29,7 @@ import credentials, proxy
 from proxy import ProxyAcsClient
 assert threading.active_count() == 1, threading.enumerate()
 heavy = [m for m in ("oss2", "alibabacloud_tea_openapi", "alibabacloud_credentials", "alibabacloud_oss_v2", "mns",
-                     "tablestore") if m in sys.modules]
+                     "tablestore", "aliyun.log") if m in sys.modules]
 assert not heavy, heavy
 print("ok")
 """
@@ -65,9 +65,9 @@ def test_warnings_reach_stderr_and_nothing_below_when_the_application_configures
 
 HIDE_THE_EXTRAS = """
 import sys
-class HideTheExtras:  # as on a base install: the SDKs of the extras .[oss-v2], .[mns], .[tablestore] cannot be imported
+class HideTheExtras:  # a base install: the SDKs of .[oss-v2], .[mns], .[tablestore], .[sls] cannot be imported
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in ("alibabacloud_oss_v2", "mns", "tablestore"):
+        if name.partition(".")[0] in ("alibabacloud_oss_v2", "mns", "tablestore", "aliyun"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 sys.meta_path.insert(0, HideTheExtras())
@@ -83,7 +83,8 @@ with contextlib.redirect_stdout(page):
     help(proxy)
 missing = {}
 for name in ("ManagedOssCredentialsProvider", "ProxyOssClient", "ProxyAsyncOssClient", "ProxyMnsAccount",
-             "ProxyOTSClient"):
+             "ProxyOTSClient", "ProxyLogClient", "ProxyQueuedLogHandler", "ProxySimpleLogHandler",
+             "ProxyUwsgiQueuedLogHandler"):
     try:
         globals()[name]()  # the real class refuses no arguments otherwise (TypeError, ValueError)
     except ImportError as exc:
@@ -97,7 +98,8 @@ print(json.dumps({
     "missing": missing,
     "bucket_is_oss2": issubclass(ProxyBucket, oss2.Bucket),
     "v2_client_bases": [base.__module__ for base in ProxyOssClient.__mro__],
-    "sdk_imported": [m for m in ("alibabacloud_oss_v2", "mns", "tablestore") if m in sys.modules],
+    "sdk_imported": [m for m in ("alibabacloud_oss_v2", "mns", "tablestore", "aliyun.log") if m in sys.modules],
+    "sls_handler": SlsAKExpireHandler.__name__,
     "mns_account_bases": [base.__module__ for base in ProxyMnsAccount.__mro__],
     "ots_client_bases": [base.__module__ for base in ProxyOTSClient.__mro__],
 }))
@@ -123,12 +125,16 @@ EXTRA_OF = {
     "ProxyOssClient": "oss-v2",
     "ProxyAsyncOssClient": "oss-v2",
     "ProxyMnsAccount": "mns",
+    "ProxyLogClient": "sls",
+    "ProxyQueuedLogHandler": "sls",
+    "ProxySimpleLogHandler": "sls",
+    "ProxyUwsgiQueuedLogHandler": "sls",
     "ProxyOTSClient": "tablestore",
 }
 
 
 def test_star_import_and_help_work_without_an_extra_and_its_names_say_what_to_install():
-    """Row "base install": without the extras .[oss-v2], .[mns] and .[tablestore], ``from proxy import *`` binds
+    """Row "base install": without the extras .[oss-v2], .[mns], .[tablestore] and .[sls], ``from proxy import *`` binds
     every name and ``help(proxy)`` lists them; each adapter's names are placeholders whose construction raises
     ImportError with the pip command of its extra."""
     seen = run_python(HIDE_THE_EXTRAS + STAR_IMPORT_AND_HELP)
@@ -137,7 +143,7 @@ def test_star_import_and_help_work_without_an_extra_and_its_names_say_what_to_in
     assert set(seen["missing"]) == set(EXTRA_OF)
     for name, text in seen["missing"].items():
         assert f"pip install 'managed-credentials-sdk-proxy[{EXTRA_OF[name]}]'" in text, (name, text)
-    assert seen["bucket_is_oss2"] and not seen["sdk_imported"]
+    assert seen["bucket_is_oss2"] and not seen["sdk_imported"] and seen["sls_handler"] == "SlsAKExpireHandler"
 
 
 def test_star_import_and_help_with_the_extra_give_the_real_clients():

@@ -386,6 +386,7 @@ def test_a_kms_answer_fetched_through_a_proxy_acs_client_is_masked_in_the_sdk_de
 def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     """Read the installed SDKs' sources for getLogger(...) names: each is covered. An upgrade that adds a module
     logging under a new name fails here, naming it (add it to credentials/masking/redaction.py SDK_LOGGERS)."""
+    import aliyun.log
     import aliyunsdkcore
     import darabonba
     import mns
@@ -396,7 +397,7 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
 
     install_sdk_log_redaction()
     names = set()
-    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3, mns, tablestore):
+    for package in (aliyunsdkcore, oss2, Tea, darabonba, urllib3, mns, tablestore, aliyun.log):
         root = os.path.dirname(package.__file__)
         for folder, _, files in os.walk(root):
             for file_name in files:
@@ -408,6 +409,7 @@ def test_the_filter_is_on_every_logger_the_installed_sdks_use():
     assert set(SDK_LOGGERS) >= {"aliyunsdkcore.client", "oss2.auth", "oss2.http", "credentials", "darabonba-core"}
     # The names the scan cannot read (a variable's default, a class attribute): the SDKs' default loggers
     assert "tablestore.decoder" in names and covered(OTSClient.DEFAULT_LOGGER_NAME) and covered("mns_python_sdk")
+    assert {"aliyun.log.logclient", "aliyun.log.util"} <= names
 
 
 def logger_names(path, package, root):
@@ -425,3 +427,71 @@ def logger_names(path, package, root):
             elif node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 found.add(node.args[0].value)
     return found
+
+
+def test_no_token_or_secret_in_any_output_of_the_log_service_proxies_with_debug_on(
+    cloud, debug_everywhere, capfd, loopback_names, make_provider
+):
+    """ProxyLogClient (v1 and v4) and ProxyQueuedLogHandler with STS keys, through a refused call and a revocation
+    (healed for the RAM role, failing for the fixed STS key): no secret or token in any record or output."""
+    from aliyun.log import ListLogstoresRequest, LogException, LogItem, PutLogsRequest
+
+    from proxy import ProxyLogClient, ProxyQueuedLogHandler
+
+    cloud.sls.create_logstore("p", "s")
+    provider = make_provider(cloud)
+    seen = []
+    clients = [
+        ProxyLogClient(cloud.sls_endpoint, credentials_provider=provider),
+        ProxyLogClient(cloud.sls_endpoint, credentials_provider=provider, auth_version="v4", region=cloud.region_id),
+    ]
+    handler = ProxyQueuedLogHandler(cloud.sls_endpoint, project="p", log_store="s", credentials_provider=provider)
+    shipped = logging.getLogger("tests.redaction.shipped")
+    shipped.propagate = False
+    shipped.addHandler(handler)
+
+    def calls(client):
+        client.put_logs(PutLogsRequest("p", "s", "", "", [LogItem(contents=[("k", "v")])]))
+        client.list_logstores(ListLogstoresRequest("p"))
+
+    for client in clients:
+        for step in (
+            lambda client=client: calls(client),
+            lambda client=client: client.list_logstores(ListLogstoresRequest("no-such-project")),
+        ):
+            try:
+                step()
+            except LogException as exc:
+                seen.append(exc)
+    shipped.info("before the revocation")
+    handler.flush()
+    revoke(cloud, provider)
+    for client in clients:
+        try:
+            calls(client)
+        except LogException as exc:
+            seen.append(exc)
+    shipped.info("after the revocation")
+    shipped.removeHandler(handler)
+    handler.close()
+    seen.extend([provider, provider.get_credentials(), *clients, handler])
+    for client in clients:
+        client.shutdown()
+    records, text, out, err = everything_seen(debug_everywhere, capfd, seen)
+    secrets = emulator_secrets(cloud)
+    found = sorted(
+        {
+            where
+            for where, blob in (("log records", text), ("stdout", out), ("stderr", err))
+            for secret in secrets
+            if secret in blob
+        }
+    )
+    assert not found, f"a secret or token appeared in: {found}"
+    assert any(r.name.startswith("urllib3") and "/logstores" in r.getMessage() for r in records)  # requests logged
+    assert cloud.count("PutLogs", code="OK") >= 3 and any(e.get_error_code() == "ProjectNotExist" for e in seen)
+
+
+# ---- the filter itself ----------------------------------------------------------------------------------------------
+
+TOKEN = "CAIS" + "Zx9+/" * 20 + "="
