@@ -26,6 +26,8 @@ class ManagedSecretProvider(RefreshingProvider):
     exception type, through the proxies) until a later fetch succeeds. None: no bound but the KMS client's own.
     """
 
+    kind = "managed_secret"
+
     def __init__(
         self,
         secret_name: str,
@@ -100,6 +102,12 @@ class ManagedSecretProvider(RefreshingProvider):
         if self._startup_timeout is None or not self._kms_takes_deadline or self._slot.credentials is not None:
             return self._kms.get_secret_value(self.secret_name)
         return self._kms.get_secret_value(self.secret_name, deadline=time.monotonic() + self._startup_timeout)
+
+    def status(self) -> Dict[str, Any]:
+        """RefreshingProvider's, with ``version``: the VersionId of the secret value the key came from."""
+        fields = super().status()
+        fields["version"] = self.version_id if fields["access_key_id"] is not None else None
+        return fields
 
     def __repr__(self) -> str:
         return f"ManagedSecretProvider({self.secret_name!r})"

@@ -549,7 +549,8 @@ def test_every_object_lock_of_ours_is_free_in_a_forked_child(cloud, tmp_path):
     from credentials.registry import _Entry
 
     provider = ManagedSecretProvider("app-key", kms)
-    objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider)]  # _Entry: a registry entry
+    objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider), provider._stats]  # _Entry: a
+    # registry entry; _stats: a provider's counts (status())
     covered = {(cls.__module__, cls.__name__) for obj in objects for cls in type(obj).__mro__}
     missing = classes_that_make_locks() - covered
     assert not missing, f"classes that make a lock, not checked here after a fork (add an instance): {missing}"

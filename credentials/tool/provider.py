@@ -31,7 +31,7 @@ _compat.py (the reaches into the tool's private parts).
 
 import logging
 import os
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import CredentialsError
 from ..masking import hiding, redact_exception
@@ -59,6 +59,8 @@ class CredentialsToolProvider(RefreshingProvider):
     the first source that answers is used from then on). Missing or contradictory fields raise ConfigError
     naming the field; nothing is fetched until the first ``get_credentials()``.
     """
+
+    kind = "credentials_tool"
 
     def __init__(
         self,
@@ -102,6 +104,13 @@ class CredentialsToolProvider(RefreshingProvider):
             logger.debug("%s: fetched %s from %s", self.name, mask(credentials.access_key_id), source.label)
             return Fetched(credentials, INF)  # RefreshingProvider derives the windows from credentials.expiration
         raise _fetch_error(self.name, failures, tried_all=len(sources) > 1 or not self._sources)
+
+    def status(self) -> Dict[str, Any]:
+        """RefreshingProvider's, with ``credentials_type`` and ``source`` (which source answered last)."""
+        fields = super().status()
+        fields["credentials_type"] = self.credentials_type
+        fields["source"] = self.source
+        return fields
 
     def __repr__(self) -> str:
         where = self.source or ", ".join(s.label for s in self._sources) or "no source"
