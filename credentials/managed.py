@@ -55,6 +55,7 @@ class ManagedSecretProvider(RefreshingProvider):
         self._startup_timeout = startup_timeout
         self._kms_takes_deadline = _takes_deadline(kms_client)
         self.version_id: Optional[str] = None
+        self.next_rotation: Optional[float] = None  # the NextRotationDate of the latest fetch (epoch seconds)
         self._passed_rotation: Optional[float] = None  # a NextRotationDate the latest fetch found already passed
         if fetch_now:
             self._initial_fetch()
@@ -84,7 +85,7 @@ class ManagedSecretProvider(RefreshingProvider):
     def _fetch(self) -> Fetched:
         document = self._get_secret_value()
         value = parse_secret_value(document, self.secret_name)
-        self.version_id = value.version_id
+        self.version_id, self.next_rotation = value.version_id, value.next_rotation
         logger.debug("%s: fetched version %s", self.secret_name, value.version_id)
         return Fetched(value.credentials, self._next_refresh_at(value))
 
@@ -104,9 +105,12 @@ class ManagedSecretProvider(RefreshingProvider):
         return self._kms.get_secret_value(self.secret_name, deadline=time.monotonic() + self._startup_timeout)
 
     def status(self) -> Dict[str, Any]:
-        """RefreshingProvider's, with ``version``: the VersionId of the secret value the key came from."""
+        """RefreshingProvider's, with ``version`` (the VersionId of the secret value the key came from) and
+        ``next_rotation_at`` (KMS's NextRotationDate, epoch seconds, when it gives one)."""
         fields = super().status()
-        fields["version"] = self.version_id if fields["access_key_id"] is not None else None
+        held = fields["access_key_id"] is not None
+        fields["version"] = self.version_id if held else None
+        fields["next_rotation_at"] = self.next_rotation if held else None
         return fields
 
     def __repr__(self) -> str:

@@ -78,23 +78,7 @@ class CredentialsProvider(abc.ABC):
         return self._status(self.credentials_without_waiting(), None)
 
     def _status(self, credentials: Optional[Credentials], next_refresh_at: Optional[float]) -> Dict[str, Any]:
-        counts = stats.stats_of(self)
-        return {
-            "name": str(getattr(self, "name", None) or type(self).__name__),
-            "kind": self.kind,
-            "access_key_id": mask(credentials.access_key_id) if credentials is not None else None,
-            "version": None,
-            "fetched_at": counts.fetched_at,
-            "key_fetched_at": counts.key_fetched_at,
-            "expires_at": credentials.expiration if credentials is not None else None,
-            "next_refresh_at": next_refresh_at,
-            "last_error": counts.last_error_field(),
-            "fetches": counts.fetches,
-            "fetch_failures": counts.fetch_failures,
-            "reissues": counts.reissues,
-            "reissues_failed": counts.reissues_failed,
-            "reissues_not_replayable": counts.reissues_not_replayable,
-        }
+        return stats.status_fields(self, credentials, next_refresh_at)
 
     def __enter__(self) -> "CredentialsProvider":
         return self

@@ -14,6 +14,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .errors import CredentialsError
+from .model import Credentials, mask
 
 if TYPE_CHECKING:
     from .provider import CredentialsProvider
@@ -57,6 +58,29 @@ def stats_of(provider: object) -> "ProviderStats":
             except AttributeError:  # a provider with __slots__: counted, but for this call only
                 pass
         return counts
+
+
+def status_fields(
+    provider: "CredentialsProvider", credentials: Optional[Credentials], next_refresh_at: Optional[float]
+) -> Dict[str, Any]:
+    """The fields every provider's ``status()`` has (docs/monitoring.md says what each means)."""
+    counts = stats_of(provider)
+    return {
+        "name": str(getattr(provider, "name", None) or type(provider).__name__),
+        "kind": str(getattr(provider, "kind", "custom")),
+        "access_key_id": mask(credentials.access_key_id) if credentials is not None else None,
+        "version": None,
+        "fetched_at": counts.fetched_at,
+        "key_fetched_at": counts.key_fetched_at,
+        "expires_at": credentials.expiration if credentials is not None else None,
+        "next_refresh_at": next_refresh_at,
+        "last_error": counts.last_error_field(),
+        "fetches": counts.fetches,
+        "fetch_failures": counts.fetch_failures,
+        "reissues": counts.reissues,
+        "reissues_failed": counts.reissues_failed,
+        "reissues_not_replayable": counts.reissues_not_replayable,
+    }
 
 
 def fetch_outcome(error: Optional[BaseException]) -> str:
