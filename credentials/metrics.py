@@ -62,7 +62,8 @@ def _observe_key_age(options: Any) -> Iterable[Any]:
     for provider in live_providers():
         since = provider._stats.key_fetched_at
         if since is not None:
-            observations.append(Observation(max(0.0, now - since), {"secret": str(provider.name)}))
+            name = str(getattr(provider, "name", None) or type(provider).__name__)
+            observations.append(Observation(max(0.0, now - since), {"secret": name}))
     return observations
 
 

@@ -72,8 +72,9 @@ class CredentialsProvider(abc.ABC):
     def status(self) -> Dict[str, Any]:
         """What this provider holds and has done, for a health check (JSON-serialisable, never a secret or token):
         ``name``, ``kind``, ``access_key_id`` (masked), ``version``, ``fetched_at``, ``key_fetched_at``,
-        ``expires_at``, ``next_refresh_at`` (epoch seconds or None), ``last_error`` (``{"message", "at", "since"}``
-        or None), ``fetches``, ``fetch_failures``, ``reissues``, ``reissues_failed``, ``reissues_not_replayable``.
+        ``expires_at``, ``next_refresh_at`` (epoch seconds or None), ``last_error`` (a message or None),
+        ``last_error_at``, ``failing_since``, ``fetches``, ``fetch_failures``, ``reissues``, ``reissues_failed``,
+        ``reissues_not_replayable``.
         See docs/monitoring.md."""
         return self._status(self.credentials_without_waiting(), None)
 

@@ -74,7 +74,9 @@ def status_fields(
         "key_fetched_at": counts.key_fetched_at,
         "expires_at": credentials.expiration if credentials is not None else None,
         "next_refresh_at": next_refresh_at,
-        "last_error": counts.last_error_field(),
+        "last_error": counts.last_error,
+        "last_error_at": counts.last_error_at,
+        "failing_since": counts.failing_since,
         "fetches": counts.fetches,
         "fetch_failures": counts.fetch_failures,
         "reissues": counts.reissues,
@@ -149,12 +151,6 @@ class ProviderStats:
     def not_replayable(self) -> None:
         with self._lock:
             self.reissues_not_replayable += 1
-
-    def last_error_field(self) -> Optional[Dict[str, Any]]:
-        message, at, since = self.last_error, self.last_error_at, self.failing_since
-        if message is None:
-            return None
-        return {"message": message, "at": at, "since": since}
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # a parent's thread may have held it at the fork

@@ -165,7 +165,7 @@ class Reissuer:
 
             state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
             try:
-                result = await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
+                result: Any = await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
                     self._refresh_and_reissue_async, state, attempt
                 )
             except Exception as exc:

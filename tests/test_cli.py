@@ -146,5 +146,5 @@ def test_check_prints_the_status_fields_of_each_secret(cloud, tmp_path):
         1,
         1,
     )
-    assert "Forbidden.ResourceNotFound" in failed["last_error"]["message"]
+    assert "Forbidden.ResourceNotFound" in failed["last_error"] and failed["last_error_at"]
     assert secret not in result.stdout + result.stderr and key_id not in result.stdout

@@ -94,7 +94,7 @@ def revoke(cloud):
     return old_id, new_id
 
 
-# ---- healed revocations, one per proxy --------------------------------------------------------------------------------
+# ---- healed revocations, one per proxy -------------------------------------------------------------------------------
 
 
 def test_a_healed_revocation_of_a_proxy_acs_client_logs_no_error(cloud, configured, every_record):
@@ -230,7 +230,7 @@ def test_each_rotation_is_one_warning(cloud, configured, every_record):
         assert f"key {mask(old_id)} was rejected" in message and f"re-issued with key {mask(new_id)}" in message
 
 
-# ---- what is not lowered -----------------------------------------------------------------------------------------------
+# ---- what is not lowered ---------------------------------------------------------------------------------------------
 
 
 def test_an_sdk_error_record_about_anything_else_stays_at_error(cloud, configured, every_record):
@@ -274,7 +274,7 @@ def test_a_lowered_record_is_dropped_where_debug_is_off(cloud, configured):
         root.setLevel(saved)
 
 
-# ---- a heal that fails ------------------------------------------------------------------------------------------------
+# ---- a heal that fails -----------------------------------------------------------------------------------------------
 
 
 def acs_call(cloud, provider):
