@@ -185,20 +185,44 @@ class CountingLock:
         self._lock.release()
 
 
-def test_no_lock_is_taken_to_count_on_a_calls_success_path(cloud, kms_client):
+def acs_calling(cloud, provider):
+    client = ProxyAcsClient(credentials_provider=provider)
+    return client, lambda: client.do_action_with_exception(describe_regions(cloud))
+
+
+def bucket_calling(cloud, provider):
+    cloud.create_bucket("bkt")
+    bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    return bucket, lambda: bucket.put_object("k", b"x")
+
+
+def openapi_calling(cloud, provider):
+    from alibabacloud_tea_openapi.models import Config, OpenApiRequest
+    from alibabacloud_tea_util.models import RuntimeOptions
+
+    from proxy import ProxyOpenApiClient
+    from tests.test_openapi import describe_regions_params
+
+    config = Config(endpoint=cloud.ecs_host, protocol="http", region_id=cloud.region_id, read_timeout=5000)
+    client = ProxyOpenApiClient(config, credentials_provider=provider)
+    return client, lambda: client.call_api(describe_regions_params(), OpenApiRequest(), RuntimeOptions())
+
+
+@pytest.mark.parametrize("make", [acs_calling, bucket_calling, openapi_calling], ids=lambda f: f.__name__)
+def test_no_lock_is_taken_to_count_on_a_calls_success_path(cloud, kms_client, make):
     """100 successful calls through a proxy take neither the counts' lock nor the provider's fetch lock; a re-issue
     takes the counts' lock (the failure path)."""
     cloud.create_secret(SECRET)
     provider = ManagedSecretProvider(SECRET, kms_client, background=False)
-    client = ProxyAcsClient(credentials_provider=provider)
-    client.do_action_with_exception(describe_regions(cloud))
+    client, call = make(cloud, provider)
+    call()
     provider._stats._lock = counts_lock = CountingLock()
     provider._lock = fetch_lock = CountingLock()
     for _ in range(100):
-        client.do_action_with_exception(describe_regions(cloud))
+        call()
     assert (counts_lock.taken, fetch_lock.taken) == (0, 0)
     cloud.rotate_secret(SECRET, mode="revoke")
-    client.do_action_with_exception(describe_regions(cloud))
+    call()
     assert (counts_lock.taken, fetch_lock.taken) == (1, 1)
     client.shutdown()
 
