@@ -12,6 +12,7 @@ import logging
 from typing import Optional
 
 from credentials import CredentialsProvider
+from credentials.masking import already_reported
 from credentials.metrics import record_reissue
 from credentials.model import Credentials, mask
 from credentials.stats import stats_of
@@ -43,10 +44,18 @@ def healed(
 
 
 def heal_failed(
-    provider: CredentialsProvider, sdk: str, rejected: Optional[Credentials], error: str, reason: str
+    provider: CredentialsProvider,
+    sdk: str,
+    rejected: Optional[Credentials],
+    error: str,
+    reason: str,
+    note: Optional[str] = None,
 ) -> None:
-    """A call rejected with ``rejected`` could not be healed (``reason``): the service's error was raised."""
+    """A call rejected with ``rejected`` could not be healed (``reason``): the service's error was raised, ending
+    with ``note`` (an SDK that logs that error again is lowered: credentials/masking/reissued.py)."""
     record_reissue(sdk, FAILED)
+    if note:
+        already_reported(note)
     key_id = rejected.access_key_id if rejected is not None else None
     first = stats_of(provider).heal_failed(key_id)
     logger.log(

@@ -29,7 +29,7 @@ from credentials.model import Credentials, mask
 
 from . import outcomes
 from .bodies import why_not_replayable
-from .errors import explain, refresh_failed_note, same_key_note
+from .errors import explain, note_of, refresh_failed_note, same_key_note
 from .handlers import AKExpireHandler
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class Reissuer:
             outcomes.not_replayable(self.provider, self.sdk)
         elif self.is_expired_key_error(exc):
             why = state.why or f"key {mask(_key_id(state.stale))}, fetched to replace it, was rejected too"
-            outcomes.heal_failed(self.provider, self.sdk, state.rejected, _describe(exc), why)
+            outcomes.heal_failed(self.provider, self.sdk, state.rejected, _describe(exc), why, note_of(exc))
         else:
             self._healed(state)
 

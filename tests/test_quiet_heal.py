@@ -321,3 +321,44 @@ def test_a_heal_that_fails_is_one_error_naming_the_secret_the_key_and_why(cloud,
     assert message.startswith(f"secret {SECRET!r}: key {mask(key.access_key_id)} was rejected (")
     assert "could not be replaced: no new key could be fetched (cannot reach KMS at " in message
     assert provider.status()["reissues_failed"] == 3
+
+
+def test_a_heal_that_fails_in_a_resumable_upload_is_one_error(cloud, kms_client, every_record, tmp_path):
+    """A part whose key cannot be healed leaves its worker thread with the service's error: oss2 then logs it at
+    ERROR with its traceback ("An exception was thrown by producer or consumer, backtrace: ...") in the caller's
+    thread, and raises it. That record quotes the error our one ERROR already reported: it is lowered to DEBUG."""
+    cloud.create_secret(SECRET)
+    cloud.create_bucket("bkt")
+    provider = ManagedSecretProvider(SECRET, kms_client, background=False)
+    bucket = ProxyBucket(credentials_provider=provider, endpoint=cloud.oss_endpoint, bucket_name="bkt")
+    source = tmp_path / "big.bin"
+    source.write_bytes(bytes(range(256)) * (4 * MIB // 256))
+    key = provider.get_credentials()
+    cloud.kms_down()
+    revoked, lock = [], threading.Lock()
+
+    def revoke_halfway(consumed, total):
+        with lock:
+            if total and consumed >= total // 2 and not revoked:
+                cloud.revoke_key(key.access_key_id)
+                revoked.append(True)
+
+    every_record.records.clear()
+    with pytest.raises(oss2.exceptions.ServerError) as info:
+        oss2.resumable_upload(
+            bucket,
+            "big",
+            str(source),
+            store=oss2.ResumableStore(root=str(tmp_path)),
+            multipart_threshold=MIB,
+            part_size=MIB,
+            num_threads=2,
+            progress_callback=revoke_halfway,
+        )
+    bucket.shutdown()
+    assert info.value.code == "InvalidAccessKeyId"
+    [error] = every_record.at_least(logging.WARNING)
+    assert (error.name, error.levelname) == ("managed_credentials.proxy", "ERROR")
+    assert f"key {mask(key.access_key_id)} was rejected" in error.getMessage()
+    [traceback] = [r for r in every_record.records if r.name == "oss2.task_queue"]
+    assert traceback.levelname == "DEBUG" and "backtrace" in traceback.getMessage()

@@ -8,7 +8,7 @@ from .exception_redaction import redact_exception
 from .known_secrets import MASK, hide, hiding, url_secrets
 from .password import Password
 from .redaction import install_sdk_log_redaction, redact
-from .reissued import ATTEMPT, RecordJudge
+from .reissued import ATTEMPT, RecordJudge, already_reported
 
 __all__ = [
     "MASK",
@@ -21,4 +21,5 @@ __all__ = [
     "Password",
     "ATTEMPT",
     "RecordJudge",
+    "already_reported",
 ]
