@@ -216,8 +216,8 @@ class Reissuer:
             logger.debug(
                 "key %s was rejected and no new key could be fetched (%s): not re-sent", mask(_key_id(state.stale)), exc
             )
-            state.final = True
             state.why = _no_new_key(exc)
+            state.final = True
             raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc
 
     def _ready_to_resend(self, state: _Call, fresh: Credentials) -> None:
