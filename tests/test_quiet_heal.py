@@ -253,8 +253,11 @@ def test_a_lowered_record_is_dropped_where_debug_is_off(cloud, configured):
     keep = Records()
     keep.setLevel(logging.NOTSET)
     root = logging.getLogger()
-    saved = root.level
+    sdk_loggers = [logging.getLogger(n) for n in ("aliyunsdkcore", "aliyunsdkcore.client")]
+    saved, saved_sdk = root.level, [lg.level for lg in sdk_loggers]
     root.setLevel(logging.INFO)
+    for sdk_logger in sdk_loggers:
+        sdk_logger.setLevel(logging.NOTSET)  # as the application left them (another test may have set DEBUG)
     root.addHandler(keep)
     try:
         key_id, secret = cloud.create_secret(SECRET)
@@ -272,6 +275,8 @@ def test_a_lowered_record_is_dropped_where_debug_is_off(cloud, configured):
     finally:
         root.removeHandler(keep)
         root.setLevel(saved)
+        for sdk_logger, level in zip(sdk_loggers, saved_sdk):
+            sdk_logger.setLevel(level)
 
 
 # ---- a heal that fails -----------------------------------------------------------------------------------------------
