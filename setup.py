@@ -66,6 +66,9 @@ setup(
             "tablestore>=6.3.8,<7",
             *DOCS,  # the strict docs build is a test too
             "setuptools>=70.1",  # tests/test_packaging.py builds the wheel offline; bdist_wheel is built in from 70.1
+            # The metrics (.[otel]) are read with the OpenTelemetry SDK's in-memory reader (tests/test_metrics.py).
+            "opentelemetry-api>=1.12,<2",
+            "opentelemetry-sdk>=1.12,<2",
         ],
         "docs": DOCS,
         # Dedicated KMS instances: our own gateway client (credentials/kms/dedicated/) needs only what the base
@@ -88,6 +91,9 @@ setup(
         # times and keeps the secret on the client's one signer (a torn or another thread's key across a refresh);
         # 6.3.8 takes one snapshot per request. (6.2.0-6.3.1 also pin protobuf<=5.27.4, before CVE-2025-4565's fix.)
         "tablestore": ["tablestore>=6.3.8,<7"],
+        # OpenTelemetry metrics (credentials/metrics.py): the API only, a no-op until the application installs an SDK.
+        # 1.12 is the first release with the stable metrics API (observable gauges with callbacks).
+        "otel": ["opentelemetry-api>=1.12,<2"],
     },
     entry_points={"console_scripts": ["managed-credentials=credentials.__main__:main"]},
     classifiers=[

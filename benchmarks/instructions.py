@@ -66,6 +66,19 @@ def _worker(recording: str, side: str, case: str, calls: int) -> None:
     from credentials.managed import ManagedSecretProvider
     from proxy import ProxyAcsClient, ProxyBucket
 
+    reader = None
+    if side in ("proxy_otel", "proxy_otel_idle"):  # metrics_cost.py: the OpenTelemetry SDK imported and a reader
+        from opentelemetry.sdk.metrics import MeterProvider  # made in both; given to the library in proxy_otel only
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        from credentials import metrics
+
+        attached = InMemoryMetricReader()
+        meter_provider = MeterProvider(metric_readers=[attached])
+        if side == "proxy_otel":
+            metrics.use_meter_provider(meter_provider)
+            reader = attached
+        side = "proxy"
     with open(recording, "rb") as f:
         data = pickle.load(f)
     info = data["cloud"]
@@ -130,6 +143,8 @@ def _worker(recording: str, side: str, case: str, calls: int) -> None:
     for _ in range(calls):
         call()
     os.getppid()  # ... and here: the part between is the calls
+    if reader is not None and "managed_credentials.fetches" not in reader.get_metrics_data().to_json():
+        raise SystemExit("the metrics were not recorded on the SDK's reader: the figure would measure nothing")
 
 
 def _instructions(recording: str, side: str, case: str, calls: int, env, tmp: str) -> int:

@@ -22,6 +22,7 @@ from . import (  # noqa: E402
     instructions,
     machine,
     many_clients,
+    metrics_cost,
     per_call,
     provider_rate,
     report,
@@ -42,6 +43,16 @@ def _provider(cloud: Cloud, settings: Settings, earlier: List[Figure]) -> List[F
     return provider_rate.measure(get_secret_provider(cloud.secret_name), settings)
 
 
+def _plain_cpu_per_call(earlier: List[Figure]) -> Dict[str, float]:
+    """The plain clients' CPU time per call (us) from the cpu group, by instructions.py's case name."""
+    cases = {"cpu_acs": "acs", "cpu_oss_put": "put", "cpu_oss_get": "get"}
+    return {cases[f.key]: f.data["plain"]["median"] for f in earlier if f.key in cases}
+
+
+def _metrics_cost(cloud: Cloud, settings: Settings, earlier: List[Figure]) -> List[Figure]:
+    return metrics_cost.measure(cloud, settings, _plain_cpu_per_call(earlier))
+
+
 def _instructions(cloud: Cloud, settings: Settings, earlier: List[Figure]) -> List[Figure]:
     """Instruction counts, converted to microseconds with the plain clients' CPU time from the cpu group."""
     cases = {"cpu_acs": "acs", "cpu_oss_put": "put", "cpu_oss_get": "get"}
@@ -54,6 +65,7 @@ Group = Callable[[Cloud, Settings, List[Figure]], List[Figure]]
 GROUPS: Dict[str, Group] = {
     "cpu": lambda cloud, s, _: cpu_overhead.acs(cloud, s) + cpu_overhead.oss(cloud, s),
     "instructions": _instructions,  # slow (valgrind): only with --instructions or --only
+    "metrics": _metrics_cost,  # slow (valgrind): only with --only (after cpu, for the conversion to us)
     "per_call": lambda cloud, s, _: per_call.acs(cloud, s) + per_call.oss(cloud, s),
     "per_call_oss_v2": lambda cloud, s, _: cpu_overhead.oss_v2(cloud, s) + per_call.oss_v2(cloud, s),  # .[oss-v2]
     "per_call_mns_ots": lambda cloud, s, _: per_call.mns(cloud, s) + per_call.ots(cloud, s),  # .[mns], .[tablestore]
@@ -66,7 +78,7 @@ GROUPS: Dict[str, Group] = {
     "fleet": lambda cloud, s, _: fleet.measure(s),
     "dkms": lambda cloud, s, _: dkms_cpu.measure(s),  # its own emulator: the gateway needs a client key
 }
-DEFAULT = [name for name in GROUPS if name != "instructions"]
+DEFAULT = [name for name in GROUPS if name not in ("instructions", "metrics")]
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ from .model import Credentials
 from .provider import CredentialsProvider, RefreshingProvider
 from .registry import get_secret_provider
 from .static_provider import StaticCredentialsProvider
+from .stats import status
 
 if TYPE_CHECKING:
     from .managed import ManagedSecretProvider
@@ -41,6 +42,7 @@ __all__ = [
     "CredentialsError",
     "ConfigError",
     "RefreshingProvider",
+    "status",
 ]
 
 __getattr__ = lazy_exports(__name__, _LAZY)

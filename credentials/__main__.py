@@ -1,12 +1,14 @@
 """The ``managed-credentials`` command (also ``python -m credentials``).
 
 ``check [--config FILE] [SECRET ...]`` validates the properties file, reaches KMS and fetches each secret, printing
-its key id masked, its version and next rotation: never the secret. Exit status 0 when everything works, 1
-otherwise, for deploy scripts. ``example`` prints an example properties file with every key, commented.
-``--version`` prints the version.
+its key id masked, its version and next rotation: never the secret; then, for each secret, the fields a running
+process reports in ``credentials.status()`` (one JSON line). Exit status 0 when everything works, 1 otherwise, for
+deploy scripts. ``example`` prints an example properties file with every key, commented. ``--version`` prints the
+version.
 """
 
 import argparse
+import json
 import sys
 import time
 from typing import Any, List, Optional, TextIO
@@ -55,26 +57,31 @@ def check(config_path: Optional[str], secret_names: List[str], out: TextIO = sys
     except (ConfigError, CredentialsError) as exc:
         print(f"config error: {exc}", file=out)
         return 1
-    from .secret import parse_secret_value
+    from .managed import ManagedSecretProvider
 
     failures = 0
     for name in names:
+        provider = ManagedSecretProvider(name, client, fetch_now=False, background=False, startup_timeout=None)
         try:
-            value = parse_secret_value(client.get_secret_value(name), name)
+            credentials = provider.refresh()
         except CredentialsError as exc:
             print(f"secret {name!r}: FAILED: {exc}", file=out)
+            print(f"  status: {json.dumps(provider.status())}", file=out)
             failures += 1
             continue
+        finally:
+            provider.close()
         rotation = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value.next_rotation))
-            if value.next_rotation
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(provider.next_rotation))
+            if provider.next_rotation
             else "not scheduled"
         )
         print(
-            f"secret {name!r}: OK AccessKeyId {mask(value.credentials.access_key_id)}, "
-            f"version {value.version_id or '?'}, next rotation {rotation}, from {_source(client)}",
+            f"secret {name!r}: OK AccessKeyId {mask(credentials.access_key_id)}, "
+            f"version {provider.version_id or '?'}, next rotation {rotation}, from {_source(client)}",
             file=out,
         )
+        print(f"  status: {json.dumps(provider.status())}", file=out)
     return 1 if failures else 0
 
 

@@ -34,6 +34,8 @@ class ManagedSecretProvider(RefreshingProvider):
     (Rejected.Throttling)", and the next call after the next window heals. 0: a call never waits for a later attempt.
     """
 
+    kind = "managed_secret"
+
     def __init__(
         self,
         secret_name: str,
@@ -72,6 +74,7 @@ class ManagedSecretProvider(RefreshingProvider):
         self._startup_timeout = startup_timeout
         self._kms_takes_deadline = _takes_deadline(kms_client)
         self.version_id: Optional[str] = None
+        self.next_rotation: Optional[float] = None  # the NextRotationDate of the latest fetch (epoch seconds)
         self._passed_rotation: Optional[float] = None  # a NextRotationDate the latest fetch found already passed
         if fetch_now:
             self._initial_fetch()
@@ -101,7 +104,7 @@ class ManagedSecretProvider(RefreshingProvider):
     def _fetch(self) -> Fetched:
         document = self._get_secret_value()
         value = parse_secret_value(document, self.secret_name)
-        self.version_id = value.version_id
+        self.version_id, self.next_rotation = value.version_id, value.next_rotation
         logger.debug("%s: fetched version %s", self.secret_name, value.version_id)
         return Fetched(value.credentials, self._next_refresh_at(value))
 
@@ -129,6 +132,15 @@ class ManagedSecretProvider(RefreshingProvider):
         if no_key and self._startup_timeout is not None:
             return time.monotonic() + self._startup_timeout
         return super()._wait_deadline(no_key)
+
+    def status(self) -> Dict[str, Any]:
+        """RefreshingProvider's, with ``version`` (the VersionId of the secret value the key came from) and
+        ``next_rotation_at`` (KMS's NextRotationDate, epoch seconds, when it gives one)."""
+        fields = super().status()
+        held = fields["access_key_id"] is not None
+        fields["version"] = self.version_id if held else None
+        fields["next_rotation_at"] = self.next_rotation if held else None
+        return fields
 
     def __repr__(self) -> str:
         return f"ManagedSecretProvider({self.secret_name!r})"

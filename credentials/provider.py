@@ -24,8 +24,9 @@ import random
 import threading
 import time
 import weakref
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
+from . import metrics, stats
 from .errors import CredentialsError
 from .model import _EMPTY, Credentials, Fetched, _Slot, mask
 from .throttling import DEFAULT_REFRESH_WAIT, is_throttling, throttle_delay
@@ -36,7 +37,20 @@ INF = float("inf")
 
 
 class CredentialsProvider(abc.ABC):
-    """Where a client gets the key it signs with."""
+    """Where a client gets the key it signs with.
+
+    Every provider registers itself, weakly, when it is created (``credentials.status()`` lists the live ones) and
+    carries its counts (``status()``); a subclass needs no ``super().__init__()`` for that.
+    """
+
+    kind = "custom"  # status()'s "kind": what sort of provider this is
+    _stats: stats.ProviderStats
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "CredentialsProvider":
+        provider = super().__new__(cls)
+        provider._stats = stats.ProviderStats()
+        stats.register(provider)
+        return provider
 
     @abc.abstractmethod
     def get_credentials(self) -> Credentials:
@@ -56,8 +70,25 @@ class CredentialsProvider(abc.ABC):
         up healing say why."""
         return None
 
-    def close(self) -> None:  # noqa: B027 - optional: a provider without background work has nothing to stop
+    def close(self) -> None:
         """Stop background work. Idempotent."""
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return bool(getattr(self, "_closed", False))
+
+    def status(self) -> Dict[str, Any]:
+        """What this provider holds and has done, for a health check (JSON-serialisable, never a secret or token):
+        ``name``, ``kind``, ``access_key_id`` (masked), ``version``, ``fetched_at``, ``key_fetched_at``,
+        ``expires_at``, ``next_refresh_at`` (epoch seconds or None), ``last_error`` (a message or None),
+        ``last_error_at``, ``failing_since``, ``fetches``, ``fetch_failures``, ``reissues``, ``reissues_failed``,
+        ``reissues_not_replayable``.
+        See docs/monitoring.md."""
+        return self._status(self.credentials_without_waiting(), None)
+
+    def _status(self, credentials: Optional[Credentials], next_refresh_at: Optional[float]) -> Dict[str, Any]:
+        return stats.status_fields(self, credentials, next_refresh_at)
 
     def __enter__(self) -> "CredentialsProvider":
         return self
@@ -118,6 +149,8 @@ class RefreshingProvider(CredentialsProvider):
         self._closed = False
         self._init_locks()
         _live.add(self)
+
+    _round_started = 0.0  # time.monotonic() when the current fetch round began (under the fetch lock)
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()  # held for the duration of every fetch
@@ -267,6 +300,7 @@ class RefreshingProvider(CredentialsProvider):
         that makes it stops waiting (a fetch without a key yet may be bounded by it: ManagedSecretProvider)."""
         previous = self._slot.credentials
         self._fetch_deadline = deadline
+        self._round_started = time.monotonic()
         try:
             try:
                 fetched = self._fetch()
@@ -300,6 +334,8 @@ class RefreshingProvider(CredentialsProvider):
             must = creds.expiration - mandatory_margin(lifetime)
             refresh_at = min(refresh_at, creds.expiration - advisory_margin(lifetime))
         self._slot = _Slot(creds, min(refresh_at, must), must)
+        self._stats.fetch_succeeded(now, creds.access_key_id)
+        metrics.record_fetch(self.name, "ok", time.monotonic() - self._round_started)
         if self._streak and not useless:
             logger.info("%s: credentials fetched again after %d failed attempt(s)", self.name, self._streak)
         self._last_error = None
@@ -317,6 +353,8 @@ class RefreshingProvider(CredentialsProvider):
         self._last_error = exc
         self._streak += 1
         now = self._clock()
+        self._stats.fetch_failed(exc, now)
+        metrics.record_fetch(self.name, stats.fetch_outcome(exc), time.monotonic() - self._round_started)
         throttled = self._throttle_backoff(exc)
         delay = self._backoff(self._streak) if throttled is None else throttled
         self._not_before = now + delay
@@ -328,11 +366,11 @@ class RefreshingProvider(CredentialsProvider):
 
     def _report_failure(self, exc: CredentialsError, usable: bool, rejected: Optional[Credentials] = None) -> None:
         """One line per outage, and only where nobody else reports it: without a usable key the failure is raised
-        to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here. A key
-        a caller reported stale (rejected by the service) is not called good."""
-        if self._streak == 1 and usable and rejected is not None:
-            logger.log(
-                failure_level(exc),
+        to the caller (a constructor that carries on logs it itself), so it is only logged at DEBUG here; nor when
+        a caller reported the key stale (a proxy, whose call the service rejected): that proxy reports the heal
+        that failed, as one ERROR naming the key and this failure (proxy/outcomes.py)."""
+        if rejected is not None:
+            logger.debug(
                 "%s: cannot refresh credentials (%s); key %s, reported stale by a caller, stays the only key until a "
                 "fetch succeeds (retrying with backoff)",
                 self.name,
@@ -359,6 +397,11 @@ class RefreshingProvider(CredentialsProvider):
             return None
         self._throttles += 1
         return throttle_delay(self._throttles, getattr(exc, "retry_after", None))
+
+    def status(self) -> Dict[str, Any]:
+        slot = self._slot  # one snapshot: key and refresh time of the same round
+        refresh_at = slot.refresh_at if slot.credentials is not None and slot.refresh_at != INF else None
+        return self._status(slot.credentials, refresh_at)
 
     def _backoff(self, streak: int) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * (2 ** min(streak - 1, 30)))
@@ -400,10 +443,6 @@ class RefreshingProvider(CredentialsProvider):
     # --- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
         self._closed = True
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def _after_fork_in_child(self) -> None:
         """The child gets fresh locks (a parent's refresh thread may have held them) and no background flag."""

@@ -3,12 +3,15 @@ yourself, or a test): nothing to refresh, nothing to wait for."""
 
 from typing import Optional
 
-from .model import Credentials
+from .model import Credentials, mask
 from .provider import CredentialsProvider
 
 
 class StaticCredentialsProvider(CredentialsProvider):
-    """A fixed key (``credentials_type=ak``, or a test): nothing to refresh."""
+    """A fixed key (``credentials_type=ak``, or a test): nothing to refresh. ``name``: how ``status()`` names it
+    (default: ``static key LTAI****abcd``)."""
+
+    kind = "static"
 
     def __init__(
         self,
@@ -16,9 +19,12 @@ class StaticCredentialsProvider(CredentialsProvider):
         access_key_secret: str,
         security_token: Optional[str] = None,
         expiration: Optional[float] = None,
+        *,
+        name: Optional[str] = None,
     ):
         """The key (``security_token`` for an STS key; ``expiration`` in epoch seconds, informational)."""
         self._credentials = Credentials(access_key_id, access_key_secret, security_token, expiration)
+        self.name = name or f"static key {mask(access_key_id)}"
 
     @classmethod
     def of(cls, credentials: Credentials) -> "StaticCredentialsProvider":

@@ -286,6 +286,12 @@ def explain(error: BaseException, note: str, cause: Optional[BaseException]) -> 
     return error
 
 
+def note_of(error: BaseException) -> Optional[str]:
+    """The note ``explain`` appended to ``error``'s text, or None."""
+    note = getattr(error, NOTE_ATTRIBUTE, None)
+    return note if isinstance(note, str) else None
+
+
 def source_of(provider: CredentialsProvider) -> str:
     """How a note names where the key comes from: ``secret 'app'``, or the provider's name."""
     secret_name = getattr(provider, "secret_name", None)

@@ -11,6 +11,11 @@ re-issue is given up because the refresh failed (or brought back the rejected
 key), that exception's str() ends with why, and its __cause__ is the
 CredentialsError (proxy/errors.py).
 
+What an operator sees: for the length of a call the context variable
+``credentials.masking.ATTEMPT`` holds this Reissuer's ``judge_record``, so the SDKs'
+own records of a rejected attempt are lowered to DEBUG (credentials/masking/reissued.py);
+the end of a re-issue is counted and said in at most one line (outcomes.py).
+
 tenacity is imported at the first re-issue, not at import: a client whose calls
 succeed never needs it, and importing it costs a process several milliseconds.
 """
@@ -19,11 +24,12 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.masking import redact_exception
+from credentials.masking import ATTEMPT, redact_exception
 from credentials.model import Credentials, mask
 
+from . import outcomes
 from .bodies import why_not_replayable
-from .errors import explain, refresh_failed_note, same_key_note
+from .errors import explain, note_of, refresh_failed_note, same_key_note
 from .handlers import AKExpireHandler
 
 if TYPE_CHECKING:
@@ -38,7 +44,7 @@ SAME_KEY_WAIT_RANGE = (0.05, 0.25)  # seconds: the wait after a refresh returned
 class _Call:
     """One call's re-issue state (never stored on a shared object)."""
 
-    __slots__ = ("error", "stale", "rewind", "same_key", "final")
+    __slots__ = ("error", "stale", "rewind", "same_key", "final", "rejected", "fresh", "outcome", "why")
 
     def __init__(self, error: BaseException, stale: Optional[Credentials], rewind: Optional[Callable[[], bool]]):
         self.error = error  # the SDK exception of the latest failed attempt
@@ -46,6 +52,10 @@ class _Call:
         self.rewind = rewind
         self.same_key = False
         self.final = False  # the body cannot be re-sent: stop with the original error
+        self.rejected = stale  # the key the service rejected first
+        self.fresh: Optional[Credentials] = None  # the key the latest re-issue was sent with
+        self.outcome = outcomes.FAILED  # how it ends when it raises: FAILED, or NOT_REPLAYABLE
+        self.why = ""  # why the key could not be replaced, when it could not
 
 
 class Reissuer:
@@ -57,11 +67,19 @@ class Reissuer:
         *,
         max_refreshes: int = MAX_REFRESHES,
         same_key_wait: "Optional[tenacity.wait.wait_base]" = None,
+        sdk: str = "other",
+        record_error: Optional[Callable[[logging.LogRecord], Optional[BaseException]]] = None,
     ):
+        """``sdk``: the metric's ``sdk`` attribute. ``record_error``: the SDK error a log record of the SDK reports
+        (aliyunsdkcore logs its ServerException as text), so that ``judge_record`` can lower it; records carrying
+        ``exc_info`` are judged by that without it."""
         self.provider = provider
         self.handler = handler
         self.signed_with = signed_with
         self.max_refreshes = max_refreshes
+        self.sdk = sdk
+        self._record_error = record_error
+        self.judge_record = self._judge_record  # one bound method, set as ATTEMPT for the length of every call
         self._same_key_wait = same_key_wait
         self._retrying_object: "Optional[tenacity.Retrying]" = None
 
@@ -93,8 +111,17 @@ class Reissuer:
             logger.exception("ak_expire_handler %r failed while judging %s", self.handler, type(exc).__name__)
             return False
 
+    def _judge_record(self, record: logging.LogRecord) -> bool:
+        """Whether an SDK log record, logged during one of this Reissuer's calls, reports an error it re-issues
+        for (credentials/masking/reissued.py lowers it to DEBUG)."""
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None and self._record_error is not None:
+            error = self._record_error(record)
+        return error is not None and self.is_expired_key_error(error)
+
     def call(self, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]] = None) -> Any:
         """Run ``attempt`` (which raises the SDK exception on failure), re-issuing it on expired keys."""
+        token = ATTEMPT.set(self.judge_record)
         try:
             return attempt()
         except Exception as exc:
@@ -102,40 +129,68 @@ class Reissuer:
                 redact_exception(exc)  # no token or signature in the text of what the caller gets
                 raise
             return self.reissue(exc, attempt, rewind)
+        finally:
+            ATTEMPT.reset(token)
 
     def reissue(
         self, error: BaseException, attempt: Callable[[], Any], rewind: Optional[Callable[[], bool]] = None
     ) -> Any:
-        """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
+        """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded. (A caller
+        that ran the first attempt itself sets ``ATTEMPT`` to ``judge_record`` around it and this.)"""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         try:
-            return self._retrying(self._refresh_and_reissue, state, attempt)
+            result = self._retrying(self._refresh_and_reissue, state, attempt)
         except Exception as exc:
+            self._given_up(state, exc)
             redact_exception(exc)
             raise
+        self._healed(state)
+        return result
 
     async def call_async(
         self, attempt: Callable[[], Awaitable[Any]], rewind: Optional[Callable[[], bool]] = None
     ) -> Any:
         """``call`` for coroutines (tea-openapi's ``*_async`` methods): the same rule; the refresh, which may
         wait for KMS, runs in a worker thread so that the event loop is never blocked."""
+        token = ATTEMPT.set(self.judge_record)  # a context variable: this task's, across its awaits
         try:
-            return await attempt()
-        except Exception as exc:
-            if not self.is_expired_key_error(exc):
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not self.is_expired_key_error(exc):
+                    redact_exception(exc)
+                    raise
+                error = exc
+            import tenacity
+
+            state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
+            try:
+                result: Any = await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
+                    self._refresh_and_reissue_async, state, attempt
+                )
+            except Exception as exc:
+                self._given_up(state, exc)
                 redact_exception(exc)
                 raise
-            error = exc
-        import tenacity
+            self._healed(state)
+            return result
+        finally:
+            ATTEMPT.reset(token)
 
-        state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
-        try:
-            return await tenacity.AsyncRetrying(**self._retry_rule(tenacity))(
-                self._refresh_and_reissue_async, state, attempt
-            )
-        except Exception as exc:
-            redact_exception(exc)
-            raise
+    def _healed(self, state: _Call) -> None:
+        if state.fresh is not None:
+            outcomes.healed(self.provider, self.sdk, state.rejected, state.fresh, _describe(state.error))
+
+    def _given_up(self, state: _Call, exc: BaseException) -> None:
+        """Counted and said once (outcomes.py): not re-sent (its WARNING is _ready_to_resend's), or the key could
+        not be healed. A re-issued call that failed for another reason than its key was healed."""
+        if state.outcome == outcomes.NOT_REPLAYABLE:
+            outcomes.not_replayable(self.provider, self.sdk)
+        elif self.is_expired_key_error(exc):
+            why = state.why or f"key {mask(_key_id(state.stale))}, fetched to replace it, was rejected too"
+            outcomes.heal_failed(self.provider, self.sdk, state.rejected, _describe(exc), why, note_of(exc))
+        else:
+            self._healed(state)
 
     def _refresh_and_reissue(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         self._ready_to_resend(state, self._refresh(state))
@@ -157,10 +212,11 @@ class Reissuer:
         """A key to re-issue with (single-flight: one fetch for every caller that saw ``state.stale``)."""
         try:
             return self.provider.refresh(stale=state.stale)
-        except CredentialsError as exc:  # the provider logged the failure; the SDK error says it to the caller
+        except CredentialsError as exc:  # said once by _given_up; the SDK error says it to the caller
             logger.debug(
                 "key %s was rejected and no new key could be fetched (%s): not re-sent", mask(_key_id(state.stale)), exc
             )
+            state.why = _no_new_key(exc)
             state.final = True
             raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc
 
@@ -172,6 +228,7 @@ class Reissuer:
             self._explain_same_key(state)
             raise state.error
         if state.rewind is not None and not state.rewind():
+            state.outcome = outcomes.NOT_REPLAYABLE
             logger.warning(
                 "key %s was rejected and the request body cannot be sent again (%s): raising the error; "
                 "the next call uses key %s",
@@ -181,7 +238,8 @@ class Reissuer:
             )
             state.final = True
             raise state.error
-        logger.info(
+        state.fresh = fresh
+        logger.debug(  # the rotation's one line is outcomes.healed's
             "key %s was rejected (%s); re-issuing with key %s",
             mask(_key_id(state.stale)),
             _describe(state.error),
@@ -208,13 +266,16 @@ class Reissuer:
         last_error = getattr(self.provider, "last_error", None)
         cause = last_error() if callable(last_error) else None
         if cause is not None:
+            state.why = _no_new_key(cause)
             explain(state.error, refresh_failed_note(self.provider, cause), cause)
             return
+        state.why = "the source still returns that key"
         if not getattr(self.provider, "secret_name", None):
             return
         without_waiting = getattr(self.provider, "credentials_without_waiting", None)
         current = without_waiting() if callable(without_waiting) else None
         if current is None or current == state.stale:
+            state.why = "the secret still holds that key: rotate the secret, or enable the key again"
             explain(state.error, same_key_note(self.provider, state.stale), None)
 
     def _attempt(self, state: _Call, attempt: Callable[[], Any]) -> Any:
@@ -241,6 +302,12 @@ class Reissuer:
         state: _Call = retry_state.args[0]
         same_key_wait = self._same_key_wait  # set by _retry_rule before the first wait
         return same_key_wait(retry_state) if state.same_key and same_key_wait is not None else 0.0
+
+
+def _no_new_key(cause: CredentialsError) -> str:
+    reason = getattr(cause, "reason", None) or str(cause)
+    code = f", error code {cause.code}" if cause.code else ""
+    return f"no new key could be fetched ({reason}{code})"
 
 
 def _key_id(credentials: Optional[Credentials]) -> Optional[str]:

@@ -187,6 +187,33 @@ MUTANTS = (
         "        return message in self.messages or (self._token_words and _expired_token(message))\n",
         "        return True\n",
         ("tests/test_proxy_ots.py::test_a_refusal_a_new_key_does_not_fix_is_raised_at_once_without_a_refresh",),
+        "loud-heal: the SDK's ERROR record of an attempt a proxy re-issues stays at ERROR",
+        "credentials/masking/reissued.py",
+        "    if not reissued:\n        return True\n",
+        "    if not reissued or True:\n        return True\n",
+        ("tests/test_quiet_heal.py::test_a_healed_revocation_of_a_proxy_acs_client_logs_no_error",),
+    ),
+    Mutant(
+        "quiet-failure: a heal that fails is logged at DEBUG only",
+        "proxy/outcomes.py",
+        "        logging.ERROR if first else logging.DEBUG,",
+        "        logging.DEBUG,",
+        ("tests/test_quiet_heal.py::test_a_heal_that_fails_is_one_error_naming_the_secret_the_key_and_why",),
+    ),
+    Mutant(
+        "lowered-everything: every SDK error record in a proxy call is lowered, not only a rejected key's",
+        "proxy/reissue.py",
+        "        return error is not None and self.is_expired_key_error(error)\n",
+        "        return error is not None\n",
+        ("tests/test_quiet_heal.py::test_an_sdk_error_record_about_anything_else_stays_at_error",),
+    ),
+    Mutant(
+        "counted-on-success: a successful call takes the counts' lock",
+        "proxy/reissue.py",
+        "        token = ATTEMPT.set(self.judge_record)\n        try:\n            return attempt()\n",
+        "        token = ATTEMPT.set(self.judge_record)\n        try:\n            with self.provider._stats._lock:\n"
+        "                pass\n            return attempt()\n",
+        ("tests/test_status.py::test_no_lock_is_taken_to_count_on_a_calls_success_path",),
     ),
 )
 

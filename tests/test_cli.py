@@ -100,3 +100,51 @@ def test_check_with_a_wrong_client_key_password_names_file_and_key_once(cloud, t
     assert "'client_key_private_key_path'" in problems[0] and path in problems[0] and "does not open" in problems[0]
     assert "WRONG-password-canary" not in result.stdout + result.stderr
     assert cloud.count("GetSecretValue") == 0
+
+
+STATUS_FIELDS = {
+    "name",
+    "kind",
+    "access_key_id",
+    "version",
+    "fetched_at",
+    "expires_at",
+    "next_refresh_at",
+    "last_error",
+    "fetches",
+    "fetch_failures",
+    "reissues",
+    "reissues_failed",
+}
+
+
+def status_lines(stdout):
+    import json
+
+    prefix = "  status: "
+    return [json.loads(line[len(prefix) :]) for line in stdout.splitlines() if line.startswith(prefix)]
+
+
+def test_check_prints_the_status_fields_of_each_secret(cloud, tmp_path):
+    """The same fields as credentials.status() in a running process, one JSON line per secret fetched."""
+    key_id, secret = cloud.create_secret("app-key")
+    path = cloud.write_properties(str(tmp_path / "m.properties"))
+    result = run_check("--config", path, "app-key", "missing-secret")
+    assert result.returncode == 1
+    ok, failed = status_lines(result.stdout)
+    assert STATUS_FIELDS <= set(ok) and STATUS_FIELDS <= set(failed)
+    assert (ok["name"], ok["kind"], ok["access_key_id"]) == (
+        "app-key",
+        "managed_secret",
+        f"{key_id[:4]}****{key_id[-4:]}",
+    )
+    assert ok["version"] and ok["fetched_at"] and ok["next_refresh_at"] > ok["fetched_at"]
+    assert (ok["fetches"], ok["fetch_failures"], ok["last_error"]) == (1, 0, None)
+    assert (failed["name"], failed["access_key_id"], failed["fetches"], failed["fetch_failures"]) == (
+        "missing-secret",
+        None,
+        1,
+        1,
+    )
+    assert "Forbidden.ResourceNotFound" in failed["last_error"] and failed["last_error_at"]
+    assert secret not in result.stdout + result.stderr and key_id not in result.stdout

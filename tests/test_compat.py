@@ -128,6 +128,42 @@ def test_acs_do_action_hook_is_where_every_call_goes_through():
         )
 
 
+def test_acs_logs_a_server_exception_as_the_text_the_proxy_reads_back():
+    """aliyunsdkcore's ERROR record of a ServerException (logged before the exception is returned, as text): the
+    proxy reads code, message, status and request id back from it to lower a rejected key's record to DEBUG."""
+    import json
+    import logging
+
+    from aliyunsdkcore.client import AcsClient
+
+    from proxy.acs._compat import SERVER_EXCEPTION_LOGGER, server_exception_in_record
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    sdk_logger = logging.getLogger(SERVER_EXCEPTION_LOGGER)
+    keep, saved = Keep(), sdk_logger.level
+    sdk_logger.addHandler(keep)
+    sdk_logger.setLevel(logging.ERROR)
+    body = {"Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found.", "RequestId": "R1"}
+    try:
+        client = AcsClient("ak", "secret", "cn-hangzhou")
+        returned = client._get_server_exception(404, json.dumps(body).encode(), "ecs.example.com", "")
+    finally:
+        sdk_logger.removeHandler(keep)
+        sdk_logger.setLevel(saved)
+    assert [r.levelname for r in records] == ["ERROR"], gone(
+        ACS_PROXY, f"its ERROR record of a ServerException on logger {SERVER_EXCEPTION_LOGGER!r}"
+    )
+    read = server_exception_in_record(records[0])
+    assert read is not None, gone(ACS_PROXY, f"the record text server_exception_in_record reads: {records[0].msg!r}")
+    fields = ("get_error_code", "get_error_msg", "get_http_status", "get_request_id")
+    assert [getattr(read, f)() for f in fields] == [getattr(returned, f)() for f in fields]
+
+
 def test_acs_default_endpoint_chain_is_the_one_proxy_endpoints_copies():
     from aliyunsdkcore.endpoint.default_endpoint_resolver import DefaultEndpointResolver
     from aliyunsdkcore.endpoint.resolver_endpoint_request import ResolveEndpointRequest

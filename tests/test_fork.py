@@ -583,7 +583,8 @@ def test_every_object_lock_of_ours_is_free_in_a_forked_child(cloud, tmp_path):
 
     provider = ManagedSecretProvider("app-key", kms)
     handler = ProxyQueuedLogHandler("127.0.0.1:9", project="p", log_store="s", credentials_provider=provider)
-    objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider)]  # _Entry: a registry entry
+    objects = [provider, kms, kms.instances, kms.regions, _Entry("app-key", provider), provider._stats]  # _Entry: a
+    # registry entry; _stats: a provider's counts (status())
     objects.append(handler._shipper)  # the Log Service handler's queue (reset through the handler's fork hook)
     covered = {(cls.__module__, cls.__name__) for obj in objects for cls in type(obj).__mro__}
     missing = classes_that_make_locks() - covered

@@ -232,8 +232,11 @@ def test_failed_fetch_keeps_last_good_key_and_backs_off(caplog):
         provider.refresh()  # an explicit refresh with no stale key reports the failure
     clock.now += 3600  # the advisory time passes during the outage: reads keep the good key
     assert provider.get_credentials() is good
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1, "one warning per outage, not one per attempt"
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # Nothing above DEBUG: the outage began with a caller that reported the key stale (a proxy, which reports the
+    # heal that failed as its one ERROR, proxy/outcomes.py); later failures of the same outage are DEBUG.
+    # (One warning per outage otherwise: test_log_lines.py::test_an_outage_with_a_good_key_is_one_warning_...)
+    assert warnings == [], "no line per attempt"
     provider.fail_with = None
     clock.now += 60
     assert provider.refresh(stale=good).access_key_id == "id-2"

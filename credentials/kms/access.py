@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def _access_key(config: KmsConfig) -> CredentialsProvider:
     return StaticCredentialsProvider(
-        config.require("credentials_access_key_id"), config.require("credentials_access_secret")
+        config.require("credentials_access_key_id"),
+        config.require("credentials_access_secret"),
+        name="KMS access (ak)",
     )
 
 
@@ -38,7 +40,10 @@ def _sts(config: KmsConfig) -> CredentialsProvider:
             key="credentials_role_arn",
         )
     return StaticCredentialsProvider(
-        config.require("credentials_access_key_id"), config.require("credentials_access_secret"), token
+        config.require("credentials_access_key_id"),
+        config.require("credentials_access_secret"),
+        token,
+        name="KMS access (sts)",
     )
 
 

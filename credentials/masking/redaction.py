@@ -43,6 +43,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from . import known_secrets
 from .known_secrets import MASK, hide
+from .reissued import lower_if_reissued
 from .sdk_loggers import SDK_LOGGERS, SDK_PREFIXES
 
 # A sensitive name. "Signature" only capitalised: oss2 writes "Make signature: string to be signed = ...".
@@ -234,12 +235,15 @@ def redact_record(record: logging.LogRecord) -> None:
 
 
 class SdkLogRedactor(logging.Filter):
-    """Masks secrets in the records of the logger it is attached to; never drops a record."""
+    """The one filter on the SDKs' loggers: lowers to DEBUG a record of an attempt that a proxy re-issues
+    (reissued.py; dropped, as a DEBUG record would be, when its logger does not log DEBUG), and masks secrets."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
+            if not lower_if_reissued(record):
+                return False
             redact_record(record)
-        except Exception:  # noqa: BLE001 - redaction must never break the application's logging
+        except Exception:  # noqa: BLE001 - this filter must never break the application's logging
             pass
         return True
 

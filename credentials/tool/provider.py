@@ -35,7 +35,7 @@ logging; redaction), errors.py (the fetch's error), _compat.py (the reaches into
 
 import logging
 import os
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 from ..masking import hiding, redact_exception
@@ -69,6 +69,8 @@ class CredentialsToolProvider(RefreshingProvider):
     ``alibabacloud_credentials.provider`` with ``get_credentials()``, or an ``alibabacloud_credentials.client.Client``),
     asked for its key when our windows say so (wrapped.py: what that object's own cache changes).
     """
+
+    kind = "credentials_tool"
 
     def __init__(
         self,
@@ -135,6 +137,13 @@ class CredentialsToolProvider(RefreshingProvider):
                 return Fetched(credentials, self._clock() + TOKEN_RECHECK_SECONDS)  # wrapped.py: the tool dropped it
             return Fetched(credentials, INF)  # RefreshingProvider derives the windows from credentials.expiration
         raise _fetch_error(self.name, failures, tried_all=len(sources) > 1 or not self._sources)
+
+    def status(self) -> Dict[str, Any]:
+        """RefreshingProvider's, with ``credentials_type`` and ``source`` (which source answered last)."""
+        fields = super().status()
+        fields["credentials_type"] = self.credentials_type
+        fields["source"] = self.source
+        return fields
 
     def __repr__(self) -> str:
         where = self.source or ", ".join(s.label for s in self._sources) or "no source"

@@ -7,9 +7,12 @@ moves one of them fails tests/test_compat.py with a message naming this module, 
 silently. (The KMS client's one reach into the same SDK is credentials/kms/_acs_compat.py.)
 """
 
+import logging
+import re
 import types
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 
 #: The method every AcsClient request goes through (do_action_with_exception, do_action, get_response), with the
@@ -78,3 +81,29 @@ def sdk_init_without_endpoint_tables() -> Callable[..., None]:
     )
     clone.__kwdefaults__ = init.__kwdefaults__
     return clone
+
+
+# --- the SDK's ERROR record of a ServerException ---------------------------------------------------------------------
+# AcsClient._get_server_exception logs every ServerException at ERROR, as text ("ServerException occurred. Host:...
+# SDK-Version:... ServerException:" + str(exception), which is "HTTP Status: 404 Error:<code> <message> RequestID:
+# <id>"), before it returns the exception: the record carries no exception object.
+
+SERVER_EXCEPTION_LOGGER = "aliyunsdkcore.client"
+_SERVER_EXCEPTION_RECORD = re.compile(
+    r"^ServerException occurred\. .*?ServerException:HTTP Status: (?P<status>\d+) Error:(?P<code>\S+) "
+    r"(?P<message>.*) RequestID: (?P<request_id>\S*)$",
+    re.S,
+)
+
+
+def server_exception_in_record(record: logging.LogRecord) -> Optional[ServerException]:
+    """The ServerException that an aliyunsdkcore ERROR record reports (its code, message, HTTP status and request
+    id), or None for any other record. Reads the SDK's log text (tests/test_compat.py)."""
+    if record.name != SERVER_EXCEPTION_LOGGER:
+        return None
+    match = _SERVER_EXCEPTION_RECORD.match(record.getMessage())
+    if match is None:
+        return None
+    return ServerException(
+        match["code"], match["message"], http_status=int(match["status"]), request_id=match["request_id"]
+    )

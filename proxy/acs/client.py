@@ -6,7 +6,7 @@ from aliyunsdkcore.client import AcsClient
 
 from credentials import CredentialsError, CredentialsProvider
 from credentials.kms import ProviderSigner
-from credentials.masking import redact_exception
+from credentials.masking import ATTEMPT, redact_exception
 from credentials.model import Credentials
 
 from .. import errors
@@ -15,7 +15,13 @@ from ..handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from ..pinned_snapshot import PinnedFields
 from ..reissue import Reissuer
 from ..source import KeySource, check_region_id, reset_http_after_fork
-from ._compat import forget_key, install_endpoint_resolver, install_signer, sdk_init_without_endpoint_tables
+from ._compat import (
+    forget_key,
+    install_endpoint_resolver,
+    install_signer,
+    sdk_init_without_endpoint_tables,
+    server_exception_in_record,
+)
 from .endpoints import SharedTablesEndpointResolver
 
 _ACS_FIELDS = frozenset({"access_key_id", "access_key_secret"})  # what get_access_key / get_access_secret read
@@ -93,7 +99,11 @@ class ProxyAcsClient(AcsClient):
         install_signer(self, signer)
         install_endpoint_resolver(self, SharedTablesEndpointResolver(self))
         self._reissuer = Reissuer(
-            self._source.provider, ak_expire_handler or SdkCoreAKExpireHandler(), signer.last_signed
+            self._source.provider,
+            ak_expire_handler or SdkCoreAKExpireHandler(),
+            signer.last_signed,
+            sdk="aliyunsdkcore",
+            record_error=server_exception_in_record,  # the SDK logs each ServerException at ERROR, as text
         )
         self._shut_down = False
         reset_http_after_fork(self)
@@ -123,6 +133,9 @@ class ProxyAcsClient(AcsClient):
     # Overrides the SDK's private hook around its request loop: see proxy/acs/_compat.DO_ACTION_HOOK (guarded
     # by tests/test_compat.py).
     def _implementation_of_do_action(self, request: Any, signer: Any = None) -> Tuple[Any, Any, Any, Any]:
+        # While set, the SDK's ERROR record of a key this call re-issues for is lowered to DEBUG (a call given its
+        # own signer is not re-issued: its records stay as they are).
+        token = ATTEMPT.set(self._reissuer.judge_record if signer is None else None)
         try:
             result = super()._implementation_of_do_action(request, signer)
             error = result[3]
@@ -133,6 +146,8 @@ class ProxyAcsClient(AcsClient):
         except Exception as exc:  # a ClientException for a connection error holds the URL: token and signature
             redact_exception(exc)
             raise
+        finally:
+            ATTEMPT.reset(token)
         if result[3] is not None:
             redact_exception(result[3])  # the ServerException do_action_with_exception raises
         return result

@@ -132,7 +132,10 @@ class ProxyOpenApiClient(OpenApiClient):
             self._owns_credential = True
         self._managed_credential = credential
         self._reissuer = Reissuer(
-            credential.credentials_provider, ak_expire_handler or TeaAKExpireHandler(), credential.last_signed
+            credential.credentials_provider,
+            ak_expire_handler or TeaAKExpireHandler(),
+            credential.last_signed,
+            sdk="tea-openapi",
         )
         self._shut_down = False
         super().__init__(_with_credential(config, credential))

@@ -83,7 +83,7 @@ class _ManagedOssClient:
             self._source.release()
             raise
         self._reissuer = Reissuer(
-            self._source.provider, ak_expire_handler or OssAKExpireHandler(), self._adapter.last_signed
+            self._source.provider, ak_expire_handler or OssAKExpireHandler(), self._adapter.last_signed, sdk="oss2"
         )
         self._call_depth = threading.local()
         self._own_session = kwargs.get("session") is None

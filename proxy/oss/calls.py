@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import oss2
 
-from credentials.masking import redact_exception
+from credentials.masking import ATTEMPT, redact_exception
 
 from ..bodies import Rewind, body_rewinder
 
@@ -83,16 +83,18 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         if getattr(local, "active", False):
             return method(bucket, *args, **kwargs)
         rewind = call_rewinder(position, args, kwargs)  # before any read
+        reissuer = bucket._reissuer
         local.active = True
+        token = ATTEMPT.set(reissuer.judge_record)  # in this thread: also oss2's own worker threads (resumable)
         try:
             return method(bucket, *args, **kwargs)  # the first attempt runs bare: a success pays no more
         except Exception as exc:
-            reissuer = bucket._reissuer
             if not reissuer.is_expired_key_error(exc):
                 redact_exception(exc)  # no token or signature in the text of what the caller gets
                 raise
             return reissuer.reissue(exc, lambda: method(bucket, *args, **kwargs), rewind)
         finally:
+            ATTEMPT.reset(token)
             local.active = False
 
     call.__doc__ = f"{_sdk_name(method)}, re-issued once the key is refreshed when it was rotated or revoked."

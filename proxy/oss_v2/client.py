@@ -35,7 +35,7 @@ import alibabacloud_oss_v2 as oss
 # isort: on
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.masking import redact_exception
+from credentials.masking import ATTEMPT, redact_exception
 
 from .. import errors
 from ..bodies import REPLAYABLE_VALUES, Rewind, body_rewinder
@@ -163,7 +163,10 @@ class ManagedOssClientMixin:
             config, secret_name, credentials_provider, type(self).__name__, self._defer_in_event_loop
         )
         self._reissuer = Reissuer(
-            self._managed.credentials_provider, ak_expire_handler or OssV2AKExpireHandler(), self._managed.last_signed
+            self._managed.credentials_provider,
+            ak_expire_handler or OssV2AKExpireHandler(),
+            self._managed.last_signed,
+            sdk="oss-v2",
         )
         self._shut_down = False
         return self._managed
@@ -197,12 +200,13 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
         if ACTIVE.get() is client:
             return method(client, *args, **kwargs)
         rewind = request_body_rewinder(args, kwargs)  # before anything is read
+        reissuer = client._reissuer
         token = ACTIVE.set(client)
+        attempt = ATTEMPT.set(reissuer.judge_record)
         try:
             try:
                 return method(client, *args, **kwargs)  # the first attempt runs bare: a success pays no more
             except Exception as exc:
-                reissuer = client._reissuer
                 if not reissuer.is_expired_key_error(exc):
                     redact_exception(exc)  # no token or signature in the text of what the caller gets
                     raise
@@ -213,6 +217,7 @@ def _reissuing(method: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise typed from typed.__cause__
         finally:
+            ATTEMPT.reset(attempt)
             ACTIVE.reset(token)
 
     call.__doc__ = reissued_doc(method)
