@@ -187,6 +187,8 @@ MUTANTS = (
         "        return message in self.messages or (self._token_words and _expired_token(message))\n",
         "        return True\n",
         ("tests/test_proxy_ots.py::test_a_refusal_a_new_key_does_not_fix_is_raised_at_once_without_a_refresh",),
+    ),
+    Mutant(
         "loud-heal: the SDK's ERROR record of an attempt a proxy re-issues stays at ERROR",
         "credentials/masking/reissued.py",
         "    if not reissued:\n        return True\n",
