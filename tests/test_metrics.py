@@ -92,7 +92,9 @@ def test_a_healed_revocation_is_two_fetches_and_one_healed_reissue(cloud, kms_cl
 
 def test_a_failed_and_a_throttled_fetch_and_a_failed_heal(cloud, kms_client, reader):
     cloud.create_secret("metrics-fail")
-    provider = ManagedSecretProvider("metrics-fail", kms_client, background=False)
+    provider = ManagedSecretProvider(
+        "metrics-fail", kms_client, background=False, refresh_wait=0
+    )  # one fetch per refresh()
     client = ProxyAcsClient(credentials_provider=provider, timeout=5)
     cloud.kms_fault(status=429, code="Rejected.Throttling")  # every try of the KMS client: the fetch fails so
     with pytest.raises(CredentialsError):
