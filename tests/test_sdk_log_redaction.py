@@ -429,6 +429,7 @@ def logger_names(path, package, root):
     return found
 
 
+@pytest.mark.parametrize("make_provider", [sts_key_provider, ram_role_provider], ids=["static-sts", "ram_role_arn"])
 def test_no_token_or_secret_in_any_output_of_the_log_service_proxies_with_debug_on(
     cloud, debug_everywhere, capfd, loopback_names, make_provider
 ):
