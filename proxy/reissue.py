@@ -11,8 +11,9 @@ re-issue is given up because the refresh failed (or brought back the rejected
 key), that exception's str() ends with why, and its __cause__ is the
 CredentialsError (proxy/errors.py).
 
-tenacity is imported at the first re-issue, not at import: a client whose calls
-succeed never needs it, and importing it costs a process several milliseconds.
+tenacity is imported when a re-issue fails again, not at import nor at the first re-issue: a client whose calls
+succeed, or heal at the first re-issue as in a rotation, never needs it, and importing it costs a process several
+milliseconds (on the slowest call of the rotation, had the first re-issue loaded it).
 """
 
 import logging
@@ -109,7 +110,19 @@ class Reissuer:
         """``attempt`` already failed with ``error``, an expired key: refresh and try again, bounded."""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         try:
-            return self._retrying(self._refresh_and_reissue, state, attempt)
+            try:  # the first re-issue, which waits for nothing, is made without tenacity: a rotation never loads it
+                return self._refresh_and_reissue(state, attempt)
+            except Exception as exc:
+                if state.final:  # tenacity's rule would stop here (_should_reissue)
+                    raise
+                first = [exc]
+
+            def again(state: _Call, attempt: Callable[[], Any]) -> Any:
+                if first:
+                    raise first.pop()  # tenacity's first attempt is the one made above
+                return self._refresh_and_reissue(state, attempt)
+
+            return self._retrying(again, state, attempt)
         except Exception as exc:
             redact_exception(exc)
             raise

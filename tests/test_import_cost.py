@@ -122,6 +122,58 @@ def test_a_first_successful_call_loads_no_retry_event_loop_or_date_parser(cloud,
     assert not _loaded(modules, HEAVY_ON_SUCCESS), "loaded by a first successful call"
 
 
+def test_a_rotation_healed_at_the_first_re_issue_loads_no_retry_library(cloud, tmp_path):
+    """The call that meets a revoked key is re-issued after one refresh; neither that refresh nor that re-issue
+    imports tenacity (which would cost the rotation's slowest call several milliseconds). The program makes a call,
+    says so and waits; the test revokes the key and lets it make the next one."""
+    cloud.create_secret(SECRET)
+    properties = cloud.write_properties(str(tmp_path / "managed_credentials_providers.properties"))
+    program = textwrap.dedent(
+        f"""
+        import json, sys
+        from aliyunsdkcore.request import CommonRequest
+        from proxy import ProxyAcsClient
+        client = ProxyAcsClient({SECRET!r}, region_id="cn-hangzhou")
+        def call():
+            request = CommonRequest(domain={cloud.ecs_host!r}, version="2014-05-26", action_name="DescribeRegions")
+            request.set_protocol_type("http")
+            client.do_action_with_exception(request)
+            return client.credentials_provider.get_credentials().access_key_id
+        print(call(), flush=True)
+        sys.stdin.readline()
+        print(call(), flush=True)
+        print(json.dumps(sorted(sys.modules)), flush=True)
+        """
+    )
+    env = dict(os.environ, MANAGED_CREDENTIALS_PROVIDERS_CONFIG=properties)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    child = subprocess.Popen(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        old_key = child.stdout.readline().strip()  # bounded: the child exits on any error, closing stdout
+        assert old_key, child.communicate(timeout=30)[1][-2000:]
+        new_key, _ = cloud.rotate_secret(SECRET, mode="revoke")
+        out, err = child.communicate("go\n", timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    assert child.returncode == 0, err[-2000:]
+    healed_with, modules = out.splitlines()[0], set(json.loads(out.splitlines()[1]))
+    assert healed_with == new_key != old_key
+    assert (
+        cloud.count("DescribeRegions", access_key_id=old_key) == 2
+    )  # the first call, and the one that met the revocation
+    assert "tenacity" not in modules
+
+
 def _kms(cloud, attempts):
     return KmsClient(
         [KmsEndpoint(cloud.region_id, cloud.kms_host, "http")],
