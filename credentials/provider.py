@@ -104,6 +104,8 @@ class RefreshingProvider(CredentialsProvider):
         self._bg_lock = threading.Lock()
         self._bg_running = False
         self._rounds = 0  # fetch rounds finished, success or not: a caller that waited through one shares it
+        self._round_done = threading.Event()  # a new one per fetch round, set when the round ends
+        self._round_done.set()
         self._last_error: Optional[CredentialsError] = None
         self._streak = 0  # consecutive failed or useless fetches
         self._not_before = 0.0  # earliest next fetch after a failed or useless one
@@ -149,6 +151,13 @@ class RefreshingProvider(CredentialsProvider):
     # --- forced refresh -----------------------------------------------------------
     def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
         rounds = self._rounds
+        # Callers that report the same stale key while a fetch runs (every thread of a process after a revocation)
+        # wait for the round's end together, then read its key without the lock: queued on the lock instead, each
+        # would take and hand it on in turn, one thread wake-up after another (a lock convoy of several ms).
+        self._round_done.wait()
+        current = self._slot.credentials
+        if stale is not None and current is not None and current != stale:
+            return current
         with self._lock:
             current = self._slot.credentials
             if stale is not None and current is not None and current != stale:
@@ -173,6 +182,7 @@ class RefreshingProvider(CredentialsProvider):
     def _fetch_round(self, stale: Optional[Credentials]) -> Credentials:
         """One fetch, under ``self._lock``. Stores the result or records the failure."""
         previous = self._slot.credentials
+        self._round_done = done = threading.Event()
         try:
             try:
                 fetched = self._fetch()
@@ -187,6 +197,7 @@ class RefreshingProvider(CredentialsProvider):
             return fetched.credentials
         finally:
             self._rounds += 1
+            done.set()
 
     def _store(self, fetched: Fetched, useless: bool) -> None:
         now = self._clock()
