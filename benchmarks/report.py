@@ -84,8 +84,8 @@ NOTES = {
         "down). Before issue 23 it also imported asyncio (proxy/source.py, ~10 ms), tenacity (~5 ms; now only when a "
         "fetch fails), parsed aliyunsdkcore's endpoint tables for the KMS client's own AcsClient (~4 ms; it never "
         "resolves an endpoint), read KMS's dates with time.strptime (~2 ms of pattern compiling at its first call) "
-        "and made three frozen dataclasses (~1 ms each): ratio 1.25 (wheel) and 1.43 (editable) then, by the same "
-        "benchmark."
+        "and made three frozen dataclasses (~1 ms each): ratio 1.30 from a wheel and 1.31 editable then (medians of "
+        "three runs of this benchmark on the tree before, alternating with three after: 1.13 and 1.10)."
     ),
     "startup_editable": (
         "An editable install (setuptools' `__editable__` finder) adds a .pth file that every process of the venv runs "
@@ -98,9 +98,10 @@ NOTES = {
     "startup_editable_no_bytecode": (
         "With PYTHONDONTWRITEBYTECODE=1 (this machine sets it for every process) an editable install never writes "
         "our bytecode, so every process compiles the library's modules from source (the SDKs were compiled by pip "
-        "at install): about 7 ms for `import credentials, proxy` and 30-50 ms for the whole program. This is the "
-        "1.33x an outside measurement saw with an editable install; a wheel, or an editable install whose "
-        "checkout is writable without that variable, does not pay it."
+        "at install): about 6.5 ms more for `import credentials, proxy` and about 25-30 ms more for the whole "
+        "program (1.32 against 1.13 from a wheel; before issue 23, 1.52, with more modules on the path). This is the "
+        "1.33x an outside measurement saw with an editable install; a wheel, or an editable install whose checkout "
+        "is writable without that variable, does not pay it."
     ),
     "import_cost": (
         "Timed inside new interpreters, after `import aliyunsdkcore.client, aliyunsdkcore.request` (which a legacy "
