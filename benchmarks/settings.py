@@ -1,4 +1,4 @@
-"""How much each benchmark measures: the full run (about 70 s on 2 cores) and ``--quick`` (a smoke run)."""
+"""How much each benchmark measures: the full run (about 100 s on 2 cores) and ``--quick`` (a smoke run)."""
 
 from dataclasses import dataclass
 
@@ -18,7 +18,9 @@ class Settings:
     rotation_rounds: int  # rotations
     rotation_threads: int
     clients: int  # for the many-clients figure
-    startup_runs: int  # new processes per program
+    startup_runs: int  # new processes per program and kind of install
+    startup_installs: bool  # build venvs: a wheel and editable installs (else the source tree, this interpreter)
+    import_runs: int  # new processes timing `import credentials, proxy`, per kind of install
     fleet_processes: int
     fleet_hours_after: float  # simulated time after the rotation
     fleet_seeds: int  # fleets simulated (random seeds 0, 1, ...)
@@ -39,7 +41,9 @@ FULL = Settings(
     rotation_rounds=7,
     rotation_threads=8,
     clients=1000,
-    startup_runs=20,
+    startup_runs=30,
+    startup_installs=True,
+    import_runs=20,
     fleet_processes=10_000,
     fleet_hours_after=3.0,
     fleet_seeds=5,
@@ -61,6 +65,8 @@ QUICK = Settings(
     rotation_threads=4,
     clients=20,
     startup_runs=1,
+    startup_installs=False,
+    import_runs=1,
     fleet_processes=200,
     fleet_hours_after=1.0,
     fleet_seeds=1,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
 from ._version import __version__ as __version__
-from .config import ConfigLoader
 from .errors import ConfigError, CredentialsError
 from .model import Credentials
 from .provider import CredentialsProvider, RefreshingProvider
@@ -22,6 +21,7 @@ from .static_provider import StaticCredentialsProvider
 from .stats import status
 
 if TYPE_CHECKING:
+    from .config import ConfigLoader
     from .managed import ManagedSecretProvider
     from .tool import CredentialsToolProvider
 
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 # application that configures no logging sees our warnings and errors on stderr (Python's last-resort handler) and
 # nothing below; one that configures logging decides for itself.
 
-_LAZY = {"ManagedSecretProvider": ".managed", "CredentialsToolProvider": ".tool"}  # keep `import credentials` cheap
+# Keep `import credentials` cheap (tests/test_import_cost.py): the properties file's parser and validation, the KMS
+# machinery and the Credentials tool are loaded at first use.
+_LAZY = {"ConfigLoader": ".config", "ManagedSecretProvider": ".managed", "CredentialsToolProvider": ".tool"}
 
 __all__ = [
     "Credentials",

@@ -6,14 +6,15 @@ ManagedSecretProvider given no client and the registry share one client without 
 
 import os
 import threading
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
-from .config import ConfigLoader, KmsConfig
+if TYPE_CHECKING:
+    from .config import KmsConfig
 
 #: One lock for the whole per-process registry (registry.py's providers too); a forked child gets a new one.
 lock = threading.RLock()
 _kms_client: Any = None
-_config: Optional[KmsConfig] = None
+_config: Optional["KmsConfig"] = None
 _config_name: Optional[str] = None
 _on_new_config: List[Callable[[], None]] = []
 
@@ -23,9 +24,11 @@ def on_new_config(forget: Callable[[], None]) -> None:
     _on_new_config.append(forget)
 
 
-def default_config() -> KmsConfig:
+def default_config() -> "KmsConfig":
     """The parsed properties file; read again when ConfigLoader now names another file."""
     global _config, _config_name
+    from .config import ConfigLoader  # at first use: `import credentials` does not parse or validate anything
+
     name = ConfigLoader.get_config_name()
     with lock:
         if _config is None or name != _config_name:

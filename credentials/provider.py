@@ -151,12 +151,15 @@ class RefreshingProvider(CredentialsProvider):
         _live.add(self)
 
     _round_started = 0.0  # time.monotonic() when the current fetch round began (under the fetch lock)
+    _round_event = staticmethod(threading.Event)  # what each fetch round makes for its waiters (a test may count them)
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()  # held for the duration of every fetch
         self._bg_lock = threading.Lock()
         self._bg_running = False
         self._rounds = 0  # fetch rounds finished, success or not: a caller that waited through one shares it
+        self._round_over = threading.Event()  # a new one per fetch round, set when the round ends
+        self._round_over.set()
         self._last_error: Optional[CredentialsError] = None
         self._streak = 0  # consecutive failed or useless fetches
         self._throttles = 0  # consecutive throttled answers (credentials/throttling.py)
@@ -221,6 +224,13 @@ class RefreshingProvider(CredentialsProvider):
     def refresh(self, stale: Optional[Credentials] = None) -> Credentials:
         deadline = self._wait_deadline(no_key=self._slot.credentials is None)
         rounds = self._rounds
+        # Callers that report the same stale key while a fetch runs (every thread of a process after a revocation)
+        # wait for the round's end together, then read its key without the lock: queued on the lock instead, each
+        # would take and hand it on in turn, one thread wake-up after another (a lock convoy of several ms).
+        self._round_over.wait(_left(deadline))
+        current = self._slot.credentials
+        if stale is not None and current is not None and current != stale:
+            return current
         while True:
             if not self._lock.acquire(timeout=_left(deadline)):  # another caller's fetch outlasted our bound
                 return self._gave_up_waiting(stale)
@@ -301,6 +311,7 @@ class RefreshingProvider(CredentialsProvider):
         previous = self._slot.credentials
         self._fetch_deadline = deadline
         self._round_started = time.monotonic()
+        self._round_over = done = self._round_event()
         try:
             try:
                 fetched = self._fetch()
@@ -316,6 +327,7 @@ class RefreshingProvider(CredentialsProvider):
         finally:
             self._fetch_deadline = None
             self._rounds += 1
+            done.set()
             with self._round_done:
                 self._round_done.notify_all()
 

@@ -16,8 +16,9 @@ What an operator sees: for the length of a call the context variable
 own records of a rejected attempt are lowered to DEBUG (credentials/masking/reissued.py);
 the end of a re-issue is counted and said in at most one line (outcomes.py).
 
-tenacity is imported at the first re-issue, not at import: a client whose calls
-succeed never needs it, and importing it costs a process several milliseconds.
+tenacity is imported when a re-issue fails again, not at import nor at the first re-issue: a client whose calls
+succeed, or heal at the first re-issue as in a rotation, never needs it, and importing it costs a process several
+milliseconds (on the slowest call of the rotation, had the first re-issue loaded it).
 """
 
 import logging
@@ -139,13 +140,30 @@ class Reissuer:
         that ran the first attempt itself sets ``ATTEMPT`` to ``judge_record`` around it and this.)"""
         state = _Call(error=error, stale=self.signed_with(), rewind=rewind)
         try:
-            result = self._retrying(self._refresh_and_reissue, state, attempt)
+            result = self._first_reissue(state, attempt)
         except Exception as exc:
             self._given_up(state, exc)
             redact_exception(exc)
             raise
         self._healed(state)
         return result
+
+    def _first_reissue(self, state: _Call, attempt: Callable[[], Any]) -> Any:
+        """The first re-issue, which waits for nothing, made without tenacity (a rotation never loads it); tenacity
+        takes over, with that attempt as its own first, only when it fails again."""
+        try:
+            return self._refresh_and_reissue(state, attempt)
+        except Exception as exc:
+            if state.final:  # tenacity's rule would stop here (_should_reissue)
+                raise
+            first = [exc]
+
+        def again(state: _Call, attempt: Callable[[], Any]) -> Any:
+            if first:
+                raise first.pop()  # tenacity's first attempt is the one made above
+            return self._refresh_and_reissue(state, attempt)
+
+        return self._retrying(again, state, attempt)
 
     async def call_async(
         self, attempt: Callable[[], Awaitable[Any]], rewind: Optional[Callable[[], bool]] = None

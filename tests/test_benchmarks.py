@@ -18,7 +18,8 @@ EXPECTED = {
     "provider_threads",
     "clients_acs",
     "clients_oss",
-    "startup",
+    "startup_source",  # --quick: the source tree (a full run: startup_wheel, startup_editable...)
+    "import_cost",
     "rotation_recovery",
     "fleet",
     "fleet_revocation_shared_before_1000",

@@ -114,14 +114,33 @@ class WaitCountingLock:
         self.release()
 
 
+class WaitCountingEvent(threading.Event):
+    """A fetch round's event that counts the threads waiting for it (CountingProvider makes one per round)."""
+
+    waiting = 0  # on the round now running; reset by each new round
+    _count = threading.Lock()
+
+    def wait(self, timeout=None):
+        with self._count:
+            WaitCountingEvent.waiting += 1
+        try:
+            return super().wait(timeout)
+        finally:
+            with self._count:
+                WaitCountingEvent.waiting -= 1
+
+
 def test_sixteen_threads_refreshing_at_once_share_one_fetch():
     """One thread's refresh is fetching; the fetch is held until the other fifteen are queued behind it (on the
-    provider's fetch lock): all sixteen get its result, one fetch. (Waiting only until each thread *announced* it
-    was about to call refresh() let a thread preempted in between arrive after the fetch, and fetch again.)"""
+    provider's fetch lock, or waiting for the running round to end): all sixteen get its result, one fetch.
+    (Waiting only until each thread *announced* it was about to call refresh() let a thread preempted in between
+    arrive after the fetch, and fetch again.)"""
     provider = CountingProvider()
     provider.get_credentials()
+    provider._round_event = WaitCountingEvent
     lock = provider._lock = WaitCountingLock()
-    provider.gate = lambda: provider.fetches > 2 or wait_for(lambda: lock.waiting == 15)  # hold the first
+    queued = lambda: lock.waiting + WaitCountingEvent.waiting == 15  # noqa: E731
+    provider.gate = lambda: provider.fetches > 2 or wait_for(queued)  # hold the first
     barrier = threading.Barrier(16)
     results = []
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._acs_compat import sdk_init_without_endpoint_tables
     from .access import kms_access_provider
     from .client import KmsClient, KmsRequestError
     from .fallback import FallbackKmsClient, build_kms_client
@@ -23,6 +24,7 @@ _LAZY = {
     "FallbackKmsClient": ".fallback",
     "ProviderSigner": ".signers",
     "ClientKeySigner": ".signers",
+    "sdk_init_without_endpoint_tables": "._acs_compat",  # shared with proxy/acs/_compat.py
 }
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "FallbackKmsClient",
     "ProviderSigner",
     "ClientKeySigner",
+    "sdk_init_without_endpoint_tables",
 ]
 
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -11,9 +11,8 @@ import ssl
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Union, cast
 
-import tenacity
 from aliyunsdkcore.acs_exception.exceptions import ClientException
 from aliyunsdkcore.auth.algorithm import sha_hmac1, sha_hmac256
 from aliyunsdkcore.client import AcsClient
@@ -25,8 +24,11 @@ from ..json_limits import JsonRejected, loads_bounded
 from ..masking import install_sdk_log_redaction, redact_exception
 from ..provider import CredentialsProvider
 from ..throttling import is_throttling, retry_after_seconds
-from ._acs_compat import make_http_response
+from ._acs_compat import acs_client_without_endpoint_tables, make_http_response
 from .signers import ClientKeySigner, ProviderSigner
+
+if TYPE_CHECKING:
+    import tenacity  # imported when a fetch fails (TransientRetrying): a process whose fetches succeed never loads it
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -83,24 +85,30 @@ def is_retried_at_once(exc: BaseException) -> bool:
     return is_transient_kms_error(exc) and not is_throttling(exc)
 
 
-def until(retrying: tenacity.Retrying, deadline: Optional[float]) -> tenacity.Retrying:
-    """``retrying`` that also stops at ``deadline`` (time.monotonic()) and never sleeps past it; each attempt caps
-    its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
+def until(retrying: "TransientRetrying", deadline: Optional[float]) -> Callable[..., Any]:
+    """``retrying``'s call that also stops at ``deadline`` (time.monotonic()) and never sleeps past it; each attempt
+    caps its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
+    return lambda fn, *args: retrying.call(deadline, fn, *args)
+
+
+def _with_deadline(retrying: "tenacity.Retrying", deadline: Optional[float]) -> "tenacity.Retrying":
     if deadline is None:
         return retrying
+    import tenacity
+
     wait = retrying.wait
-    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), _StopAt(deadline))
+    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), cast(Any, _StopAt(deadline)))
     return retrying.copy(stop=stop, wait=lambda state: min(wait(state), remaining(deadline)))
 
 
-class _StopAt(tenacity.stop.stop_base):
+class _StopAt:
     """No attempt starts at or after ``deadline`` (time.monotonic()), the wait before it included: an attempt that
     timed out at the deadline is the last one, not the first of several with a millisecond's timeouts each."""
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+    def __call__(self, retry_state: "tenacity.RetryCallState") -> bool:
         upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
         return time.monotonic() + upcoming >= self.deadline
 
@@ -112,9 +120,51 @@ def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
     return min(cap, max(0.001, deadline - time.monotonic()))
 
 
-def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], what: str) -> tenacity.Retrying:
+class TransientRetrying:
     """How every GetSecretValue (KMS or a dedicated instance) retries within itself: connection errors and 5xx only
-    (throttling is the provider's: credentials/throttling.py), bounded, with exponential backoff and full jitter."""
+    (throttling is the provider's: credentials/throttling.py), bounded, with exponential backoff and full jitter
+    (tenacity).
+
+    The first attempt is a plain call: tenacity is imported (about 5 ms) and its Retrying built only when an attempt
+    fails with a transient error, which it then receives as its own first attempt. So a process whose fetches
+    succeed never loads it, and one whose fetches fail retries exactly as if tenacity had made every attempt."""
+
+    def __init__(self, attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> None:
+        self.attempts = attempts
+        self._wait = wait
+        self._what = what
+        self._tenacity: "Optional[tenacity.Retrying]" = None
+
+    def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``, retried, without a deadline."""
+        return self.call(None, fn, *args)
+
+    def call(self, deadline: Optional[float], fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except KmsRequestError as exc:
+            if not is_retried_at_once(exc):
+                raise
+            first: KmsRequestError = exc
+        replayed = [first]
+
+        def attempt(*again: Any) -> Any:
+            if replayed:
+                raise replayed.pop()  # tenacity's first attempt is the one made above
+            return fn(*again)
+
+        return _with_deadline(self.retrying(), deadline)(attempt, *args)
+
+    def retrying(self) -> "tenacity.Retrying":
+        """The tenacity Retrying, built at first need (two threads building it at once build equal ones)."""
+        built = self._tenacity
+        if built is None:
+            built = self._tenacity = _tenacity_retrying(self.attempts, self._wait, self._what)
+        return built
+
+
+def _tenacity_retrying(attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> "tenacity.Retrying":
+    import tenacity
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -127,6 +177,11 @@ def transient_retrying(attempts: int, wait: Optional[tenacity.wait.wait_base], w
         before_sleep=log_retry,
         reraise=True,
     )
+
+
+def transient_retrying(attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> TransientRetrying:
+    """How every GetSecretValue (KMS or a dedicated instance) retries (TransientRetrying)."""
+    return TransientRetrying(attempts, wait, what)
 
 
 # What signs this process's KMS requests: a provider's AccessKey or STS token (HMAC-SHA1), or a client key (RSA).
@@ -148,7 +203,7 @@ class KmsClient:
         connect_timeout: float = 3.0,
         read_timeout: float = 6.0,
         attempts: int = 4,
-        wait: Optional[tenacity.wait.wait_base] = None,
+        wait: "Optional[tenacity.wait.wait_base]" = None,
         verify: Any = None,
     ):
         if not endpoints:
@@ -207,7 +262,7 @@ class KmsClient:
             with self._client_lock:
                 client = self._clients.get(verify)
                 if client is None:
-                    client = self._clients[verify] = AcsClient(
+                    client = self._clients[verify] = acs_client_without_endpoint_tables(
                         ak="unused",
                         secret="unused",
                         region_id=self.endpoints[0].region_id,

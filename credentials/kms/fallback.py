@@ -13,13 +13,14 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Dict, Optional, Union
-
-import tenacity
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ..config import KmsConfig
 from ..provider import CredentialsProvider
 from .client import KmsClient, KmsRequestError, transient_retrying, until
+
+if TYPE_CHECKING:
+    import tenacity  # imported when a fetch fails (credentials/kms/client.py TransientRetrying)
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -48,7 +49,7 @@ class FallbackKmsClient:
     """Same interface as KmsClient: the instances first, the regions when every instance fails."""
 
     def __init__(
-        self, instances: Any, regions: KmsClient, *, attempts: int = 4, wait: Optional[tenacity.wait.wait_base] = None
+        self, instances: Any, regions: KmsClient, *, attempts: int = 4, wait: "Optional[tenacity.wait.wait_base]" = None
     ):
         self.instances = instances  # a DkmsClient; its own retries are not used (we retry both together)
         self.regions = regions  # a KmsClient made with attempts=1: one pass over the regions

@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import threading
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Iterable, Mapping
 
 from . import known_secrets
 from .known_secrets import MASK, hide
@@ -71,46 +71,35 @@ _VALUE = rf"""(?:{_TEMPLATE}|(?(dq)(?:[^"\\\n]|\\.)+|(?(sq)(?:[^'\\\n]|\\.)+|{_B
 _NOT_SECRETS = frozenset({"null", "None", "none", "true", "false", "True", "False", "undefined"})
 
 
-class _Patterns(NamedTuple):
-    named: "re.Pattern[str]"
-    header_tuple: "re.Pattern[str]"
-    xml: "re.Pattern[str]"
-    authorization: "re.Pattern[str]"
-    bearer: "re.Pattern[str]"
-    userinfo: "re.Pattern[str]"
-    template: "re.Pattern[str]"
-    sensitive_key: "re.Pattern[str]"
+# Each pattern is compiled at its first use (up to a few milliseconds each), not at import, and only those a record's
+# words call for: the one a healed rotation logs (the SDK's ERROR record of the rejected request) usually needs none,
+# and it is logged on the slowest call of the rotation.
+_SOURCES = {
+    "named": rf"{_NAME_START}(?P<name>{_NAMES})(?P<sep>{_SEPARATOR})(?P<value>{_VALUE})",
+    # ('x-oss-security-token', 'v'), as in a list of headers
+    "header_tuple": rf"(?P<head>\(\s*{_QUOTE}{_NAMES}{_QUOTE}\s*,\s*[bBuU]?{_QUOTE})(?P<value>[^\s\\\x22']+)",
+    "xml": rf"(?P<head>(?:<|&lt;)(?:[\w.-]+:)?{_NAMES}(?:\s[^<>]*)?(?:>|&gt;))(?P<value>[^<&\s][^<&]*)",
+    # oss2, aliyunsdkcore ROA, Log Service, Message Service, Tablestore's answers
+    "authorization": r"(?<![\w-])(?P<head>(?:OSS|acs|LOG|MNS|OTS)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})",
+    "bearer": r"(?<![\w-])(?P<head>(?i:bearer)\s+)(?P<value>[A-Za-z0-9+/=._\-]{16,})",
+    "userinfo": r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)(?P<value>[^/\s@'\"]+)(?=@)",
+    "template": rf"^{_TEMPLATE}$",
+    "sensitive_key": rf"^{_NAMES}$",
+}
+_compiled: Dict[str, "re.Pattern[str]"] = {}
 
 
-_compiled: Optional[_Patterns] = None
-
-
-def _patterns() -> _Patterns:
-    """Compiled at first use (a few milliseconds), not at import."""
-    global _compiled
-    if _compiled is None:
-        _compiled = _Patterns(
-            named=re.compile(rf"{_NAME_START}(?P<name>{_NAMES})(?P<sep>{_SEPARATOR})(?P<value>{_VALUE})"),
-            header_tuple=re.compile(  # ('x-oss-security-token', 'v'), as in a list of headers
-                rf"(?P<head>\(\s*{_QUOTE}{_NAMES}{_QUOTE}\s*,\s*[bBuU]?{_QUOTE})(?P<value>[^\s\\\x22']+)"
-            ),
-            xml=re.compile(
-                rf"(?P<head>(?:<|&lt;)(?:[\w.-]+:)?{_NAMES}(?:\s[^<>]*)?(?:>|&gt;))(?P<value>[^<&\s][^<&]*)"
-            ),
-            authorization=re.compile(  # oss2, aliyunsdkcore ROA, Message Service, Tablestore's answers
-                r"(?<![\w-])(?P<head>(?:OSS|acs|MNS|OTS)\s+[\w.\-]+:)(?P<value>[A-Za-z0-9+/]{16,}={0,2})"
-            ),
-            bearer=re.compile(r"(?<![\w-])(?P<head>(?i:bearer)\s+)(?P<value>[A-Za-z0-9+/=._\-]{16,})"),
-            userinfo=re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)(?P<value>[^/\s@'\"]+)(?=@)"),
-            template=re.compile(rf"^{_TEMPLATE}$"),
-            sensitive_key=re.compile(rf"^{_NAMES}$"),
-        )
-    return _compiled
+def _pattern(name: str) -> "re.Pattern[str]":
+    """The compiled pattern ``name`` of _SOURCES (two threads compiling it at once compile equal ones)."""
+    compiled = _compiled.get(name)
+    if compiled is None:
+        compiled = _compiled[name] = re.compile(_SOURCES[name])
+    return compiled
 
 
 def _mask_named(match: "re.Match[str]") -> str:
     value = match.group("value")
-    if not value.strip("*") or value in _NOT_SECRETS or _patterns().template.match(value):
+    if not value.strip("*") or value in _NOT_SECRETS or _pattern("template").match(value):
         return match.group(0)  # masked already, not a value (null), or a %s of a log template
     return f"{match.group('name')}{match.group('sep')}{MASK}"
 
@@ -123,17 +112,17 @@ def redact(text: str) -> str:
     """``text`` with every secret-looking value masked; the same string object when there is none."""
     if not isinstance(text, str):
         return text
-    p = _patterns()
     lowered = text.lower()  # each pattern runs only where its words occur: most SDK records hold none
     masked = text
     if any(word in lowered for word in _NAME_WORDS):
-        masked = p.xml.sub(_mask_tail, p.header_tuple.sub(_mask_tail, p.named.sub(_mask_named, masked)))
+        masked = _pattern("named").sub(_mask_named, masked)
+        masked = _pattern("xml").sub(_mask_tail, _pattern("header_tuple").sub(_mask_tail, masked))
     if "bearer" in lowered:
-        masked = p.bearer.sub(_mask_tail, masked)
-    if "OSS" in masked or "acs" in masked or "MNS" in masked or "OTS" in masked:
-        masked = p.authorization.sub(_mask_tail, masked)
+        masked = _pattern("bearer").sub(_mask_tail, masked)
+    if "OSS" in masked or "acs" in masked or "MNS" in masked or "OTS" in masked or "LOG" in masked:
+        masked = _pattern("authorization").sub(_mask_tail, masked)
     if "://" in masked:
-        masked = p.userinfo.sub(_mask_tail, masked)
+        masked = _pattern("userinfo").sub(_mask_tail, masked)
     return text if masked == text else masked
 
 
@@ -145,7 +134,7 @@ def _redact_bytes(data: bytes) -> bytes:
 
 def is_sensitive_name(name: object) -> bool:
     """Whether ``name`` (a dict key, a header name) is one whose value is masked."""
-    return isinstance(name, str) and _patterns().sensitive_key.match(name) is not None
+    return isinstance(name, str) and _pattern("sensitive_key").match(name) is not None
 
 
 class _Masked:

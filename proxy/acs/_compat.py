@@ -4,16 +4,19 @@
 aliyunsdkcore has no public way to give an AcsClient another signer or endpoint resolver, nor a hook around its
 request loop other than ``_implementation_of_do_action``. What we need of those lives here, so an SDK upgrade that
 moves one of them fails tests/test_compat.py with a message naming this module, instead of breaking the proxy
-silently. (The KMS client's one reach into the same SDK is credentials/kms/_acs_compat.py.)
+silently. (The KMS client's reaches into the same SDK are in credentials/kms/_acs_compat.py.)
 """
 
 import logging
 import re
-import types
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Optional
 
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
+
+# AcsClient.__init__ without the endpoint tables: one copy, shared with the KMS client, in
+# credentials/kms/_acs_compat.py (guarded by tests/test_compat.py too).
+from credentials.kms import sdk_init_without_endpoint_tables as sdk_init_without_endpoint_tables
 
 #: The method every AcsClient request goes through (do_action_with_exception, do_action, get_response), with the
 #: SDK's endpoint resolution and retry loop inside, returning ``(status, headers, body, exception)``. ProxyAcsClient
@@ -37,50 +40,6 @@ def forget_key(client: AcsClient) -> None:
     """Drop the placeholder key the constructor stored, so no key lives on the client object. Reaches
     ``AcsClient._ak`` and ``AcsClient._secret``."""
     client._ak = client._secret = None
-
-
-# --- AcsClient.__init__ without the endpoint tables --------------------------------------------------------------
-# Reaches AcsClient.__init__'s code object and globals (``__code__``, ``__globals__``), and the name
-# ``DefaultEndpointResolver`` it calls.
-
-
-class _SdkGlobals(dict):
-    """The globals of aliyunsdkcore.client as its functions see them, with a few names overridden: every other
-    name is looked up in the live module, so a later patch of the module is still seen."""
-
-    def __init__(self, module_globals: Dict[str, Any], **overrides: Any) -> None:
-        super().__init__(overrides, __builtins__=module_globals["__builtins__"])
-        self._module_globals = module_globals
-
-    def __missing__(self, name: str) -> Any:
-        return self._module_globals[name]
-
-
-def _skip_endpoint_tables(client: Any, *args: Any, **kwargs: Any) -> None:
-    return None
-
-
-def sdk_init_without_endpoint_tables() -> Callable[..., None]:
-    """AcsClient.__init__ as the SDK wrote it, except that it builds no DefaultEndpointResolver.
-
-    That resolver parses aliyunsdkcore's endpoint tables into each new client (about
-    4 ms and 380 KiB), and ProxyAcsClient replaces it at once with one shared copy
-    (endpoints.py). Running the SDK's own constructor code, with that one name bound to
-    a stub, keeps every other attribute it sets; an SDK whose constructor does not name
-    the resolver gets its constructor unchanged.
-    """
-    init = AcsClient.__init__
-    if "DefaultEndpointResolver" not in init.__code__.co_names:
-        return init
-    clone = types.FunctionType(
-        init.__code__,
-        _SdkGlobals(init.__globals__, DefaultEndpointResolver=_skip_endpoint_tables),
-        init.__name__,
-        init.__defaults__,
-        init.__closure__,
-    )
-    clone.__kwdefaults__ = init.__kwdefaults__
-    return clone
 
 
 # --- the SDK's ERROR record of a ServerException ---------------------------------------------------------------------

@@ -13,14 +13,16 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import cachetools
-import tenacity
 
 from ...config import DkmsInstance
 from ..client import KmsRequestError, transient_retrying, until
 from .gateway import DkmsGateway
+
+if TYPE_CHECKING:
+    import tenacity  # imported when a fetch fails (credentials/kms/client.py TransientRetrying)
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -35,7 +37,7 @@ class DkmsClient:
         connect_timeout: float = 3.0,
         read_timeout: float = 6.0,
         attempts: int = 4,
-        wait: Optional[tenacity.wait.wait_base] = None,
+        wait: "Optional[tenacity.wait.wait_base]" = None,
         cooldown: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ):
