@@ -27,7 +27,7 @@ def design(name: str) -> Tuple[Callable[[Any, Callable[[], float]], Any], Any, b
         def build(kms: Any, clock: Callable[[], float]) -> Any:
             return ManagedSecretProvider(SECRET, kms, clock=clock, background=False, refresh_wait=0)
 
-        return build, transient_retrying(4, None, "KMS"), True
+        return build, transient_retrying(4, None, "KMS").retrying(), True  # its tenacity rule, stepped by hand
     if name == "before":
 
         class Before(ManagedSecretProvider):
