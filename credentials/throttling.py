@@ -20,7 +20,6 @@ through these windows, and then raises the service's own error, noted "could not
 (Rejected.Throttling)"; the next call after the next window heals.
 """
 
-import email.utils
 import random
 import time
 from typing import Any, Mapping, Optional
@@ -60,6 +59,8 @@ def retry_after_seconds(headers: Optional[Mapping[str, str]], now: Optional[floa
     try:
         seconds = float(text)
     except ValueError:
+        import email.utils  # here, not at the top: the HTTP-date form is rare, and email costs ~8 ms to import
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

@@ -45,7 +45,7 @@ def is_loopback(host: str) -> bool:
         name = name[1:].split("]", 1)[0]
     elif name.count(":") == 1:
         name = name.split(":", 1)[0]
-    if name.lower().rstrip(".") == "localhost":
+    if name.lower().rstrip(".") in ("localhost", "127.0.0.1", "::1"):  # the usual spellings, without ipaddress
         return True
     import ipaddress  # here, not at the top: `import credentials` stays cheap (1.5 ms)
 
