@@ -359,6 +359,46 @@ def test_tablestore_sends_every_request_through_its_request_hooks_with_one_snaps
         assert names_used(other).count("get_credentials") == 1, gone(OTS, f"{vectors} reading the key once")
 
 
+def test_tablestore_logs_a_refused_request_as_the_text_the_proxy_reads_back():
+    """tablestore logs each error answer at ERROR on the client's logger, as text, before it raises: ProxyOTSClient
+    reads the error back from that text (service_error_in_record) to lower the record of an attempt it re-issues.
+    Driven offline: the SDK's own error handling, given the answer Tablestore sends for a deleted key."""
+    import logging
+
+    import tablestore.protobuf.table_store_pb2 as pb2
+    from tablestore import OTSClient, OTSServiceError
+
+    from proxy.tablestore._compat import service_error_in_record
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    client = OTSClient("http://127.0.0.1:9", "LTAI5tKeyId", "secret", "inst", logger_name="tests.compat.ots")
+    keep, saved = Keep(), client.logger.level
+    client.logger.addHandler(keep)
+    client.logger.setLevel(logging.ERROR)
+    answer = pb2.Error(code="OTSAuthFailed", message="The AccessKeyID does not exist.").SerializeToString()
+    try:
+        with pytest.raises(OTSServiceError) as raised:
+            client.protocol.handle_error(
+                "PutRow", "/PutRow", 403, "Forbidden", {"x-ots-requestid": "R1"}, answer, client._signer, None
+            )
+    finally:
+        client.logger.removeHandler(keep)
+        client.logger.setLevel(saved)
+    assert [r.levelname for r in records] == ["ERROR"], gone(
+        OTS, f"its ERROR record of a refused request on the client's logger (logger_name=); it logged {records}"
+    )
+    read = service_error_in_record(records[0], "tests.compat.ots")
+    assert read is not None, gone(OTS, f"the record text service_error_in_record reads: {records[0].getMessage()!r}")
+    fields = ("get_http_status", "get_error_code", "get_error_message", "get_request_id")
+    assert [getattr(read, f)() for f in fields] == [getattr(raised.value, f)() for f in fields]
+    assert service_error_in_record(records[0], "tablestore-client") is None  # another client's logger: not its record
+
+
 # --- aliyun-log-python-sdk: proxy/sls/_compat.py (ProxyLogClient) ---------------------------------------------------
 
 

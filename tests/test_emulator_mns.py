@@ -137,6 +137,43 @@ def test_a_send_with_a_revoked_key_is_refused_before_the_service_accepts_it(clou
     assert cloud.count("SendMessage", access_key_id=key[0], code="InvalidAccessKeyId") == 1
 
 
+def test_the_sdk_logs_nothing_at_warning_or_above_for_a_refused_key(cloud: CloudEmulator) -> None:
+    """What ProxyMnsAccount relies on to heal quietly: aliyun-mns-sdk logs only on a logger the application gives
+    Account (logger=), each request at INFO after its answer and its headers at DEBUG; a refused key adds no record
+    at WARNING or above there (nor anywhere): there is nothing to lower (proxy/mns has no record parser). Should a
+    release log one, this fails naming it."""
+    import logging
+    from importlib import metadata
+
+    records: List[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    application = logging.getLogger("tests.emulator.mns.application")
+    keep, root, saved = Keep(), logging.getLogger(), application.level
+    application.setLevel(logging.DEBUG)
+    root.addHandler(keep)  # the application's logger propagates to it
+    try:
+        key = managed_key(cloud, "queue-writer")
+        q = Account(cloud.mns_endpoint, key[0], key[1], logger=application).get_queue(QUEUE)
+        q.create(QueueMeta())
+        q.send_message(Message("before"))
+        revoke_through_control_plane(cloud, "queue-writer")
+        refused(q)
+    finally:
+        root.removeHandler(keep)
+        application.setLevel(saved)
+    assert any(r.name == application.name and r.levelname == "INFO" for r in records)  # it does log there
+    loud = [(r.name, r.levelname, r.getMessage()[:200]) for r in records if r.levelno >= logging.WARNING]
+    assert loud == [], (
+        f"aliyun-mns-sdk {metadata.version('aliyun-mns-sdk')} now logs a refused key at WARNING or above: {loud}; "
+        "ProxyMnsAccount's Reissuer needs record_error= (a parser in a proxy/mns/_compat.py) unless the record "
+        "carries exc_info"
+    )
+
+
 def test_an_unknown_queue_is_queue_not_exist(cloud: CloudEmulator) -> None:
     with pytest.raises(MNSServerException) as info:
         account(cloud, cloud.add_access_key()).get_queue("nowhere").send_message(Message("x"))

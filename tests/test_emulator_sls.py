@@ -149,6 +149,36 @@ def test_a_key_revoked_through_the_control_plane_is_refused_before_anything_is_s
     assert stored(sls) == ["0", "1", "2"]
 
 
+def test_the_sdk_logs_nothing_at_warning_or_above_for_a_refused_key(sls: CloudEmulator) -> None:
+    """What ProxyLogClient relies on to heal quietly: without a credentials auto-refresher (which ProxyLogClient
+    refuses), LogClient logs no record at WARNING or above when the service refuses its key; there is nothing to
+    lower (proxy/sls/_compat.py has no record parser). Should a release log one, this fails naming it."""
+    from importlib import metadata
+
+    records: List[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep, root = Keep(level=logging.WARNING), logging.getLogger()
+    root.addHandler(keep)
+    try:
+        key, token = refused_key(sls, "unknown key")
+        refused(client(sls, key, token))
+        key = managed_key(sls, "log-shipper")
+        log_client = client(sls, key)
+        revoke_through_control_plane(sls, "log-shipper")
+        refused(log_client)
+    finally:
+        root.removeHandler(keep)
+    assert records == [], (
+        f"aliyun-log-python-sdk {metadata.version('aliyun-log-python-sdk')} now logs a refused key at WARNING or "
+        f"above: {[(r.name, r.levelname, r.getMessage()[:200]) for r in records]}; ProxyLogClient's Reissuer needs "
+        "record_error= (a parser in proxy/sls/_compat.py) unless the record carries exc_info"
+    )
+
+
 def test_the_sdk_retries_a_server_error_itself_and_the_logs_are_stored_once(sls: CloudEmulator) -> None:
     sls.service_fault("sls", status=500, code="InternalServerError", times=1)
     put(client(sls, sls.add_access_key()), range(2))  # LogClient sleeps 1 s and sends the same request again

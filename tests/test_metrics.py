@@ -16,6 +16,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from credentials import CredentialsError, metrics
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAcsClient, ProxyBucket
+from tests.adapter_helpers import ADAPTERS, refused
 from tests.helpers import describe_regions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +114,35 @@ def test_a_failed_and_a_throttled_fetch_and_a_failed_heal(cloud, kms_client, rea
     assert of(fetches, secret="metrics-fail", outcome="failed") == 2  # the 503, then the heal's refresh
     assert of(points(reader, "managed_credentials.reissues"), sdk="aliyunsdkcore", outcome="failed") == 1
     client.shutdown()
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_each_adapter_counts_its_reissues_under_its_sdk_name(cloud, kms_client, loopback_names, reader, name):
+    """ProxyLogClient (and the Log Service handlers, which send through it): sdk="aliyun-log"; ProxyMnsAccount:
+    "mns"; ProxyOTSClient: "tablestore". A healed revocation is one healed re-issue per refused call; with KMS down
+    and the new key revoked too, each call is one failed re-issue."""
+    adapter = ADAPTERS[name]
+    cloud.create_secret("metrics-adapter")
+    provider = ManagedSecretProvider("metrics-adapter", kms_client, background=False)
+    call, close = adapter.make(cloud, provider)
+    try:
+        call()
+        cloud.rotate_secret("metrics-adapter", mode="revoke")
+        for _ in range(3):
+            call()
+        reissues = points(reader, "managed_credentials.reissues")
+        assert {dict(attributes)["sdk"] for attributes in reissues} == {adapter.sdk}
+        assert of(reissues, sdk=adapter.sdk, outcome="healed") == refused(cloud, adapter) == 1
+        cloud.kms_down()
+        cloud.revoke_key(provider.get_credentials().access_key_id)
+        for _ in range(2):
+            with pytest.raises(adapter.error):
+                call()
+        assert of(points(reader, "managed_credentials.reissues"), sdk=adapter.sdk, outcome="failed") == 2
+        assert of(points(reader, "managed_credentials.reissues"), sdk="other", outcome="failed") == 0
+    finally:
+        close()
+        provider.close()
 
 
 def test_a_body_that_cannot_be_sent_again_is_counted_not_replayable(cloud, kms_client, reader):

@@ -7,6 +7,7 @@ Every record of every logger is captured (each logger set to DEBUG for the test,
 before it is counted). The counts per level of each run are kept as the test's properties (``--junitxml``)."""
 
 import collections
+import itertools
 import logging
 import threading
 
@@ -15,13 +16,36 @@ import pytest
 from alibabacloud_oss_v2.exceptions import OperationError
 from alibabacloud_tea_openapi.models import Config, OpenApiRequest
 from alibabacloud_tea_util.models import RuntimeOptions
+from aliyun.log import LogException
 from aliyunsdkcore.acs_exception.exceptions import ServerException
+from mns.mns_exception import MNSServerException
+from mns.queue import Message, QueueMeta
+from tablestore import OTSServiceError
 from Tea.exceptions import TeaException
 
 from credentials.managed import ManagedSecretProvider
+from credentials.masking import ATTEMPT
 from credentials.model import mask
-from proxy import ProxyAcsClient, ProxyBucket, ProxyOpenApiClient, ProxyOssClient
-from tests.helpers import bad_parameter_request, call_through_rotation, describe_regions, regions_of
+from proxy import (
+    ProxyAcsClient,
+    ProxyBucket,
+    ProxyLogClient,
+    ProxyMnsAccount,
+    ProxyOpenApiClient,
+    ProxyOssClient,
+    ProxyOTSClient,
+    ProxyQueuedLogHandler,
+    ProxySimpleLogHandler,
+)
+from tests.adapter_helpers import INSTANCE, LOGSTORE, PROJECT, create_table, put_and_get_row, put_logs
+from tests.helpers import (
+    DEADLINE,
+    bad_parameter_request,
+    call_through_rotation,
+    describe_regions,
+    regions_of,
+    wait_until,
+)
 from tests.oss_v2_helpers import get as v2_get
 from tests.oss_v2_helpers import put as v2_put
 from tests.oss_v2_helpers import v2_config
@@ -215,6 +239,181 @@ def test_a_healed_revocation_of_a_proxy_oss_client_logs_no_error(cloud, configur
     assert_healed_quietly(every_record, old_id, new_id)
 
 
+# ---- the adapters of issue 22: Log Service, Message Service, Tablestore (8 threads each) -----------------------------
+
+
+@pytest.fixture
+def sls(cloud, loopback_names):
+    cloud.sls.create_logstore(PROJECT, LOGSTORE)
+    return cloud
+
+
+def test_a_healed_revocation_of_a_proxy_log_client_logs_no_error(sls, configured, every_record):
+    sls.create_secret(SECRET)
+    client = ProxyLogClient(sls.sls_endpoint, SECRET)
+    put_logs(client, "warm")
+    every_record.records.clear()
+    numbers = itertools.count()
+
+    def call():
+        put_logs(client, next(numbers))
+        client.get_cursor(PROJECT, LOGSTORE, 0, "end")
+
+    errors, (old_id, new_id) = call_through_rotation(call, lambda: revoke(sls))
+    client.shutdown()
+    assert errors == []
+    assert sls.count("PutLogs", code="Unauthorized") + sls.count("GetCursor", code="Unauthorized") >= 1
+    assert_healed_quietly(every_record, old_id, new_id)
+
+
+@pytest.mark.parametrize("app_logger", [None, "tests.app.mns"], ids=["no logger", "logger="])
+def test_a_healed_revocation_of_proxy_mns_accounts_logs_no_error(cloud, configured, every_record, app_logger):
+    """aliyun-mns-sdk logs only on a logger the application gives Account (logger=): each request at INFO (DEBUG
+    for its headers); the rejected attempts add nothing at WARNING or above there either. An account per thread, as
+    the SDK requires."""
+    cloud.create_secret(SECRET)
+    logger = logging.getLogger(app_logger) if app_logger else None
+    first = ProxyMnsAccount(cloud.mns_endpoint, SECRET, logger=logger)
+    first.get_queue("warm").create(QueueMeta())
+    accounts, local, numbers = [first], threading.local(), itertools.count()
+
+    def send_receive_delete():
+        if not hasattr(local, "queue"):
+            account = ProxyMnsAccount(cloud.mns_endpoint, SECRET, logger=logger)
+            accounts.append(account)
+            local.queue = account.get_queue("q-%d" % next(numbers))
+            local.queue.create(QueueMeta())
+        local.queue.send_message(Message("work"))
+        local.queue.delete_message(local.queue.receive_message().receipt_handle)
+
+    every_record.records.clear()
+    try:
+        errors, (old_id, new_id) = call_through_rotation(send_receive_delete, lambda: revoke(cloud))
+    finally:
+        for account in accounts:
+            account.shutdown()
+    assert errors == [] and len(accounts) == 9
+    assert cloud.count(code="InvalidAccessKeyId", service="mns") >= 1
+    assert_healed_quietly(every_record, old_id, new_id)
+    if app_logger:
+        assert any(r.name == app_logger and r.levelname == "INFO" for r in every_record.records)  # it does log there
+
+
+@pytest.fixture
+def ots(cloud):
+    cloud.ots.create_instance(INSTANCE)
+    return cloud
+
+
+@pytest.mark.parametrize("logger_name", [None, "tests.app.ots"], ids=["tablestore-client", "logger_name="])
+def test_a_healed_revocation_of_a_proxy_ots_client_logs_no_error(ots, configured, every_record, logger_name):
+    """tablestore logs each refused request at ERROR, as text ("OTS request failed, API: PutRow, HTTPStatus: 403,
+    ErrorCode: OTSAuthFailed, ErrorMessage: The AccessKeyID does not exist., RequestID: ..."), on its client's logger
+    (``logger_name=``, or tablestore-client): each such record of an attempt that is re-issued is now the same
+    record at DEBUG."""
+    ots.create_secret(SECRET)
+    options = {"logger_name": logger_name} if logger_name else {}
+    client = ProxyOTSClient(ots.ots_endpoint, instance_name=INSTANCE, secret_name=SECRET, **options)
+    create_table(client)
+    every_record.records.clear()
+    errors, (old_id, new_id) = call_through_rotation(
+        lambda: put_and_get_row(client, threading.current_thread().name), lambda: revoke(ots)
+    )
+    client.shutdown()
+    assert errors == []
+    rejected = ots.count(code="OTSAuthFailed", service="ots")
+    assert rejected >= 1
+    assert_healed_quietly(every_record, old_id, new_id)
+    lowered = [r for r in every_record.records if "ErrorCode: OTSAuthFailed" in r.getMessage()]
+    assert len(lowered) == rejected and {(r.name, r.levelname) for r in lowered} == {
+        (logger_name or "tablestore-client", "DEBUG")
+    }
+    assert all(r.getMessage().startswith("OTS request failed, API: ") for r in lowered)  # the SDK's own text
+
+
+class Shipping:
+    """A logger of the application whose only handler is a Log Service handler; handleError calls are kept."""
+
+    def __init__(self, handler):
+        self.handler, self.errors = handler, []
+        handler.handleError = lambda record: self.errors.append(record)
+        self.logger = logging.getLogger(f"tests.quiet.shipping.{id(handler)}")
+        self.logger.propagate = False  # the application's records go to Log Service, not into the count
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(handler)
+
+    def log(self, numbers):
+        for n in numbers:
+            self.logger.info("record %d", n, extra={"n": n})
+
+    def close(self):
+        self.logger.removeHandler(self.handler)
+        self.handler.close()
+
+
+class MarkedSends(logging.Filter):
+    """Counts, by thread, the requests for ``path`` that urllib3 logs (each at its send), and those sent while no
+    proxy call's marker (credentials.masking.ATTEMPT) was set: where an SDK record of that send would not be judged."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.threads, self.unmarked = path, [], 0
+        self.logger = logging.getLogger("urllib3.connectionpool")
+        self.logger.addFilter(self)
+
+    def filter(self, record):
+        if self.path in record.getMessage():
+            self.threads.append(record.threadName)
+            self.unmarked += ATTEMPT.get() is None
+        return True
+
+    def remove(self):
+        self.logger.removeFilter(self)
+
+
+def stored_numbers(cloud):
+    return sorted(int(r.get("n")) for r in cloud.sls.records(PROJECT, LOGSTORE) if r.get("n"))
+
+
+@pytest.mark.parametrize("handler_class", [ProxyQueuedLogHandler, ProxySimpleLogHandler], ids=lambda c: c.__name__)
+def test_records_shipped_through_a_healed_revocation_log_no_error(sls, configured, every_record, handler_class):
+    """8 threads log numbered records to a Log Service handler; the key is revoked while they are shipped (by the
+    queued handler's sender thread, or by each logging thread for the simple handler): every record is stored once,
+    and no logger says more than the rotation's one WARNING."""
+    sls.create_secret(SECRET)
+    sends = MarkedSends("/logstores/app-log/shards/lb")  # each PutLogs the handler sends, and in which context
+    options = {"batch_size": 20, "put_wait": 0.05} if handler_class is ProxyQueuedLogHandler else {}
+    ship = Shipping(handler_class(sls.sls_endpoint, project=PROJECT, log_store=LOGSTORE, secret_name=SECRET, **options))
+    try:
+        ship.log(range(8))
+        ship.handler.flush()
+        every_record.records.clear()
+        sends.threads.clear()
+        numbers, logged = itertools.count(8), []
+
+        def log_one():
+            n = next(numbers)  # itertools.count's next() is atomic
+            ship.log([n])
+            logged.append(n)
+
+        errors, (old_id, new_id) = call_through_rotation(log_one, lambda: revoke(sls), calls_after=200)
+        total = 8 + len(logged)
+        ship.handler.flush()
+        assert errors == [] and ship.errors == []
+        assert sls.count("PutLogs", code="Unauthorized") >= 1  # batches were refused, and healed
+        assert wait_until(lambda: len(stored_numbers(sls)) >= total)
+        assert stored_numbers(sls) == list(range(total))
+    finally:
+        ship.close()
+        sends.remove()
+    assert_healed_quietly(every_record, old_id, new_id)
+    # The queued handler sends from its sender thread, outside any caller's context: the marker is set there too
+    # (by ProxyLogClient's re-issue rule, around each request), so an SDK record of a refused send would be judged
+    sender = "ProxyQueuedLogHandler-sender" if handler_class is ProxyQueuedLogHandler else "caller"
+    assert sends.threads and all(sender in name for name in sends.threads), set(sends.threads)
+    assert sends.unmarked == 0
+
+
 def test_each_rotation_is_one_warning(cloud, configured, every_record):
     cloud.create_secret(SECRET)
     client = ProxyAcsClient(SECRET, region_id="cn-hangzhou")
@@ -305,8 +504,34 @@ def oss_v2_call(cloud, provider):
     return client, lambda: v2_put(client, "k", b"payload"), OperationError
 
 
-@pytest.mark.parametrize("make", [acs_call, bucket_call, openapi_call, oss_v2_call], ids=lambda f: f.__name__)
-def test_a_heal_that_fails_is_one_error_naming_the_secret_the_key_and_why(cloud, kms_client, every_record, make):
+def log_client_call(cloud, provider):
+    cloud.sls.create_logstore(PROJECT, LOGSTORE)
+    client = ProxyLogClient(cloud.sls_endpoint, credentials_provider=provider)
+    return client, lambda: put_logs(client, 1), LogException
+
+
+def mns_account_call(cloud, provider):
+    account = ProxyMnsAccount(cloud.mns_endpoint, credentials_provider=provider, logger=logging.getLogger("tests.mns"))
+    queue = account.get_queue("orders")
+    queue.create(QueueMeta())
+    return account, lambda: queue.send_message(Message("work")), MNSServerException
+
+
+def ots_client_call(cloud, provider):
+    cloud.ots.create_instance(INSTANCE)
+    client = ProxyOTSClient(cloud.ots_endpoint, instance_name=INSTANCE, credentials_provider=provider)
+    create_table(client)
+    return client, lambda: put_and_get_row(client, "row"), OTSServiceError
+
+
+@pytest.mark.parametrize(
+    "make",
+    [acs_call, bucket_call, openapi_call, oss_v2_call, log_client_call, mns_account_call, ots_client_call],
+    ids=lambda f: f.__name__,
+)
+def test_a_heal_that_fails_is_one_error_naming_the_secret_the_key_and_why(
+    cloud, kms_client, loopback_names, every_record, make
+):
     """KMS down and the key revoked: every call raises the service's exception, as before; one ERROR in all, ours
     (before the change: a WARNING of ours and an ERROR of aliyunsdkcore per call)."""
     cloud.create_secret(SECRET)
@@ -367,3 +592,54 @@ def test_a_heal_that_fails_in_a_resumable_upload_is_one_error(cloud, kms_client,
     assert f"key {mask(key.access_key_id)} was rejected" in error.getMessage()
     [traceback] = [r for r in every_record.records if r.name == "oss2.task_queue"]
     assert traceback.levelname == "DEBUG" and "backtrace" in traceback.getMessage()
+
+
+def test_a_heal_that_fails_while_records_are_shipped_is_one_error_per_outage(sls, kms_client, every_record):
+    """KMS down and the key revoked while a queued Log Service handler ships: the handler keeps the records and
+    sends the refused batch again with backoff (every retry a failed heal). An operator sees one ERROR (ours: the key
+    was rejected and could not be replaced, naming the secret and why) and the handler's one WARNING (records not
+    stored yet, sent again with backoff), not a line per retry; when KMS is back, the records are stored (one INFO)
+    and the heal is the rotation's one WARNING."""
+    sls.create_secret(SECRET)
+    provider = ManagedSecretProvider(SECRET, kms_client, background=False)
+    ship = Shipping(
+        ProxyQueuedLogHandler(
+            sls.sls_endpoint,
+            project=PROJECT,
+            log_store=LOGSTORE,
+            credentials_provider=provider,
+            batch_size=10,
+            put_wait=0.05,
+        )
+    )
+    try:
+        ship.log(range(10))
+        ship.handler.flush()
+        old_id = provider.get_credentials().access_key_id
+        every_record.records.clear()
+        sls.kms_down()
+        new_id, _ = sls.rotate_secret(SECRET, mode="revoke")
+        try:
+            ship.log(range(10, 60))
+            assert wait_until(lambda: sls.count("PutLogs", code="Unauthorized") >= 4, DEADLINE * 3), "no retry seen"
+            during = [(r.name, r.levelname) for r in every_record.at_least(logging.WARNING)]
+        finally:
+            sls.kms_up()
+        assert wait_until(lambda: len(stored_numbers(sls)) >= 60, DEADLINE * 6)
+        ship.handler.flush()
+        assert stored_numbers(sls) == list(range(60)) and ship.errors == []
+    finally:
+        ship.close()
+        provider.close()
+    assert sorted(during) == [("managed_credentials.proxy", "ERROR"), ("managed_credentials.proxy", "WARNING")]
+    [error] = every_record.at_least(logging.ERROR)
+    assert error.getMessage().startswith(f"secret {SECRET!r}: key {mask(old_id)} was rejected (")
+    assert "could not be replaced: no new key could be fetched (cannot reach KMS at " in error.getMessage()
+    warnings = [r.getMessage() for r in every_record.at_least(logging.WARNING, OURS) if r.levelno == logging.WARNING]
+    assert warnings[0].startswith("Log Service handler: 10 records not stored yet (LogException Unauthorized); ")
+    # After it, at most the rotation's line: the new key signs the retry from the start once the provider has it (a
+    # plain success, said by the INFO below), or heals it when the retry was signed with the old key still
+    assert len(warnings) <= 2 and all(f"calls are re-issued with key {mask(new_id)}" in m for m in warnings[1:])
+    assert every_record.at_least(logging.WARNING) == every_record.at_least(logging.WARNING, OURS)
+    infos = [r.getMessage() for r in every_record.records if r.levelname == "INFO" and r.name.startswith(OURS)]
+    assert any(m.startswith("Log Service handler: 10 records stored after ") for m in infos), infos

@@ -18,6 +18,7 @@ from credentials import CredentialsToolProvider, StaticCredentialsProvider
 from credentials.managed import ManagedSecretProvider
 from credentials.model import mask
 from proxy import ProxyAcsClient, ProxyBucket
+from tests.adapter_helpers import ADAPTERS, refused
 from tests.helpers import call_through_rotation, describe_regions
 
 SECRET = "app-key"
@@ -113,6 +114,36 @@ def test_reissues_are_counted_exactly_through_a_revocation_with_eight_threads(cl
     assert (status["reissues_failed"], status["fetches"], status["access_key_id"]) == (0, 2, mask(new_id))
     client.shutdown()
     bucket.shutdown()
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_each_adapter_counts_its_reissues_through_a_revocation_with_eight_threads(
+    cloud, kms_client, loopback_names, name
+):
+    """ProxyLogClient, ProxyMnsAccount (an account per thread), ProxyOTSClient: every call the service refused for
+    its key is counted once as re-issued, and a heal that fails (KMS down, the new key revoked) as failed."""
+    adapter = ADAPTERS[name]
+    cloud.create_secret(SECRET)
+    provider = ManagedSecretProvider(SECRET, kms_client)
+    call, close = adapter.make(cloud, provider)
+    try:
+        call()
+        cloud.reset_counts()
+        errors, (new_id, _) = call_through_rotation(call, lambda: cloud.rotate_secret(SECRET, mode="revoke"))
+        assert errors == []
+        status = provider.status()
+        rejected = refused(cloud, adapter)
+        assert rejected >= 1 and status["reissues"] == rejected  # each refused call re-issued once, each counted
+        assert (status["reissues_failed"], status["fetches"], status["access_key_id"]) == (0, 2, mask(new_id))
+        cloud.kms_down()
+        cloud.revoke_key(new_id)
+        for _ in range(2):
+            with pytest.raises(adapter.error):
+                call()
+        assert (provider.status()["reissues"], provider.status()["reissues_failed"]) == (rejected, 2)
+    finally:
+        close()
+        provider.close()
 
 
 def test_a_failed_fetch_is_the_last_error_with_its_time_until_a_fetch_succeeds(cloud, kms_client):

@@ -82,7 +82,7 @@ class ProxyMnsAccount(Account):
         try:
             self._adapter = MnsCredentialsAdapter(self._source.provider)
             self._reissuer = Reissuer(
-                self._source.provider, ak_expire_handler or MnsAKExpireHandler(), self._adapter.last_signed
+                self._source.provider, ak_expire_handler or MnsAKExpireHandler(), self._adapter.last_signed, sdk="mns"
             )
             super().__init__(host, credentials_provider=self._adapter, **kwargs)
             self.mns_client = self._client_for(host)  # Account made a plain MNSClient: ours replaces it

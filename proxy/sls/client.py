@@ -141,7 +141,10 @@ class ProxyLogClient(LogClient):
             raise
         self._proxy_endpoint = endpoint
         self._reissuer = Reissuer(
-            self._key_source.provider, ak_expire_handler or SlsAKExpireHandler(), self._signing.last_signed
+            self._key_source.provider,
+            ak_expire_handler or SlsAKExpireHandler(),
+            self._signing.last_signed,
+            sdk="aliyun-log",
         )
         self._shut_down = False
         reset_http_after_fork(self)

@@ -15,6 +15,7 @@ Threads: an OTSClient is safe to share between threads (urllib3's pool, one requ
 ProxyOTSClient. AsyncOTSClient is not covered here.
 """
 
+import logging
 from typing import Any, Optional
 
 from tablestore import OTSClient
@@ -27,6 +28,7 @@ from credentials.masking import install_sdk_log_redaction, redact_exception
 from ..handlers import AKExpireHandler, OtsAKExpireHandler
 from ..reissue import Reissuer
 from ..source import KeySource, reset_http_after_fork
+from ._compat import service_error_in_record
 from .key import OtsCredentialsAdapter
 
 _KEY_ARGUMENTS = ("access_key_id", "access_key_secret", "sts_token")
@@ -83,7 +85,11 @@ class ProxyOTSClient(OTSClient):
         try:
             self._adapter = OtsCredentialsAdapter(self._source.provider)
             self._reissuer = Reissuer(
-                self._source.provider, ak_expire_handler or OtsAKExpireHandler(), self._adapter.last_signed
+                self._source.provider,
+                ak_expire_handler or OtsAKExpireHandler(),
+                self._adapter.last_signed,
+                sdk="tablestore",
+                record_error=self._service_error_in_record,
             )
             super().__init__(end_point, instance_name=instance_name, credentials_provider=self._adapter, **kwargs)
         except BaseException as exc:
@@ -97,6 +103,11 @@ class ProxyOTSClient(OTSClient):
     def managed_credentials_provider(self) -> CredentialsProvider:
         """Where the key comes from (``credentials_provider`` is the SDK-facing adapter OTSClient keeps)."""
         return self._source.provider
+
+    def _service_error_in_record(self, record: logging.LogRecord) -> Optional[BaseException]:
+        """The error a record of this client's logger reports: tablestore logs each refused request at ERROR, as
+        text, before it raises (the Reissuer lowers the record of an attempt it re-issues to DEBUG)."""
+        return service_error_in_record(record, self.logger.name)
 
     # The SDK's private request hooks (_compat.REQUEST_HOOKS; guarded by tests/test_compat.py): one request each,
     # from the caller's arguments to the decoded answer.
