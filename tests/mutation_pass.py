@@ -89,7 +89,7 @@ MUTANTS = (
     ),
     Mutant(
         "until-without-stop: a call given a deadline keeps retrying after it, with 1 ms timeouts each",
-        "credentials/kms/client.py",
+        "credentials/kms/retrying.py",
         "    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), cast(Any, _StopAt(deadline)))\n",
         "    stop = retrying.stop\n",
         ("tests/test_startup_timeout.py::test_the_kms_client_starts_no_attempt_after_the_deadline",),
