@@ -39,7 +39,7 @@ MUTANTS = (
         "same-key: a refresh that returned the rejected key is re-sent anyway",
         "proxy/reissue.py",
         "            self._log_same_key(fresh)\n"
-        "            self._explain_same_key(state)\n"
+        "            state.why = explain_same_key(self.provider, state.error, state.stale)\n"
         "            raise state.error\n",
         "            self._log_same_key(fresh)\n",
         (
@@ -146,8 +146,8 @@ MUTANTS = (
         ("tests/test_fork.py::test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child",),
     ),
     Mutant(
-        "fork-held-lock: errors._noted_lock is not reset in a forked child",
-        "proxy/errors.py",
+        "fork-held-lock: notes._noted_lock is not reset in a forked child",
+        "proxy/notes.py",
         "    _noted_lock = threading.Lock()  # a parent's thread may have held it at the fork\n",
         "    pass\n",
         ("tests/test_fork.py::test_every_module_and_class_lock_of_ours_is_free_in_a_forked_child",),
