@@ -49,7 +49,7 @@ MUTANTS = (
     ),
     Mutant(
         "no-mandatory-window: tokens are used to their last second",
-        "credentials/provider.py",
+        "credentials/fetch_outcome.py",
         "    return min(600.0, max(lifetime * 0.1, 1.0))\n",
         "    return 0.0\n",
         ("tests/test_provider.py::test_mandatory_window_blocks_for_a_fresh_token",),
