@@ -33,7 +33,7 @@ def advisory_margin(lifetime: float) -> float:
     return min(900.0, max(lifetime * 0.25, 2.0))
 
 
-class FetchOutcome:
+class _FetchOutcome:
     """RefreshingProvider's record of each fetch round's result, made under its fetch lock. The state written here is
     RefreshingProvider's (``_init_locks``)."""
 

@@ -30,11 +30,11 @@ import weakref
 from typing import Any, Callable, Dict, Optional
 
 from .errors import CredentialsError
-from .fetch_outcome import INF, FetchOutcome
+from .fetch_outcome import INF, _FetchOutcome
 from .model import _EMPTY, Credentials, Fetched, _Slot
 from .provider import CredentialsProvider
 from .throttling import DEFAULT_REFRESH_WAIT
-from .waiting import Waiting
+from .waiting import _Waiting
 
 logger = logging.getLogger("managed_credentials.credentials")
 
@@ -42,7 +42,7 @@ logger = logging.getLogger("managed_credentials.credentials")
 _live: "weakref.WeakSet[RefreshingProvider]" = weakref.WeakSet()
 
 
-class RefreshingProvider(CredentialsProvider, Waiting, FetchOutcome):
+class RefreshingProvider(CredentialsProvider, _Waiting, _FetchOutcome):
     """Caches what ``_fetch()`` returns and keeps it fresh; subclasses only say how to fetch.
 
     Errors of a fetch never replace a good key. Consecutive failures, and

@@ -12,7 +12,7 @@ from .model import Credentials, _Slot
 from .throttling import is_throttling
 
 
-class Waiting:
+class _Waiting:
     """RefreshingProvider's waits for a fetch. The state read here is RefreshingProvider's (``_init_locks``)."""
 
     name: str
