@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional, Tuple
 def design(name: str) -> Tuple[Callable[[Any, Callable[[], float]], Any], Any, bool]:
     import tenacity
 
-    from credentials.kms.client import is_transient_kms_error, transient_retrying
+    from credentials.kms.errors import is_transient_kms_error
+    from credentials.kms.retrying import transient_retrying
     from credentials.managed import ManagedSecretProvider
 
     from .fleet_revocation import SECRET

@@ -9,7 +9,7 @@ proxies' Reissuer does).
 
 What runs is the library's own code, event by event in simulated time (a heap of next-event times, no threads):
 
-* a fetch round is the KMS client's tenacity rule (``credentials.kms.client.transient_retrying``) stepped through
+* a fetch round is the KMS client's tenacity rule (``credentials.kms.retrying.transient_retrying``) stepped through
   tenacity's own ``Retrying.iter()``: each attempt asks the token bucket at its simulated time, each ``DoSleep``
   becomes the next event. The round's outcome (the secret, or the KmsRequestError that
   ``credentials.kms.client._parse_response`` makes of a 429 answer) is handed to the provider, whose fake KMS client

@@ -68,7 +68,7 @@ NOTES = {
         "emulator and the client's interpreter lock serve one after the other. What used to add to it, and no "
         "longer does: the callers queued on the provider's lock behind the fetch and were let through one by one "
         "(a lock convoy: the last one 16 ms after the fetch ended, under load; now they wait for the round together "
-        "and read its key without the lock, credentials/provider.py); the first re-issue of the process imported "
+        "and read its key without the lock, credentials/refreshing.py); the first re-issue of the process imported "
         "tenacity (now loaded only when a re-issue fails again, proxy/reissue.py); the SDK's ERROR record of the "
         "rejected request compiled all eight redaction patterns (now each at its first need: that record needs "
         "none). On this shared machine, gaps of 10-15 ms in which no call progresses (other processes holding both "

@@ -7,7 +7,8 @@ from typing import Any, Callable, Dict, Optional
 
 from .config import DEFAULT_STARTUP_TIMEOUT  # seconds: the longest a fetch of the first key takes, retries included
 from .errors import CredentialsError
-from .provider import Fetched, RefreshingProvider
+from .model import Fetched
+from .refreshing import RefreshingProvider
 from .secret import DEFAULT_REFRESH_INTERVAL, SecretValue, next_refresh_at, parse_secret_value
 from .throttling import DEFAULT_REFRESH_WAIT
 

@@ -17,7 +17,7 @@ from credentials.metrics import record_reissue
 from credentials.model import Credentials, mask
 from credentials.stats import stats_of
 
-from .errors import source_of
+from .notes import source_of
 
 logger = logging.getLogger("managed_credentials.proxy")
 
@@ -73,3 +73,16 @@ def heal_failed(
 def not_replayable(provider: CredentialsProvider, sdk: str) -> None:
     record_reissue(sdk, NOT_REPLAYABLE)
     stats_of(provider).not_replayable()
+
+
+def describe(exc: BaseException) -> str:
+    """``ServerException InvalidAccessKeyId.NotFound``; OSS SDK V2's OperationError by the ServiceError inside."""
+    unwrap = getattr(exc, "unwrap", None)
+    inner = unwrap() if callable(unwrap) else None
+    if isinstance(inner, BaseException) and inner is not exc:
+        return f"{type(exc).__name__} ({describe(inner)})"
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str):
+        getter = getattr(exc, "get_error_code", None)
+        code = getter() if callable(getter) else None
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__

@@ -9,7 +9,7 @@ tenacity waits a short jittered time before the next. After ``max_refreshes``
 the SDK's own exception is raised; any other error is raised at once. When the
 re-issue is given up because the refresh failed (or brought back the rejected
 key), that exception's str() ends with why, and its __cause__ is the
-CredentialsError (proxy/errors.py).
+CredentialsError (notes.py).
 
 What an operator sees: for the length of a call the context variable
 ``credentials.masking.ATTEMPT`` holds this Reissuer's ``judge_record``, so the SDKs'
@@ -30,8 +30,8 @@ from credentials.model import Credentials, mask
 
 from . import outcomes
 from .bodies import why_not_replayable
-from .errors import explain, note_of, refresh_failed_note, same_key_note
 from .handlers import AKExpireHandler
+from .notes import explain, explain_same_key, no_new_key, note_of, refresh_failed_note
 
 if TYPE_CHECKING:
     import tenacity
@@ -197,7 +197,7 @@ class Reissuer:
 
     def _healed(self, state: _Call) -> None:
         if state.fresh is not None:
-            outcomes.healed(self.provider, self.sdk, state.rejected, state.fresh, _describe(state.error))
+            outcomes.healed(self.provider, self.sdk, state.rejected, state.fresh, outcomes.describe(state.error))
 
     def _given_up(self, state: _Call, exc: BaseException) -> None:
         """Counted and said once (outcomes.py): not re-sent (its WARNING is _ready_to_resend's), or the key could
@@ -206,7 +206,7 @@ class Reissuer:
             outcomes.not_replayable(self.provider, self.sdk)
         elif self.is_expired_key_error(exc):
             why = state.why or f"key {mask(_key_id(state.stale))}, fetched to replace it, was rejected too"
-            outcomes.heal_failed(self.provider, self.sdk, state.rejected, _describe(exc), why, note_of(exc))
+            outcomes.heal_failed(self.provider, self.sdk, state.rejected, outcomes.describe(exc), why, note_of(exc))
         else:
             self._healed(state)
 
@@ -234,7 +234,7 @@ class Reissuer:
             logger.debug(
                 "key %s was rejected and no new key could be fetched (%s): not re-sent", mask(_key_id(state.stale)), exc
             )
-            state.why = _no_new_key(exc)
+            state.why = no_new_key(exc)
             state.final = True
             raise explain(state.error, refresh_failed_note(self.provider, exc), exc) from exc
 
@@ -243,7 +243,7 @@ class Reissuer:
         state.same_key = fresh == state.stale
         if state.same_key:
             self._log_same_key(fresh)
-            self._explain_same_key(state)
+            state.why = explain_same_key(self.provider, state.error, state.stale)
             raise state.error
         if state.rewind is not None and not state.rewind():
             state.outcome = outcomes.NOT_REPLAYABLE
@@ -260,7 +260,7 @@ class Reissuer:
         logger.debug(  # the rotation's one line is outcomes.healed's
             "key %s was rejected (%s); re-issuing with key %s",
             mask(_key_id(state.stale)),
-            _describe(state.error),
+            outcomes.describe(state.error),
             mask(fresh.access_key_id),
         )
 
@@ -277,24 +277,6 @@ class Reissuer:
             )
         else:
             logger.debug("refresh returned the rejected key %s again: not re-sent", mask(fresh.access_key_id))
-
-    def _explain_same_key(self, state: _Call) -> None:
-        """Say why the rejected key is all there is: the provider's last fetch failed (it kept the old key), or the
-        secret still holds that key. Nothing when another thread has meanwhile brought a new key."""
-        last_error = getattr(self.provider, "last_error", None)
-        cause = last_error() if callable(last_error) else None
-        if cause is not None:
-            state.why = _no_new_key(cause)
-            explain(state.error, refresh_failed_note(self.provider, cause), cause)
-            return
-        state.why = "the source still returns that key"
-        if not getattr(self.provider, "secret_name", None):
-            return
-        without_waiting = getattr(self.provider, "credentials_without_waiting", None)
-        current = without_waiting() if callable(without_waiting) else None
-        if current is None or current == state.stale:
-            state.why = "the secret still holds that key: rotate the secret, or enable the key again"
-            explain(state.error, same_key_note(self.provider, state.stale), None)
 
     def _attempt(self, state: _Call, attempt: Callable[[], Any]) -> Any:
         try:
@@ -322,24 +304,5 @@ class Reissuer:
         return same_key_wait(retry_state) if state.same_key and same_key_wait is not None else 0.0
 
 
-def _no_new_key(cause: CredentialsError) -> str:
-    reason = getattr(cause, "reason", None) or str(cause)
-    code = f", error code {cause.code}" if cause.code else ""
-    return f"no new key could be fetched ({reason}{code})"
-
-
 def _key_id(credentials: Optional[Credentials]) -> Optional[str]:
     return credentials.access_key_id if credentials is not None else None
-
-
-def _describe(exc: BaseException) -> str:
-    """``ServerException InvalidAccessKeyId.NotFound``; OSS SDK V2's OperationError by the ServiceError inside."""
-    unwrap = getattr(exc, "unwrap", None)
-    inner = unwrap() if callable(unwrap) else None
-    if isinstance(inner, BaseException) and inner is not exc:
-        return f"{type(exc).__name__} ({_describe(inner)})"
-    code = getattr(exc, "code", None)
-    if not isinstance(code, str):
-        getter = getattr(exc, "get_error_code", None)
-        code = getter() if callable(getter) else None
-    return f"{type(exc).__name__} {code}" if code else type(exc).__name__

@@ -39,7 +39,7 @@ MUTANTS = (
         "same-key: a refresh that returned the rejected key is re-sent anyway",
         "proxy/reissue.py",
         "            self._log_same_key(fresh)\n"
-        "            self._explain_same_key(state)\n"
+        "            state.why = explain_same_key(self.provider, state.error, state.stale)\n"
         "            raise state.error\n",
         "            self._log_same_key(fresh)\n",
         (
@@ -49,7 +49,7 @@ MUTANTS = (
     ),
     Mutant(
         "no-mandatory-window: tokens are used to their last second",
-        "credentials/provider.py",
+        "credentials/fetch_outcome.py",
         "    return min(600.0, max(lifetime * 0.1, 1.0))\n",
         "    return 0.0\n",
         ("tests/test_provider.py::test_mandatory_window_blocks_for_a_fresh_token",),
@@ -89,7 +89,7 @@ MUTANTS = (
     ),
     Mutant(
         "until-without-stop: a call given a deadline keeps retrying after it, with 1 ms timeouts each",
-        "credentials/kms/client.py",
+        "credentials/kms/retrying.py",
         "    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), cast(Any, _StopAt(deadline)))\n",
         "    stop = retrying.stop\n",
         ("tests/test_startup_timeout.py::test_the_kms_client_starts_no_attempt_after_the_deadline",),
@@ -146,8 +146,8 @@ MUTANTS = (
         ("tests/test_fork.py::test_every_proxy_calls_on_connections_of_its_own_in_a_forked_child",),
     ),
     Mutant(
-        "fork-held-lock: errors._noted_lock is not reset in a forked child",
-        "proxy/errors.py",
+        "fork-held-lock: notes._noted_lock is not reset in a forked child",
+        "proxy/notes.py",
         "    _noted_lock = threading.Lock()  # a parent's thread may have held it at the fork\n",
         "    pass\n",
         ("tests/test_fork.py::test_every_module_and_class_lock_of_ours_is_free_in_a_forked_child",),

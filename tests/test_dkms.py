@@ -18,7 +18,7 @@ import tenacity
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, get_secret_provider, registry
 from credentials.config import read_config
-from credentials.kms.client import KmsRequestError
+from credentials.kms import KmsRequestError
 from credentials.kms.dedicated.client import DkmsClient
 from proxy import ProxyAcsClient
 from tests.cloud.dkms import decode_message, encode_message

@@ -11,8 +11,8 @@ import tenacity
 
 from credentials import ConfigError, ConfigLoader, get_secret_provider, registry
 from credentials.config import read_config
+from credentials.kms import KmsClient, KmsRequestError
 from credentials.kms.access import kms_access_provider
-from credentials.kms.client import KmsClient, KmsRequestError
 from credentials.kms.dedicated.client import DkmsClient
 from credentials.kms.fallback import FallbackKmsClient
 from proxy import ProxyAcsClient

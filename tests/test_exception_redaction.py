@@ -43,7 +43,7 @@ from urllib3.exceptions import MaxRetryError
 
 from credentials import CredentialsError, CredentialsProvider, StaticCredentialsProvider
 from credentials.config import KmsEndpoint
-from credentials.kms.client import KmsClient, KmsRequestError
+from credentials.kms import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
 from credentials.masking.exception_redaction import MAX_EXCEPTIONS, redact_exception
 from credentials.masking.redaction import MASK

@@ -541,12 +541,12 @@ def free_in_a_child_forked_while_held(locks):
 
 
 def test_every_module_and_class_lock_of_ours_is_free_in_a_forked_child():
-    """Held by a parent's thread at the fork (errors._noted_lock, tool_logging._tool_lock, ProxyOpenApiClient's
+    """Held by a parent's thread at the fork (notes._noted_lock, tool_logging._tool_lock, ProxyOpenApiClient's
     product lock, the registry's, the config loader's, ...): the child can take each."""
     locks = module_and_class_locks()
     names = {f"{getattr(owner, '__name__', '')}.{name}" for owner, name in locks}
     assert {
-        "proxy.errors._noted_lock",
+        "proxy.notes._noted_lock",
         "credentials.tool.logs._tool_lock",
         "ProxyOpenApiClient._product_lock",
     } <= names

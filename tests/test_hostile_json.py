@@ -17,8 +17,8 @@ from aliyunsdkcore.request import CommonRequest
 from credentials import CredentialsError
 from credentials.config import read_config
 from credentials.json_limits import JsonRejected, loads_bounded
-from credentials.kms.client import exception_chain
 from credentials.kms.dedicated.client import DkmsClient
+from credentials.kms.errors import exception_chain
 from credentials.managed import ManagedSecretProvider
 from credentials.tool.provider import CredentialsToolProvider
 from tests.test_dkms import FAST, properties

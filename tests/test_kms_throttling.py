@@ -19,7 +19,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 
 from credentials import StaticCredentialsProvider
 from credentials.config import KmsEndpoint
-from credentials.kms.client import KmsClient, KmsRequestError
+from credentials.kms import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
 from credentials.throttling import DEFAULT_REFRESH_WAIT, retry_after_seconds, throttle_delay
 from proxy import ProxyAcsClient

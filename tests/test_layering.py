@@ -156,7 +156,7 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert "credentials.managed" in graph["credentials.registry"], "the function-level import was missed"
     assert "credentials.registry" in graph["proxy.source"], "`from credentials import registry` was missed"
     assert "credentials.kms.client" in graph["credentials.kms"], "the _LAZY table was missed"
-    assert "credentials.kms.client" in graph["credentials.kms.dedicated.gateway"], "`from ..client import` was missed"
+    assert "credentials.kms.errors" in graph["credentials.kms.dedicated.gateway"], "`from ..errors import` was missed"
 
 
 def test_no_import_circle_in_credentials_or_proxy():

@@ -159,7 +159,7 @@ def test_the_reissue_log_line_names_the_service_code_inside_an_operation_error()
     """'key LTAI****abcd was rejected (OperationError (ServiceError InvalidAccessKeyId))': the on-call sees why."""
     from alibabacloud_oss_v2.exceptions import OperationError, ServiceError
 
-    from proxy.reissue import _describe
+    from proxy.outcomes import describe
 
     refused = ServiceError(
         status_code=403,
@@ -170,6 +170,6 @@ def test_the_reissue_log_line_names_the_service_code_inside_an_operation_error()
         timestamp=None,
         request_target="",
     )
-    assert _describe(OperationError(name="PutObject", error=refused)) == (
+    assert describe(OperationError(name="PutObject", error=refused)) == (
         "OperationError (ServiceError InvalidAccessKeyId)"
     )

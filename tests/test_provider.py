@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from credentials import Credentials, CredentialsError, StaticCredentialsProvider
-from credentials.provider import Fetched, RefreshingProvider
+from credentials import Credentials, CredentialsError, RefreshingProvider, StaticCredentialsProvider
+from credentials.model import Fetched
 
 DEADLINE = 10.0
 

@@ -4,8 +4,8 @@ lock behind the others (a lock convoy: each thread woken only when the one befor
 
 import threading
 
-from credentials import Credentials
-from credentials.provider import Fetched, RefreshingProvider
+from credentials import Credentials, RefreshingProvider
+from credentials.model import Fetched
 from tests.helpers import wait_until
 
 CALLERS = 7

@@ -126,7 +126,7 @@ def test_typed_errors_survive_pickling():
     cause = CredentialsError(
         "SecretData field AccessKeySecret is missing", secret_name=SECRET, code="MalformedSecretData"
     )
-    from credentials.kms.client import KmsRequestError
+    from credentials.kms import KmsRequestError
 
     unreachable = KmsRequestError(
         "KMS could not be reached", secret_name=SECRET, code="ConnectionError", status=None, retryable=True

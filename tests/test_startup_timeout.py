@@ -15,7 +15,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException
 
 from credentials import ConfigError, ConfigLoader, CredentialsError, StaticCredentialsProvider, registry
 from credentials.config import KmsEndpoint, read_config
-from credentials.kms.client import KmsClient, KmsRequestError
+from credentials.kms import KmsClient, KmsRequestError
 from credentials.managed import ManagedSecretProvider
 from proxy import ProxyAcsClient
 from tests.cloud.records import write_properties_file

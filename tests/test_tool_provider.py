@@ -22,8 +22,8 @@ from credentials import (
     registry,
 )
 from credentials.config import read_config
+from credentials.fetch_outcome import advisory_margin, mandatory_margin
 from credentials.kms.access import kms_access_provider
-from credentials.provider import advisory_margin, mandatory_margin
 from proxy import ProxyAcsClient, ProxyBucket
 from tests.helpers import describe_regions, join_all, regions_of, run_threads, wait_until
 

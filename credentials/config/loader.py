@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from ..errors import ConfigError
-from ..json_limits import JsonTooDeep, loads
 from ..throttling import DEFAULT_REFRESH_WAIT  # seconds: credentials/throttling.py says why
-from .endpoints import INSECURE_HTTP_KEY, KmsEndpoint, parse_endpoint, warn_clear_text
+from .endpoints import INSECURE_HTTP_KEY, KmsEndpoint, parse_regions, warn_clear_text
 from .keys import SEE_EXAMPLE, unknown_key_errors
 from .properties import Properties, joined_line_errors, parse_properties, without
 
@@ -78,70 +77,6 @@ class KmsConfig:
 
     def __reduce__(self) -> NoReturn:  # pickling a secret into a queue or a cache file is almost always a leak
         raise TypeError("KmsConfig is not picklable: it holds the KMS caller's secret; read the file again instead")
-
-
-def _parse_regions(raw: str, file: str, allow_insecure_http: bool = False) -> Tuple[KmsEndpoint, ...]:
-    key = "cache_client_region_id"
-    expected = 'expected a JSON list of objects with "regionId", e.g. [{"regionId":"cn-hangzhou"}]'
-    try:
-        items = loads(raw)
-    except JsonTooDeep as exc:
-        raise ConfigError(f"{exc}; {expected}", file=file, key=key) from None
-    except ValueError as exc:
-        raise ConfigError(f"not valid JSON ({_why(exc)}); {expected}", file=file, key=key) from None
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"not a non-empty list; {expected}", file=file, key=key)
-    endpoints = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("regionId"), str) or not item["regionId"].strip():
-            raise ConfigError(f"item {i} has no regionId; {expected}", file=file, key=key)
-        region = item["regionId"].strip()
-        endpoint = item.get("endpoint")
-        if endpoint is None or endpoint == "":
-            endpoints.append(KmsEndpoint(region, f"kms.{region}.aliyuncs.com"))
-        elif not isinstance(endpoint, str):
-            raise ConfigError(f"item {i}: endpoint must be a string", file=file, key=key)
-        else:
-            endpoints.append(parse_endpoint(endpoint, region, file, key, allow_insecure_http))
-        if item.get("caFilePath") not in (None, ""):
-            endpoints[-1] = _with_ca_file(endpoints[-1], item["caFilePath"], i, file, key)
-    return tuple(endpoints)
-
-
-def _with_ca_file(endpoint: KmsEndpoint, ca_file: object, i: int, file: str, key: str) -> KmsEndpoint:
-    """A KMS instance endpoint reached through the standard API: its certificate is verified against caFilePath
-    (the console's PrivateKmsCA_kst-xxx.pem) instead of the default CAs."""
-    if not isinstance(ca_file, str):
-        raise ConfigError(
-            f"item {i}: caFilePath must be a string (the path of a PEM CA certificate)", file=file, key=key
-        )
-    if endpoint.protocol != "https":
-        raise ConfigError(f"item {i}: caFilePath is for an https endpoint; {endpoint.url} is http", file=file, key=key)
-    try:
-        with open(ca_file, encoding="ascii", errors="replace") as handle:
-            pem = handle.read(1024 * 1024)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"item {i}: caFilePath {ca_file} does not exist; it is the KMS instance's CA certificate "
-            "(PrivateKmsCA_kst-xxx.pem from the console)",
-            file=file,
-            key=key,
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"item {i}: cannot read caFilePath {ca_file}: {exc.__class__.__name__}", file=file, key=key
-        ) from None
-    if "-----BEGIN CERTIFICATE-----" not in pem:
-        raise ConfigError(
-            f"item {i}: caFilePath {ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file=file, key=key
-        )
-    return KmsEndpoint(endpoint.region_id, endpoint.host, endpoint.protocol, os.path.abspath(ca_file))
-
-
-def _why(exc: ValueError) -> str:
-    """What json said, without the text: ``Expecting value at position 3``."""
-    pos = getattr(exc, "pos", None)
-    return f"{getattr(exc, 'msg', exc.__class__.__name__)} at position {pos}" if pos is not None else "undecodable"
 
 
 def _parse_flag(properties: Dict[str, str], file: str, key: str) -> bool:
@@ -269,7 +204,7 @@ def parse_config(properties: Dict[str, str], file: str, problems: Optional[List[
     ctype = step(lambda: _parse_type(properties, file), "")
     allow_http = step(lambda: _parse_flag(properties, file, INSECURE_HTTP_KEY), False)
     regions_raw = properties.get("cache_client_region_id", "").strip()
-    endpoints = step(lambda: _parse_regions(regions_raw, file, allow_http) if regions_raw else (), None)
+    endpoints = step(lambda: parse_regions(regions_raw, file, allow_http) if regions_raw else (), None)
     dkms = step(lambda: _parse_dkms(properties, file), None)
     client_key = step(lambda: _parse_client_key(properties, file) if ctype == "client_key" else None, None)
     if endpoints == () and dkms == ():

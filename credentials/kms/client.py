@@ -5,13 +5,11 @@ We sign and send with the SDK but read the response ourselves: the SDK's
 which would put the secret into the application's log.
 """
 
-import logging
 import os
 import ssl
 import threading
-import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Union
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException
 from aliyunsdkcore.auth.algorithm import sha_hmac1, sha_hmac256
@@ -19,170 +17,19 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
 from ..config import ClientKey, KmsEndpoint
-from ..errors import CredentialsError
 from ..json_limits import JsonRejected, loads_bounded
 from ..masking import install_sdk_log_redaction, redact_exception
 from ..provider import CredentialsProvider
-from ..throttling import is_throttling, retry_after_seconds
+from ..throttling import retry_after_seconds
 from ._acs_compat import acs_client_without_endpoint_tables, make_http_response
+from .errors import RETRYABLE_CODES, KmsRequestError, exception_chain
+from .retrying import remaining, transient_retrying, until
 from .signers import ClientKeySigner, ProviderSigner
 
 if TYPE_CHECKING:
     import tenacity  # imported when a fetch fails (TransientRetrying): a process whose fetches succeed never loads it
 
-logger = logging.getLogger("managed_credentials.credentials")
-
 KMS_API_VERSION = "2016-01-20"
-# Errors worth another try: the service is unwell or busy, not the request wrong.
-RETRYABLE_CODES = frozenset(
-    {
-        "Throttling",
-        "Throttling.User",
-        "ServiceUnavailable",
-        "ServiceUnavailableTemporary",
-        "InternalFailure",
-        "InternalError",
-        "Rejected.Throttling",
-    }
-)
-
-
-class KmsRequestError(CredentialsError):
-    """A GetSecretValue that failed; ``retryable`` says whether another try (or another endpoint) may help;
-    ``retry_after``: the seconds the answer's Retry-After asked for (None: it had none)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        secret_name: str,
-        code: Optional[str],
-        status: Optional[int],
-        retryable: bool,
-        retry_after: Optional[float] = None,
-    ):
-        super().__init__(message, secret_name=secret_name, code=code)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-    @property
-    def throttled(self) -> bool:
-        """KMS refused the request for the rate (HTTP 429, Rejected.Throttling): the provider retries it after a
-        growing window (credentials/throttling.py), never at once."""
-        return is_throttling(self)
-
-
-def is_transient_kms_error(exc: BaseException) -> bool:
-    """Connection errors, 5xx and throttling: worth another try later; everything else is final."""
-    return isinstance(exc, KmsRequestError) and exc.retryable
-
-
-def is_retried_at_once(exc: BaseException) -> bool:
-    """What a fetch retries within itself: connection errors and 5xx. A throttled answer is not: quick retries of
-    every process of a fleet are what keeps KMS throttling; the provider tries again after its throttling window
-    (credentials/throttling.py)."""
-    return is_transient_kms_error(exc) and not is_throttling(exc)
-
-
-def until(retrying: "TransientRetrying", deadline: Optional[float]) -> Callable[..., Any]:
-    """``retrying``'s call that also stops at ``deadline`` (time.monotonic()) and never sleeps past it; each attempt
-    caps its own timeouts with ``remaining(deadline)``, so the whole call ends at the deadline."""
-    return lambda fn, *args: retrying.call(deadline, fn, *args)
-
-
-def _with_deadline(retrying: "tenacity.Retrying", deadline: Optional[float]) -> "tenacity.Retrying":
-    if deadline is None:
-        return retrying
-    import tenacity
-
-    wait = retrying.wait
-    stop = tenacity.stop_any(cast(tenacity.stop.stop_base, retrying.stop), cast(Any, _StopAt(deadline)))
-    return retrying.copy(stop=stop, wait=lambda state: min(wait(state), remaining(deadline)))
-
-
-class _StopAt:
-    """No attempt starts at or after ``deadline`` (time.monotonic()), the wait before it included: an attempt that
-    timed out at the deadline is the last one, not the first of several with a millisecond's timeouts each."""
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-
-    def __call__(self, retry_state: "tenacity.RetryCallState") -> bool:
-        upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
-        return time.monotonic() + upcoming >= self.deadline
-
-
-def remaining(deadline: Optional[float], cap: float = float("inf")) -> float:
-    """Seconds left before ``deadline`` (never below a millisecond), at most ``cap``."""
-    if deadline is None:
-        return cap
-    return min(cap, max(0.001, deadline - time.monotonic()))
-
-
-class TransientRetrying:
-    """How every GetSecretValue (KMS or a dedicated instance) retries within itself: connection errors and 5xx only
-    (throttling is the provider's: credentials/throttling.py), bounded, with exponential backoff and full jitter
-    (tenacity).
-
-    The first attempt is a plain call: tenacity is imported (about 5 ms) and its Retrying built only when an attempt
-    fails with a transient error, which it then receives as its own first attempt. So a process whose fetches
-    succeed never loads it, and one whose fetches fail retries exactly as if tenacity had made every attempt."""
-
-    def __init__(self, attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> None:
-        self.attempts = attempts
-        self._wait = wait
-        self._what = what
-        self._tenacity: "Optional[tenacity.Retrying]" = None
-
-    def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)``, retried, without a deadline."""
-        return self.call(None, fn, *args)
-
-    def call(self, deadline: Optional[float], fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except KmsRequestError as exc:
-            if not is_retried_at_once(exc):
-                raise
-            first: KmsRequestError = exc
-        replayed = [first]
-
-        def attempt(*again: Any) -> Any:
-            if replayed:
-                raise replayed.pop()  # tenacity's first attempt is the one made above
-            return fn(*again)
-
-        return _with_deadline(self.retrying(), deadline)(attempt, *args)
-
-    def retrying(self) -> "tenacity.Retrying":
-        """The tenacity Retrying, built at first need (two threads building it at once build equal ones)."""
-        built = self._tenacity
-        if built is None:
-            built = self._tenacity = _tenacity_retrying(self.attempts, self._wait, self._what)
-        return built
-
-
-def _tenacity_retrying(attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> "tenacity.Retrying":
-    import tenacity
-
-    def log_retry(state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.debug("%s GetSecretValue attempt %d/%d failed (%s); retrying", what, state.attempt_number, attempts, exc)
-
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_retried_at_once),
-        stop=tenacity.stop_after_attempt(attempts),
-        wait=wait or tenacity.wait_random_exponential(multiplier=0.2, max=3.0),
-        before_sleep=log_retry,
-        reraise=True,
-    )
-
-
-def transient_retrying(attempts: int, wait: "Optional[tenacity.wait.wait_base]", what: str) -> TransientRetrying:
-    """How every GetSecretValue (KMS or a dedicated instance) retries (TransientRetrying)."""
-    return TransientRetrying(attempts, wait, what)
-
 
 # What signs this process's KMS requests: a provider's AccessKey or STS token (HMAC-SHA1), or a client key (RSA).
 KmsAccess = Union[CredentialsProvider, ClientKey]
@@ -325,21 +172,6 @@ def _transport_error(exc: BaseException, endpoint: KmsEndpoint, secret_name: str
         status=None,
         retryable=True,
     )
-
-
-def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """exc and everything it wraps: requests keeps urllib3's error as an argument, urllib3 the OSError or ssl error
-    as ``reason`` or __context__ (shared KMS and the dedicated gateways read connection failures through it)."""
-    seen: Set[int] = set()
-    stack: List[object] = [exc]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
 def _parse_response(

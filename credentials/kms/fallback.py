@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ..config import KmsConfig
 from ..provider import CredentialsProvider
-from .client import KmsClient, KmsRequestError, transient_retrying, until
+from .client import KmsClient
+from .errors import KmsRequestError
+from .retrying import transient_retrying, until
 
 if TYPE_CHECKING:
-    import tenacity  # imported when a fetch fails (credentials/kms/client.py TransientRetrying)
+    import tenacity  # imported when a fetch fails (credentials/kms/retrying.py TransientRetrying)
 
 logger = logging.getLogger("managed_credentials.credentials")
 

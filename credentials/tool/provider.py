@@ -2,7 +2,7 @@
 
 The tool (``alibabacloud_credentials``) talks to the sources: STS AssumeRole and AssumeRoleWithOIDC, the ECS
 instance metadata service (IMDSv2 tokens, v1 fallback), a credentials URI, profile files. This module adapts it
-to :class:`~credentials.provider.RefreshingProvider`: one immutable :class:`Credentials` with its real expiry,
+to :class:`~credentials.refreshing.RefreshingProvider`: one immutable :class:`Credentials` with its real expiry,
 refreshed ahead of expiry (advisory and mandatory windows), single-flight forced ``refresh(stale=...)``.
 
 What the adapter does differently from using the tool directly, and why:
@@ -38,9 +38,10 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
+from ..fetch_outcome import INF
 from ..masking import hiding, redact_exception
-from ..model import mask
-from ..provider import INF, Fetched, RefreshingProvider
+from ..model import Fetched, mask
+from ..refreshing import RefreshingProvider
 from .config import _spec_of
 from .errors import _fetch_error
 from .logs import _quiet_tool, _tool

@@ -1,11 +1,10 @@
 """GetSecretValue from dedicated KMS instance gateways: failover in the order configured, cooldown, retries.
 
 Each instance is a DkmsGateway (gateway.py: the wire protocol, signed with the client key opened by
-credentials/config/dedicated.py). tenacity retries transient failures here, as credentials/kms/client.py does for
-shared KMS. An
-instance that fails with a connection error or a 5xx is put in a cooldown (a TTLCache) and tried again only
-after it, or when every instance is in cooldown, so a dead gateway costs one failed connection per cooldown,
-not one per fetch.
+credentials/config/dedicated.py). tenacity retries transient failures here, as it does for shared KMS
+(credentials/kms/retrying.py). An instance that fails with a connection error or a 5xx is put in a cooldown (a
+TTLCache) and tried again only after it, or when every instance is in cooldown, so a dead gateway costs one failed
+connection per cooldown, not one per fetch.
 """
 
 import logging
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 import cachetools
 
 from ...config import DkmsInstance
-from ..client import KmsRequestError, transient_retrying, until
+from ..errors import KmsRequestError
+from ..retrying import transient_retrying, until
 from .gateway import DkmsGateway
 
 if TYPE_CHECKING:
-    import tenacity  # imported when a fetch fails (credentials/kms/client.py TransientRetrying)
+    import tenacity  # imported when a fetch fails (credentials/kms/retrying.py TransientRetrying)
 
 logger = logging.getLogger("managed_credentials.credentials")
 

@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ...config import DkmsInstance
-from ..client import RETRYABLE_CODES, KmsRequestError, exception_chain, remaining
+from ..errors import RETRYABLE_CODES, KmsRequestError, exception_chain
+from ..retrying import remaining
 from .protobuf import decode_error, decode_get_secret_value_response, encode_get_secret_value_request
 
 logger = logging.getLogger("managed_credentials.credentials")
