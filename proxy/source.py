@@ -68,6 +68,15 @@ def check_region_id(value: Any, client: str) -> None:
         )
 
 
+def refuse_key_arguments(kwargs: dict, names: Tuple[str, ...], client: str) -> None:
+    """Takes the plain SDK's key keywords (``names``) out of ``kwargs``; one that is given is a ValueError saying where
+    the key comes from instead (its value, often the pasted secret, is not shown). None and "" (the SDKs' own
+    defaults, e.g. Account's ``security_token=""``) are dropped."""
+    for name in names:
+        if kwargs.pop(name, None) not in (None, ""):
+            raise ValueError(f"{client} takes its key from secret_name= or credentials_provider=, not {name}=")
+
+
 class KeySource:
     """A client's hold on its provider; ``release()`` (idempotent) lets the registry close a shared one.
 

@@ -84,3 +84,57 @@ def test_region_ids_as_the_cloud_names_them_are_accepted(cloud):
     provider = StaticCredentialsProvider("LTAI5tExampleKeyId", "example")
     for region in ("cn-hangzhou", "ap-southeast-1", "cn-shanghai-finance-1", "cn-north-2-gov-1", "me-east-1", None):
         ProxyAcsClient(credentials_provider=provider, region_id=region).shutdown()
+
+
+def _key_keyword_cases():
+    """(constructor, keyword) for each proxy that refuses the plain SDK's key keywords (proxy/source.py's
+    refuse_key_arguments): the keyword, given a value, is a ValueError naming it and never showing the value."""
+    cases = [
+        (lambda **kw: ProxyAcsClient("my-ram-secret", region_id="cn-hangzhou", **kw), name)
+        for name in ("ak", "secret", "credential", "public_key_id", "private_key")
+    ]
+    from proxy import ProxyLogClient, ProxyMnsAccount, ProxyOTSClient, ProxyQueuedLogHandler
+
+    cases += [
+        (lambda **kw: ProxyMnsAccount("http://1.mns.cn-hangzhou.aliyuncs.com", "my-ram-secret", **kw), name)
+        for name in ("access_id", "access_key", "security_token")
+    ]
+    cases += [
+        (
+            lambda **kw: ProxyOTSClient(
+                "https://i.cn-hangzhou.ots.aliyuncs.com", instance_name="i", secret_name="my-ram-secret", **kw
+            ),
+            name,
+        )
+        for name in ("access_key_id", "access_key_secret", "sts_token")
+    ]
+    cases += [
+        (lambda **kw: ProxyLogClient("cn-hangzhou.log.aliyuncs.com", "my-ram-secret", **kw), name)
+        for name in ("accessKeyId", "accessKey", "securityToken")
+    ]
+    cases += [
+        (
+            lambda **kw: ProxyQueuedLogHandler(
+                secret_name="my-ram-secret", end_point="e", project="p", log_store="l", **kw
+            ),
+            name,
+        )
+        for name in ("access_key_id", "access_key")
+    ]
+    return cases
+
+
+@pytest.mark.parametrize("make, keyword", _key_keyword_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_plain_sdks_key_keywords_are_refused_naming_the_keyword(make, keyword):
+    text = raised(ValueError, lambda: make(**{keyword: PASTED_SECRET}))
+    assert f"not {keyword}=" in text and "secret_name= or credentials_provider=" in text
+
+
+def test_an_empty_security_token_the_sdks_default_is_dropped_not_refused(cloud):
+    """Account's own default is security_token=""; a migrated call that still says so is not an error."""
+    from proxy import ProxyMnsAccount
+
+    account = ProxyMnsAccount(
+        cloud.mns_endpoint, credentials_provider=StaticCredentialsProvider("k", "s"), security_token=""
+    )
+    account.shutdown()

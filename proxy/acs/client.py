@@ -14,7 +14,7 @@ from ..fresh_connections import renew_connections
 from ..handlers import AKExpireHandler, SdkCoreAKExpireHandler
 from ..pinned_snapshot import PinnedFields
 from ..reissue import Reissuer
-from ..source import KeySource, check_region_id, reset_http_after_fork
+from ..source import KeySource, check_region_id, refuse_key_arguments, reset_http_after_fork
 from ._compat import (
     forget_key,
     install_endpoint_resolver,
@@ -81,11 +81,7 @@ class ProxyAcsClient(AcsClient):
                 "credentials_provider=StaticCredentialsProvider(ak, secret), region_id=...); AcsClient's "
                 "other parameters (auto_retry, max_retry_time, ...) are keywords"
             )
-        for forbidden in ("ak", "secret", "credential", "public_key_id", "private_key"):
-            if kwargs.get(forbidden) is not None:
-                raise ValueError(
-                    f"ProxyAcsClient takes its key from secret_name= or credentials_provider=, not {forbidden}="
-                )
+        refuse_key_arguments(kwargs, ("ak", "secret", "credential", "public_key_id", "private_key"), "ProxyAcsClient")
         check_region_id(region_id, "ProxyAcsClient")
         self._source = KeySource(secret_name, credentials_provider, "ProxyAcsClient")
         self._pinned = PinnedFields(_ACS_FIELDS)

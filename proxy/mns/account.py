@@ -24,7 +24,7 @@ from credentials.masking import install_sdk_log_redaction, redact_exception
 
 from ..handlers import AKExpireHandler, MnsAKExpireHandler
 from ..reissue import Reissuer
-from ..source import KeySource, reset_http_after_fork
+from ..source import KeySource, refuse_key_arguments, reset_http_after_fork
 from .client import ManagedMnsClient
 from .key import MnsCredentialsAdapter
 
@@ -71,12 +71,7 @@ class ProxyMnsAccount(Account):
                 "ProxyMnsAccount(host, 'my-ram-secret'), or ProxyMnsAccount(host, credentials_provider="
                 "StaticCredentialsProvider(ak, secret)); Account's debug= and logger= are keywords"
             )
-        for forbidden in _KEY_ARGUMENTS:
-            if kwargs.get(forbidden):
-                raise ValueError(
-                    f"ProxyMnsAccount takes its key from secret_name= or credentials_provider=, not {forbidden}="
-                )
-            kwargs.pop(forbidden, None)
+        refuse_key_arguments(kwargs, _KEY_ARGUMENTS, "ProxyMnsAccount")
         self._source = KeySource(secret_name, credentials_provider, "ProxyMnsAccount")
         self._shut_down = False
         try:

@@ -42,7 +42,7 @@ from ..bodies import REPLAYABLE_VALUES, body_rewinder
 from ..fresh_connections import renew_connections
 from ..handlers import AKExpireHandler, SlsAKExpireHandler
 from ..reissue import Reissuer
-from ..source import KeySource, reset_http_after_fork
+from ..source import KeySource, refuse_key_arguments, reset_http_after_fork
 from ._compat import sdk_send, sdk_session
 
 _KEY_ARGUMENTS = ("accessKeyId", "accessKey", "securityToken")  # LogClient's own key parameters
@@ -124,11 +124,7 @@ class ProxyLogClient(LogClient):
                 "credentials_provider=StaticCredentialsProvider(ak, secret)); LogClient's other parameters "
                 "(source, auth_version, region) are keywords"
             )
-        for name in _KEY_ARGUMENTS:
-            if kwargs.pop(name, None) is not None:
-                raise ValueError(
-                    f"ProxyLogClient takes its key from secret_name= or credentials_provider=, not {name}="
-                )
+        refuse_key_arguments(kwargs, _KEY_ARGUMENTS, "ProxyLogClient")
         if not isinstance(endpoint, str) or not endpoint.strip():
             raise ValueError("ProxyLogClient needs the Log Service endpoint first, e.g. 'cn-hangzhou.log.aliyuncs.com'")
         check_provider(credentials_provider, "ProxyLogClient")

@@ -27,7 +27,7 @@ from aliyun.log.version import LOGGING_HANDLER_USER_AGENT
 from credentials import CredentialsProvider
 
 from ..handlers import AKExpireHandler
-from ..source import KeySource, reset_http_after_fork
+from ..source import KeySource, refuse_key_arguments, reset_http_after_fork
 from .client import ProxyLogClient, check_provider
 from .shipper import ACCEPTED, FULL, NO_SENDER, Shipper
 
@@ -64,9 +64,7 @@ class _ManagedHandler:
                 "args=('cn-hangzhou.log.aliyuncs.com',) and kwargs={'project': ..., 'log_store': ..., "
                 "'secret_name': ...})"
             )
-        for key in _KEY_ARGUMENTS:
-            if kwargs.pop(key, None) is not None:
-                raise ValueError(f"{name} takes its key from secret_name= or credentials_provider=, not {key}=")
+        refuse_key_arguments(kwargs, _KEY_ARGUMENTS, name)
         for key in ("end_point", "project", "log_store"):
             if not kwargs.get(key):
                 raise ValueError(f"{name} needs {key}= (the Log Service endpoint, project and logstore to ship to)")

@@ -27,7 +27,7 @@ from credentials.masking import install_sdk_log_redaction, redact_exception
 
 from ..handlers import AKExpireHandler, OtsAKExpireHandler
 from ..reissue import Reissuer
-from ..source import KeySource, reset_http_after_fork
+from ..source import KeySource, refuse_key_arguments, reset_http_after_fork
 from ._compat import service_error_in_record
 from .key import OtsCredentialsAdapter
 
@@ -74,12 +74,7 @@ class ProxyOTSClient(OTSClient):
                 "secret. Write ProxyOTSClient(end_point, instance_name='my-instance', secret_name='my-ram-secret'), "
                 "or credentials_provider=StaticCredentialsProvider(ak, secret) instead of secret_name="
             )
-        for forbidden in _KEY_ARGUMENTS:
-            if kwargs.get(forbidden):
-                raise ValueError(
-                    f"ProxyOTSClient takes its key from secret_name= or credentials_provider=, not {forbidden}="
-                )
-            kwargs.pop(forbidden, None)
+        refuse_key_arguments(kwargs, _KEY_ARGUMENTS, "ProxyOTSClient")
         self._source = KeySource(secret_name, credentials_provider, "ProxyOTSClient")
         self._shut_down = False
         try:
