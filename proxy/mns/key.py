@@ -1,6 +1,5 @@
 """The key as aliyun-mns-sdk reads it, from our provider; the error a call raises when there is no key at all."""
 
-import threading
 from typing import Any, Optional, Tuple
 
 from mns.mns_exception import MNSClientException
@@ -9,6 +8,7 @@ from credentials import CredentialsError, CredentialsProvider
 from credentials.model import Credentials
 
 from .. import errors
+from ..signing_key import SigningKeyAdapter
 
 
 class MnsKey:
@@ -34,32 +34,24 @@ class MnsKey:
         return f"MnsKey({self.credentials!r})"  # Credentials' repr: a masked key id, no secret, no token
 
 
-class MnsCredentialsAdapter:
+class MnsCredentialsAdapter(SigningKeyAdapter):
     """aliyun-mns-sdk's credentials-provider interface (``get_credentials()``, called once per request) over ours;
     remembers, per thread, which snapshot signed that thread's latest request (the Reissuer's ``last_signed``)."""
 
     def __init__(self, provider: CredentialsProvider) -> None:
-        self.provider = provider
-        self._local = threading.local()
+        super().__init__(provider)
         self._view: Tuple[Optional[Credentials], Optional[MnsKey]] = (None, None)
 
+    def unavailable(self, cause: CredentialsError) -> BaseException:
+        return MnsCredentialsUnavailable(cause)  # an MNSClientException, as the SDK's own client errors are
+
     def get_credentials(self) -> MnsKey:
-        try:
-            creds = self.provider.get_credentials()
-        except CredentialsError as exc:  # no key at all: an MNSClientException, as the SDK's own client errors are
-            raise MnsCredentialsUnavailable(exc) from exc  # __cause__: the CredentialsError
-        self._local.credentials = creds
+        creds = self.snapshot()
         seen, view = self._view  # one view per snapshot, not one per request (a race makes an equal one)
         if seen is not creds or view is None:
             view = MnsKey(creds)
             self._view = (creds, view)
         return view
-
-    def last_signed(self) -> Optional[Credentials]:
-        return getattr(self._local, "credentials", None)
-
-    def __repr__(self) -> str:
-        return f"MnsCredentialsAdapter({self.provider!r})"
 
 
 class MnsCredentialsUnavailable(MNSClientException, CredentialsError):

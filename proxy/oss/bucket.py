@@ -11,36 +11,21 @@ from typing import Any, Callable, Dict, Optional
 import oss2
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.model import Credentials
 
 from .. import errors
 from ..fresh_connections import renew_connections
 from ..handlers import AKExpireHandler, OssAKExpireHandler
 from ..reissue import Reissuer
+from ..signing_key import SigningKeyAdapter
 from ..source import KeySource, check_secret_name, reset_http_after_fork
 from .calls import wrap_public_methods
 
 
-class OssCredentialsAdapter:
-    """oss2's credentials-provider interface over ours; remembers which snapshot signed this thread's request.
+class OssCredentialsAdapter(SigningKeyAdapter):
+    """oss2's credentials-provider interface over ours (proxy/signing_key.py)."""
 
-    Our Credentials already has oss2's getters (get_access_key_id, ...), so no copy is made per request.
-    """
-
-    def __init__(self, provider: CredentialsProvider) -> None:
-        self.provider = provider
-        self._local = threading.local()
-
-    def get_credentials(self) -> Credentials:
-        try:
-            creds = self.provider.get_credentials()
-        except CredentialsError as exc:  # no key at all: an oss2 ClientError, as the SDK's own client errors are
-            raise errors.for_oss(exc) from exc  # __cause__: the CredentialsError
-        self._local.credentials = creds
-        return creds
-
-    def last_signed(self) -> Optional[Credentials]:
-        return getattr(self._local, "credentials", None)
+    def unavailable(self, cause: CredentialsError) -> BaseException:
+        return errors.for_oss(cause)  # an oss2 ClientError, as the SDK's own client errors are
 
 
 def make_auth(adapter: OssCredentialsAdapter, auth_version: str, region: Optional[str]) -> Any:

@@ -29,44 +29,30 @@ The SDK's own refresh machinery is switched off, so that it cannot fight ours:
   SlsAKExpireHandler alone decides.
 """
 
-import threading
 from typing import Any, Optional, cast
 
 from aliyun.log.logclient import LogClient
 
 from credentials import CredentialsError, CredentialsProvider
-from credentials.model import Credentials
 
 from .. import errors
 from ..bodies import REPLAYABLE_VALUES, body_rewinder
 from ..fresh_connections import renew_connections
 from ..handlers import AKExpireHandler, SlsAKExpireHandler
 from ..reissue import Reissuer
+from ..signing_key import SigningKeyAdapter
 from ..source import KeySource, refuse_key_arguments, reset_http_after_fork
 from ._compat import sdk_send, sdk_session
 
 _KEY_ARGUMENTS = ("accessKeyId", "accessKey", "securityToken")  # LogClient's own key parameters
 
 
-class SlsCredentialsAdapter:
-    """LogClient's credentials-provider interface over ours; remembers, per thread, which snapshot signed last.
+class SlsCredentialsAdapter(SigningKeyAdapter):
+    """LogClient's credentials-provider interface over ours (proxy/signing_key.py): its v1 and v4 signers call
+    the getters our Credentials has."""
 
-    Our Credentials already has the getters LogClient's signers call, so no copy is made per request."""
-
-    def __init__(self, provider: CredentialsProvider) -> None:
-        self.provider = provider
-        self._local = threading.local()
-
-    def get_credentials(self) -> Credentials:
-        try:
-            credentials = self.provider.get_credentials()
-        except CredentialsError as exc:  # no key at all: a LogException, as the SDK's own client errors are
-            raise errors.for_sls(exc) from exc  # __cause__: the CredentialsError
-        self._local.credentials = credentials
-        return credentials
-
-    def last_signed(self) -> Optional[Credentials]:
-        return getattr(self._local, "credentials", None)
+    def unavailable(self, cause: CredentialsError) -> BaseException:
+        return errors.for_sls(cause)  # a LogException, as the SDK's own client errors are
 
 
 def check_provider(credentials_provider: Any, client: str) -> None:

@@ -1,40 +1,24 @@
 """The key as tablestore reads it, from our provider; the error a call raises when there is no key at all."""
 
-import threading
-from typing import Any, Optional
+from typing import Any
 
 from tablestore.error import OTSClientError
 
-from credentials import CredentialsError, CredentialsProvider
-from credentials.model import Credentials
+from credentials import CredentialsError
 
 from .. import errors
+from ..signing_key import SigningKeyAdapter
 
 
-class OtsCredentialsAdapter:
+class OtsCredentialsAdapter(SigningKeyAdapter):
     """tablestore's credentials-provider interface (``get_credentials()``, once per request: the request is signed
     and its answer checked with that one snapshot) over ours. Our Credentials already has the getters tablestore
     calls (``get_access_key_id``, ``get_access_key_secret``, ``get_security_token``, None for no token), so no copy
     is made. Remembers, per thread, which snapshot signed that thread's latest request (the Reissuer's
     ``last_signed``)."""
 
-    def __init__(self, provider: CredentialsProvider) -> None:
-        self.provider = provider
-        self._local = threading.local()
-
-    def get_credentials(self) -> Credentials:
-        try:
-            creds = self.provider.get_credentials()
-        except CredentialsError as exc:  # no key at all: an OTSClientError, as the SDK's own client errors are
-            raise OtsCredentialsUnavailable(exc) from exc  # __cause__: the CredentialsError
-        self._local.credentials = creds
-        return creds
-
-    def last_signed(self) -> Optional[Credentials]:
-        return getattr(self._local, "credentials", None)
-
-    def __repr__(self) -> str:
-        return f"OtsCredentialsAdapter({self.provider!r})"
+    def unavailable(self, cause: CredentialsError) -> BaseException:
+        return OtsCredentialsUnavailable(cause)  # an OTSClientError, as the SDK's own client errors are
 
 
 class OtsCredentialsUnavailable(OTSClientError, CredentialsError):
