@@ -217,6 +217,20 @@ MUTANTS = (
         "                pass\n            return attempt()\n",
         ("tests/test_status.py::test_no_lock_is_taken_to_count_on_a_calls_success_path",),
     ),
+    Mutant(
+        "ots-record-unread: tablestore's ERROR record of a re-issued attempt is not read back (stays at ERROR)",
+        "proxy/tablestore/client.py",
+        "        return service_error_in_record(record, self.logger.name)\n",
+        "        return None\n",
+        ("tests/test_quiet_heal.py::test_a_healed_revocation_of_a_proxy_ots_client_logs_no_error",),
+    ),
+    Mutant(
+        "sdk-other: ProxyLogClient's re-issues are counted under sdk=other",
+        "proxy/sls/client.py",
+        '            sdk="aliyun-log",\n',
+        '            sdk="other",\n',
+        ("tests/test_metrics.py::test_each_adapter_counts_its_reissues_under_its_sdk_name",),
+    ),
 )
 
 
