@@ -1,6 +1,7 @@
 """Small helpers shared by the tests: building SDK requests for the emulator, and bounded waiting."""
 
 import asyncio
+import itertools
 import json
 import socket
 import threading
@@ -33,8 +34,14 @@ def regions_of(body: bytes):
     return [r["RegionId"] for r in json.loads(body)["Regions"]["Region"]]
 
 
+_THREAD_NUMBERS = itertools.count(1)  # unique across runs, as Thread-N is
+
+
 def run_threads(count, target, *args):
-    threads = [threading.Thread(target=target, args=args, daemon=True) for _ in range(count)]
+    # Named for their target on every Python (3.9 names a thread "Thread-N" only; 3.10+ adds " (target)")
+    name = getattr(target, "__name__", "worker")
+    threads = [threading.Thread(target=target, args=args, daemon=True, name=f"{name}-{next(_THREAD_NUMBERS)}")
+               for _ in range(count)]
     for t in threads:
         t.start()
     return threads
