@@ -40,8 +40,10 @@ _THREAD_NUMBERS = itertools.count(1)  # unique across runs, as Thread-N is
 def run_threads(count, target, *args):
     # Named for their target on every Python (3.9 names a thread "Thread-N" only; 3.10+ adds " (target)")
     name = getattr(target, "__name__", "worker")
-    threads = [threading.Thread(target=target, args=args, daemon=True, name=f"{name}-{next(_THREAD_NUMBERS)}")
-               for _ in range(count)]
+    threads = [
+        threading.Thread(target=target, args=args, daemon=True, name=f"{name}-{next(_THREAD_NUMBERS)}")
+        for _ in range(count)
+    ]
     for t in threads:
         t.start()
     return threads
