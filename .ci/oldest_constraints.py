@@ -26,12 +26,17 @@ EXTRAS = ("oss-v2", "sls", "mns", "tablestore")
 SETUP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
 
 
-def setup_keyword(path: str, name: str) -> Any:
+def keyword_node(path: str, name: str) -> ast.expr:
+    """The expression setup.py passes as keyword `name` to setup()."""
     tree = ast.parse(open(path, encoding="utf-8").read(), path)
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == name:
-            return ast.literal_eval(node.value)
+            return node.value
     raise SystemExit(f"{path}: no {name}")
+
+
+def setup_keyword(path: str, name: str) -> Any:
+    return ast.literal_eval(keyword_node(path, name))
 
 
 def install_requires(path: str) -> list:
@@ -40,17 +45,16 @@ def install_requires(path: str) -> list:
 
 def setup_extras(path: str) -> dict:
     """extras_require's entries written as literals (others, such as the test extra's ``*DOCS``, are skipped)."""
-    tree = ast.parse(open(path, encoding="utf-8").read(), path)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "extras_require" and isinstance(node.value, ast.Dict):
-            extras = {}
-            for key, value in zip(node.value.keys, node.value.values):
-                try:
-                    extras[ast.literal_eval(key)] = ast.literal_eval(value)
-                except (ValueError, TypeError):  # not a literal: not an adapter's extra
-                    continue
-            return extras
-    raise SystemExit(f"{path}: no extras_require written as a dict")
+    node = keyword_node(path, "extras_require")
+    if not isinstance(node, ast.Dict):
+        raise SystemExit(f"{path}: extras_require is not written as a dict")
+    extras = {}
+    for key, value in zip(node.keys, node.values):
+        try:
+            extras[ast.literal_eval(key)] = ast.literal_eval(value)
+        except (ValueError, TypeError):  # not a literal: not an adapter's extra
+            continue
+    return extras
 
 
 def extras_requires(path: str) -> list:
